@@ -1,0 +1,69 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'crm__members') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        trim(member_id) as member_id,
+        {{ normalize_phone('phone') }} as phone,
+
+        -- dimensions
+        member_name,
+        case registration_channel
+            when '门店' then 'store'
+            when '线上商城' then 'online_mall'
+            when '小程序' then 'miniprogram'
+            when '企业微信' then 'wecom'
+            else 'other'
+        end as registration_channel,
+        case member_tier
+            when '普通会员' then 'regular'
+            when '银卡会员' then 'silver'
+            when '金卡会员' then 'gold'
+            when '钻石会员' then 'diamond'
+            else 'unknown'
+        end as member_tier,
+        {{ dbt.safe_cast('birthday', api.Column.translate_type('date')) }} as birth_date,
+        city,
+        consent_marketing = '是' as has_marketing_consent,
+
+        -- timestamps (business local time)
+        {{ local_ts('registered_at') }} as registered_at,
+        {{ local_ts('unsubscribed_at') }} as unsubscribed_at,
+        coalesce({{ local_ts('updated_at') }}, {{ local_ts('registered_at') }}) as updated_at,
+
+        -- lineage
+        _partition_date,
+        _loaded_at,
+        _row_number
+
+    from source
+
+),
+
+latest as (
+
+    -- a member is re-delivered whenever it changes: keep the latest version
+    select
+        *,
+        row_number() over (
+            partition by member_id
+            order by updated_at desc, _partition_date desc, _row_number desc
+        ) as version_rank
+    from renamed
+
+),
+
+final as (
+
+    select * from latest where version_rank = 1
+
+)
+
+select * from final

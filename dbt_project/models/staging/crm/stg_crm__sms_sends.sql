@@ -1,0 +1,51 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'crm__sms_sends') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        trim(campaign_id) as campaign_id,
+        trim(member_id) as member_id,
+        nullif(trim(experiment_id), '') as experiment_id,
+
+        -- dimensions
+        scenario,
+        content_type,
+        nullif(trim(variant), '') as variant,
+        send_status = '成功' as is_delivered,
+
+        -- timestamps
+        {{ local_ts('sent_at') }} as sent_at,
+
+        -- lineage
+        _partition_date,
+        _loaded_at,
+        _row_number
+    from source
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by campaign_id, member_id order by _partition_date desc, _row_number desc
+        ) as delivery_rank
+    from renamed
+
+),
+
+final as (
+
+    select * from deduplicated where delivery_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,54 @@
+with
+
+source as (
+
+    select * from {{ source('miniprogram', 'miniprogram__events') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        trim(event_id) as event_id,
+        trim(openid) as openid,
+        nullif(trim(coupon_id), '') as coupon_id,
+        nullif(trim(campaign_id), '') as campaign_id,
+
+        -- dimensions
+        event_name,
+        page,
+        scenario,
+
+        -- measures
+        cast(discount_cny as {{ dbt.type_numeric() }}) as discount_cny,
+
+        -- timestamps
+        {{ epoch_to_local('event_at', 'ms') }} as event_at,
+
+        -- lineage
+        _partition_date,
+        _loaded_at,
+        _row_number
+    from source
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_id order by _partition_date desc, _loaded_at desc, _row_number desc
+        ) as delivery_rank
+    from renamed
+
+),
+
+final as (
+
+    select * from deduplicated where delivery_rank = 1
+
+)
+
+select * from final

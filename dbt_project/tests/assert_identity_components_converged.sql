@@ -1,0 +1,18 @@
+-- Every edge of the identity graph joins two identifiers of the same component. If this fails,
+-- raise var identity_max_iterations: label propagation stopped before it converged.
+with
+
+links as (select * from {{ ref('int_identity__links') }}),
+components as (select * from {{ ref('int_identity__components') }}),
+
+split_edges as (
+
+    select links.account_node_id, links.attribute_node_id
+    from links
+    inner join components as account on account.node_id = links.account_node_id
+    inner join components as attribute on attribute.node_id = links.attribute_node_id
+    where account.component_id <> attribute.component_id
+
+)
+
+select * from split_edges

@@ -1,0 +1,303 @@
+"""Decode and parse one landed extract file into rows, validating every column by its rule.
+
+A problem with the whole file (unreadable, undecodable, truncated, required column missing) raises
+`ExtractFileError` with one line naming the file and the problem. A problem with one row sends that
+row to the rejects with the rule it broke; the rest of the file loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ingestion.entities import Column, Entity
+
+LOCAL_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M")
+# Epoch values outside 2000-01-01 .. 2100-01-01 are treated as corrupt.
+EPOCH_S_RANGE = (946_684_800, 4_102_444_800)
+
+# Lineage columns every raw table carries.
+LINEAGE_COLUMNS = ("_source_file", "_row_number", "_loaded_at", "_partition_date")
+
+
+class ExtractFileError(Exception):
+    """A whole file cannot be loaded. The message is one line: file, problem, what to do."""
+
+
+@dataclass
+class Reject:
+    row_number: int  # 1-based data record number (CSV header excluded; JSONL line number)
+    rule: str
+    message: str
+    raw_record: str
+
+
+@dataclass
+class ParsedExtract:
+    path: Path
+    rows: pd.DataFrame  # one column per entity column, all text, plus _row_number
+    rejects: list[Reject] = field(default_factory=list)
+    encoding: str = "utf-8"
+    n_bytes: int = 0
+
+
+def files_for(entity: Entity, day_dir: Path) -> list[Path]:
+    """The files of one entity in one day folder: `orders.csv`, `orders (1).csv`, `orders_resend.csv`."""
+    if not day_dir.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(entity.name)}([ _\-(].*)?\.{entity.ext}$")
+    return sorted(p for p in day_dir.iterdir() if p.is_file() and pattern.match(p.name))
+
+
+def decode(data: bytes, label: str) -> tuple[str, str]:
+    """Decode an export: UTF-8 with BOM, UTF-8, or GBK (as Excel writes on Chinese Windows)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise ExtractFileError(
+                f"{label}: has a UTF-8 BOM but invalid UTF-8 at byte {exc.start + 3}; "
+                "re-export the file"
+            ) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is the superset of GBK that Excel and Python agree on for every GBK byte.
+        return data.decode("gb18030"), "gbk"
+    except UnicodeDecodeError as exc:
+        raise ExtractFileError(
+            f"{label}: cannot be decoded as UTF-8 or GBK (bad byte at offset {exc.start}); "
+            "re-export it as UTF-8 or GBK"
+        ) from None
+
+
+def read_extract(path: Path, entity: Entity, label: str | None = None) -> ParsedExtract:
+    """Read one extract file. `label` names the file in messages (default: its path)."""
+    label = label or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExtractFileError(f"{label}: cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        return ParsedExtract(path, _empty(entity), n_bytes=len(data))
+    text, encoding = decode(data, label)
+    if entity.fmt == "csv":
+        rows, rejects = _parse_csv(text, entity, label)
+    else:
+        rows, rejects = _parse_jsonl(text, entity, label)
+    rows, more = validate(rows, entity, label)
+    return ParsedExtract(path, rows, rejects + more, encoding, len(data))
+
+
+def _empty(entity: Entity) -> pd.DataFrame:
+    cols = {c.name: pd.Series(dtype="object") for c in entity.columns}
+    return pd.DataFrame({**cols, "_row_number": pd.Series(dtype="int64")})
+
+
+def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error) as exc:
+        raise ExtractFileError(f"{label}: no readable header row ({exc})") from None
+    missing = [c.header for c in entity.columns if c.required and c.header not in header]
+    if missing:
+        raise ExtractFileError(
+            f"{label}: missing required column {', '.join(missing)} "
+            f"(rule: required_columns; header has {', '.join(header)})"
+        )
+    index = {c.name: header.index(c.header) for c in entity.columns if c.header in header}
+    width = len(header)
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    ends_cleanly = text.endswith("\n")
+    n = 0
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ExtractFileError(
+                f"{label}: truncated or malformed after data row {n} (line {reader.line_num}: {exc}); "
+                "the export is incomplete, re-deliver the file"
+            ) from None
+        n += 1
+        if not rec:
+            continue
+        if len(rec) != width:
+            last = not ends_cleanly and reader.line_num >= text.count("\n") + 1
+            if last and len(rec) < width:
+                raise ExtractFileError(
+                    f"{label}: truncated at data row {n} (has {len(rec)} of {width} fields and "
+                    "no final newline); the export is incomplete, re-deliver the file"
+                )
+            rejects.append(
+                Reject(n, "field_count", f"{label} row {n}: has {len(rec)} fields, header has "
+                       f"{width} (rule: field_count)", ",".join(rec))
+            )
+            continue
+        records.append(rec)
+        numbers.append(n)
+    arr = np.array(records, dtype=object).reshape(len(records), width)
+    frame = pd.DataFrame({name: arr[:, i] for name, i in index.items()})
+    for c in entity.columns:
+        if c.name not in frame:
+            frame[c.name] = None
+    frame["_row_number"] = np.array(numbers, dtype="int64")
+    return frame, rejects
+
+
+def _get(obj, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _as_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        # tags are objects ({tag_name, ...}); remark_mobiles and tolist are strings
+        return "|".join(
+            str(v.get("tag_name", json.dumps(v, ensure_ascii=False))) if isinstance(v, dict) else str(v)
+            for v in value
+        )
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
+    lines = text.split("\n")
+    ends_cleanly = text.endswith("\n")
+    if ends_cleanly:
+        lines = lines[:-1]
+    cols = {c.name: [] for c in entity.columns}
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if i == len(lines) and not ends_cleanly:
+                raise ExtractFileError(
+                    f"{label}: truncated at line {i} (incomplete JSON, no final newline); "
+                    "the export is incomplete, re-deliver the file"
+                ) from None
+            rejects.append(Reject(i, "json", f"{label} line {i}: not valid JSON ({exc.msg}) "
+                                  "(rule: json)", line[:2000]))
+            continue
+        if not isinstance(obj, dict):
+            rejects.append(Reject(i, "json", f"{label} line {i}: not a JSON object (rule: json)",
+                                  line[:2000]))
+            continue
+        if entity.explode:
+            items = obj.get(entity.explode) or [None]
+            for item in items:
+                rec = dict(obj)
+                rec[entity.explode] = item or {}
+                _append(cols, entity.columns, rec)
+                numbers.append(i)
+        else:
+            _append(cols, entity.columns, obj)
+            numbers.append(i)
+    frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in cols.items()})
+    frame["_row_number"] = np.array(numbers, dtype="int64")
+    return frame, rejects
+
+
+def _append(cols: dict[str, list], columns: tuple[Column, ...], obj: dict) -> None:
+    for c in columns:
+        cols[c.name].append(_as_text(_get(obj, c.json_path)))
+
+
+def _column_label(c: Column) -> str:
+    return c.header or ".".join(c.json_path)
+
+
+def validate(rows: pd.DataFrame, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
+    """Check every column against its rule; return the good rows and one reject per bad row.
+
+    Local times are rewritten to ISO `YYYY-MM-DD HH:MM:SS` so every SQL engine can cast them;
+    every other value stays as received.
+    """
+    if rows.empty:
+        return rows, []
+    bad_reason = pd.Series(None, index=rows.index, dtype="object")
+    bad_rule = pd.Series(None, index=rows.index, dtype="object")
+    for c in entity.columns:
+        raw = rows[c.name]
+        s = raw.astype("string").str.strip()
+        empty = s.isna() | (s == "")
+        rows[c.name] = s.where(~empty, None).astype("object")
+        problem = pd.Series(False, index=rows.index)
+        if c.required:
+            problem |= empty
+            _mark(bad_reason, bad_rule, empty, f"{_column_label(c)} is empty", "required")
+        present = ~empty
+        if c.rule == "local_ts":
+            parsed = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+            for fmt in LOCAL_TS_FORMATS:
+                parsed = parsed.fillna(pd.to_datetime(s, format=fmt, errors="coerce"))
+            fail = present & parsed.isna()
+            rows.loc[present & ~fail, c.name] = parsed[present & ~fail].dt.strftime("%Y-%m-%d %H:%M:%S")
+            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not a local time", "local_timestamp", s)
+        elif c.rule in ("epoch_s", "epoch_ms"):
+            num = pd.to_numeric(s, errors="coerce")
+            lo, hi = EPOCH_S_RANGE
+            scale = 1000 if c.rule == "epoch_ms" else 1
+            fail = present & (num.isna() | (num < lo * scale) | (num > hi * scale) | (num % 1 != 0))
+            _mark(bad_reason, bad_rule, fail,
+                  f"{_column_label(c)} is not epoch {'milliseconds' if scale > 1 else 'seconds'}",
+                  c.rule, s)
+        elif c.rule in ("decimal", "int"):
+            num = pd.to_numeric(s, errors="coerce")
+            fail = present & num.isna()
+            if c.rule == "int":
+                fail |= present & ~num.isna() & (num % 1 != 0)
+            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not a number", c.rule, s)
+        elif c.rule == "yes_no_zh":
+            fail = present & ~s.isin(["是", "否"])
+            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not 是/否", "yes_no", s)
+        elif c.rule == "bool":
+            fail = present & ~s.str.lower().isin(["true", "false", "1", "0"])
+            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not true/false", "boolean", s)
+    bad = bad_reason.notna()
+    rejects = [
+        Reject(int(n), str(rule), f"{label} row {int(n)}: {reason} (rule: {rule})",
+               json.dumps(rec, ensure_ascii=False, default=str))
+        for n, rule, reason, rec in zip(
+            rows.loc[bad, "_row_number"], bad_rule[bad], bad_reason[bad],
+            rows.loc[bad].drop(columns="_row_number").to_dict("records"), strict=True,
+        )
+    ]
+    return rows.loc[~bad].reset_index(drop=True), rejects
+
+
+def _mark(reason: pd.Series, rule: pd.Series, mask: pd.Series, text: str, rule_name: str,
+          values: pd.Series | None = None) -> None:
+    mask = mask & reason.isna()  # keep the first problem found per row
+    if not mask.any():
+        return
+    if values is None:
+        reason[mask] = text
+    else:
+        reason[mask] = text + ": '" + values[mask].astype(str).str.slice(0, 60) + "'"
+    rule[mask] = rule_name

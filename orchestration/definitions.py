@@ -1,0 +1,38 @@
+"""The Siyu code location: assembles what `defs/` declares, with resources from the environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.automation import build_daily_job, build_daily_schedule, build_landing_sensor
+from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets
+from orchestration.defs.ingestion import ingestion_assets
+from orchestration.lib.partitions import daily_partitions
+from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
+from orchestration.lib.settings import REPO_ROOT, Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    daily = daily_partitions(settings.start_date)
+    daily_job = build_daily_job(daily)
+    dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
+    return dg.Definitions(
+        assets=[*ingestion_assets(daily), build_dbt_assets(daily)],
+        jobs=[daily_job],
+        schedules=[build_daily_schedule(daily_job)],
+        sensors=[build_landing_sensor(daily_job, daily)],
+        resources={
+            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "siyu": SiyuSettingsResource(**settings.as_strings()),
+            "dbt": DbtCliResource(
+                project_dir=DBT_PROJECT,
+                dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+            ),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.from_env())

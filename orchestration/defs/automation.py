@@ -1,0 +1,72 @@
+"""The daily job, its 06:00 Asia/Shanghai schedule, and the sensor for newly landed day folders."""
+
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.entities import SOURCES
+from orchestration.lib.partitions import BUSINESS_TIMEZONE
+from orchestration.lib.resources import SiyuSettingsResource
+
+DAILY_JOB_NAME = "daily"
+
+
+def build_daily_job(partitions_def: dg.PartitionsDefinition):
+    return dg.define_asset_job(
+        DAILY_JOB_NAME,
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions_def,
+        executor_def=dg.in_process_executor,
+        description="Load a day's extracts and rebuild everything downstream of them.",
+    )
+
+
+def build_daily_schedule(job) -> dg.ScheduleDefinition:
+    # Daily partitions: the 06:00 tick runs the partition of the day that just ended.
+    return dg.build_schedule_from_partitioned_job(
+        job, hour_of_day=6, minute_of_hour=0, name="daily_at_0600_shanghai",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+
+
+def complete_days(landing_dir: Path) -> list[str]:
+    """Days for which every source has delivered a folder (so a run sees all three systems)."""
+    per_source = []
+    for source in SOURCES:
+        d = landing_dir / source
+        per_source.append({p.name for p in d.iterdir() if p.is_dir()} if d.is_dir() else set())
+    days = set.intersection(*per_source) if per_source else set()
+    return sorted(day for day in days if _is_iso_date(day))
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def build_landing_sensor(job, partitions_def: dg.PartitionsDefinition) -> dg.SensorDefinition:
+    @dg.sensor(job=job, minimum_interval_seconds=300, name="new_landing_day",
+               default_status=dg.DefaultSensorStatus.STOPPED,
+               description="Requests a run for a day once all three sources have landed its folder.")
+    def new_landing_day(context: dg.SensorEvaluationContext, siyu: SiyuSettingsResource):
+        seen = set(json.loads(context.cursor)) if context.cursor else set()
+        valid = set(partitions_def.get_partition_keys())
+        new_days = [d for d in complete_days(Path(siyu.landing_dir)) if d not in seen and d in valid]
+        for day in new_days:
+            yield dg.RunRequest(run_key=f"landing-{day}", partition_key=day)
+        if new_days:
+            context.update_cursor(json.dumps(sorted(seen | set(new_days))))
+        else:
+            yield dg.SkipReason(f"no new complete day folder under {siyu.landing_dir}")
+
+    return new_landing_day
+
+
+__all__ = ["BUSINESS_TIMEZONE", "DAILY_JOB_NAME", "build_daily_job", "build_daily_schedule",
+           "build_landing_sensor", "complete_days"]

@@ -1,0 +1,44 @@
+"""dbt models as Dagster assets, daily-partitioned so incremental facts process one window."""
+
+
+import datetime as dt
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
+from orchestration.lib.dbt_translator import SiyuDbtTranslator
+from orchestration.lib.resources import SiyuSettingsResource
+from orchestration.lib.settings import DBT_PROJECT_DIR
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
+    """Parse the dbt project once if no manifest exists yet (`make` parses on every setup)."""
+    if not project.manifest_path.exists():
+        project.preparer.prepare(project)
+
+
+def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    ensure_manifest()
+
+    @dbt_assets(
+        manifest=DBT_PROJECT.manifest_path,
+        project=DBT_PROJECT,
+        dagster_dbt_translator=SiyuDbtTranslator(),
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        name="siyu_dbt",
+    )
+    def siyu_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
+        window = context.partition_time_window if context.has_partition_key else None
+        start: dt.date | None = window.start.date() if window else None
+        end: dt.date | None = window.end.date() if window else None
+        vars_ = dbt_vars(start, end, siyu.hash_salt, siyu.junk_max_accounts)
+        # profiles.yml reads the warehouse path from the environment of the dbt subprocess
+        os.environ.update(siyu.dbt_env())
+        yield from dbt.cli(dbt_build_args(vars_), context=context).stream()
+
+    return siyu_dbt

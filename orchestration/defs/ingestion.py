@@ -1,0 +1,79 @@
+"""Ingestion: one daily-partitioned asset per source extract, landing files -> raw DuckDB tables."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.entities import ENTITIES, Entity
+from ingestion.loader import load_partition
+from orchestration.lib.dbt_translator import raw_asset_key
+from orchestration.lib.partitions import days_in_window
+from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
+
+
+def build_ingestion_asset(entity: Entity, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_asset_key(entity.table),
+        name=None,
+        group_name="ingestion",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"duckdb", entity.fmt},
+        description=f"{entity.description} Landing: `{entity.source}/<day>/{entity.name}*.{entity.ext}`.",
+        tags={"siyu/source": entity.source},
+    )
+    def _ingest(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        siyu: SiyuSettingsResource,
+    ) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        days = days_in_window(window.start, window.end)
+        results, errors = [], []
+        with warehouse.connect() as con:
+            for day in days:
+                result = load_partition(con, entity, day, Path(siyu.landing_dir),
+                                        Path(siyu.quarantine_dir))
+                results.append(result)
+                errors.extend(result.errors)
+                for line in result.errors:
+                    context.log.error(line)
+        if errors:
+            # One line per failed file; the good days above are loaded, the failed ones unchanged.
+            raise dg.Failure(
+                description=errors[0] if len(errors) == 1 else f"{len(errors)} files failed: {errors[0]} ...",
+                metadata={"errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors))},
+            )
+        rows = sum(r.rows_loaded for r in results)
+        quarantined = sum(r.rows_quarantined for r in results)
+        files = [f for r in results for f in r.files]
+        return dg.MaterializeResult(
+            metadata={
+                "rows_loaded": rows,
+                "rows_quarantined": quarantined,
+                "bytes_read": sum(r.bytes_read for r in results),
+                "files": len(files),
+                "days": len(days),
+                "encodings": ", ".join(sorted({f.get("encoding", "") for f in files if f.get("encoding")})) or "none",
+                "file_list": dg.MetadataValue.md(_files_markdown(files)),
+                "table": f"raw.{entity.table}",
+            }
+        )
+
+    return _ingest
+
+
+def _files_markdown(files: list[dict]) -> str:
+    if not files:
+        return "No files landed for this partition."
+    lines = ["| file | status | encoding | rows | rejected | bytes |", "|---|---|---|---|---|---|"]
+    for f in files[:50]:
+        lines.append(f"| {f['file']} | {f['status']} | {f.get('encoding', '')} | {f.get('rows', '')} "
+                     f"| {f.get('rejected', '')} | {f.get('bytes', '')} |")
+    return "\n".join(lines)
+
+
+def ingestion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [build_ingestion_asset(e, partitions_def) for e in ENTITIES]
+

@@ -1,0 +1,35 @@
+"""Pure builders for the dbt command line: unit-tested without running dbt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+
+def dbt_vars(
+    window_start: dt.date | None,
+    window_end: dt.date | None,
+    hash_salt: str,
+    junk_max_accounts: int,
+) -> dict[str, object]:
+    """`--vars` for a run over the business days [window_start, window_end).
+
+    Without a window (an unpartitioned run) incremental models take every loaded day.
+    """
+    out: dict[str, object] = {
+        "hash_salt": hash_salt,
+        "identity_junk_max_accounts": junk_max_accounts,
+    }
+    if window_start is not None and window_end is not None:
+        if window_end <= window_start:
+            raise ValueError(f"empty partition window {window_start} .. {window_end}")
+        out["min_date"] = window_start.isoformat()
+        out["max_date"] = window_end.isoformat()
+    return out
+
+
+def dbt_build_args(vars_: dict[str, object], full_refresh: bool = False) -> list[str]:
+    args = ["build", "--vars", json.dumps(vars_, sort_keys=True)]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args

@@ -1,0 +1,62 @@
+"""The one place that maps dbt resources to Dagster assets: keys, groups, owners, tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+RAW_KEY_PREFIX = "raw"
+
+
+def raw_asset_key(table: str) -> dg.AssetKey:
+    """Asset key of a raw extract table (`raw.crm__orders` -> raw/crm__orders)."""
+    return dg.AssetKey([RAW_KEY_PREFIX, table])
+
+
+class SiyuDbtTranslator(DagsterDbtTranslator):
+    """dbt sources are the ingestion assets; models are keyed `<layer>/<model>`, grouped by folder."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return raw_asset_key(dbt_resource_props["name"])
+        layer = _layer(dbt_resource_props)
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        meta_group = (dbt_resource_props.get("meta") or {}).get("dagster", {}).get("group")
+        if meta_group:
+            return meta_group
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "source":
+            return "ingestion"
+        if dbt_resource_props["resource_type"] == "seed":
+            return "rules"
+        layer = _layer(dbt_resource_props)
+        if layer == "marts" and len(fqn) > 3:
+            return f"marts_{fqn[2]}"
+        if layer == "intermediate" and len(fqn) > 3:
+            return fqn[2]
+        return layer
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        if (dbt_resource_props.get("meta") or {}).get("published"):
+            tags["siyu/published"] = ""
+        return tags
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        owner = (dbt_resource_props.get("meta") or {}).get("owner")
+        return [owner] if owner else None
+
+
+def _layer(props: Mapping[str, Any]) -> str:
+    if props["resource_type"] == "seed":
+        return "seeds"
+    fqn = props.get("fqn", [])
+    return fqn[1] if len(fqn) > 2 else "models"

@@ -1,0 +1,225 @@
+"""Small, valid frames for every published table, built in code (no files).
+
+Each frame satisfies its suite for AS_OF; tests break one thing at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+AS_OF = pd.Timestamp("2026-06-30")
+N_USERS = 200
+
+
+def person_ids(n: int = N_USERS) -> pd.Series:
+    return pd.Series([f"p{i:05d}" for i in range(n)], name="person_id")
+
+
+def _days_before(n: int, rng: np.random.Generator, max_days: int) -> pd.Series:
+    return pd.Series(AS_OF - pd.to_timedelta(rng.integers(0, max_days, n), unit="D"))
+
+
+def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
+    """A frame for `table` that passes its suite at AS_OF (with dim_users = person_ids(n))."""
+    rng = np.random.default_rng(seed)
+    pid = person_ids(n)
+    dates = pd.date_range(AS_OF - pd.Timedelta(days=29), AS_OF, freq="D")
+    if table == "dim_users":
+        first_seen = _days_before(n, rng, 100)
+        first_seen.iloc[0] = AS_OF
+        return pd.DataFrame(
+            {
+                "person_id": pid,
+                "first_seen_at": first_seen,
+                "first_channel": rng.choice(["crm", "wecom", "miniprogram"], n),
+                "registered_at": first_seen,
+                "member_tier": "silver",
+                "city": "上海",
+                "birth_month": rng.integers(1, 13, n),
+                "has_crm": rng.random(n) < 0.5,
+                "has_wecom": rng.random(n) < 0.5,
+                "has_miniprogram": rng.random(n) < 0.5,
+                "consent_marketing": np.arange(n) % 2 == 0,
+                "unsubscribed_at": pd.Series([pd.NaT] * n, dtype="datetime64[us]"),
+                "n_identifiers": rng.integers(1, 5, n),
+            }
+        )
+    if table == "fct_orders":
+        m = 3 * n
+        ordered_at = AS_OF + pd.Timedelta(hours=10) - pd.to_timedelta(rng.integers(0, 60, m), "D")
+        return pd.DataFrame(
+            {
+                "order_id": [f"o{i}" for i in range(m)],
+                "person_id": rng.choice(pid, m),
+                "channel": rng.choice(["crm", "miniprogram"], m),
+                "ordered_at": ordered_at,
+                "amount": rng.gamma(2.0, 80.0, m).round(2),
+                "discount_amount": 0.0,
+                "coupon_used": False,
+                "is_refunded": False,
+            }
+        )
+    if table == "fct_interactions":
+        m = 5 * n
+        occurred_at = AS_OF + pd.Timedelta(hours=9) - pd.to_timedelta(rng.integers(0, 60, m), "D")
+        return pd.DataFrame(
+            {
+                "interaction_id": [f"i{i}" for i in range(m)],
+                "person_id": rng.choice(pid, m),
+                "occurred_at": occurred_at,
+                "channel": rng.choice(["wecom_1v1", "wecom_group", "miniprogram", "sms"], m),
+                "direction": rng.choice(["outbound", "inbound"], m),
+                "scenario": "birthday",
+                "content_type": "coupon",
+                "campaign_id": None,
+                "experiment_id": None,
+                "variant": None,
+            }
+        )
+    if table == "user_rfm":
+        return pd.DataFrame(
+            {
+                "person_id": pid,
+                "as_of_date": AS_OF,
+                "recency_days": rng.integers(0, 365, n),
+                "frequency": rng.integers(1, 20, n),
+                "monetary": rng.gamma(2.0, 300.0, n),
+                "r_score": rng.integers(1, 6, n),
+                "f_score": rng.integers(1, 6, n),
+                "m_score": rng.integers(1, 6, n),
+                "rfm_tier": rng.choice(["high_value", "potential", "churned", "other"], n),
+                "rfm_segment": rng.choice(["champions", "loyal", "at_risk", "hibernating"], n),
+            }
+        )
+    if table == "retention_cohorts":
+        idx = pd.MultiIndex.from_product(
+            [dates[-5:], ["crm", "wecom"], range(31)], names=["cohort_date", "cohort_channel", "day_n"]
+        ).to_frame(index=False)
+        idx["cohort_size"] = 50
+        idx["retained_users"] = rng.integers(0, 51, len(idx))
+        idx["retention_rate"] = idx["retained_users"] / idx["cohort_size"]
+        return idx
+    if table == "retention_summary":
+        weeks = pd.date_range(end=AS_OF, periods=4, freq="W-MON")
+        idx = pd.MultiIndex.from_product(
+            [weeks, ["crm", "wecom"]], names=["cohort_week", "cohort_channel"]
+        ).to_frame(index=False)
+        for c in ["d1", "d7", "d30", "repurchase_rate_30d"]:
+            idx[c] = rng.random(len(idx))
+        return idx
+    if table == "interaction_retention":
+        idx = pd.MultiIndex.from_product(
+            [["0", "1-2", "3+"], ["birthday", "recall"]],
+            names=["interaction_frequency_bucket", "scenario"],
+        ).to_frame(index=False)
+        idx["users"] = rng.integers(1, 100, len(idx))
+        idx["d30_retention"] = rng.random(len(idx))
+        idx["repurchase_rate"] = rng.random(len(idx))
+        return idx
+    if table == "engagement_daily":
+        k = len(dates)
+        total = np.full(k, 1000)
+        return pd.DataFrame(
+            {
+                "date": dates,
+                "total_users": total,
+                "interacting_users": rng.integers(0, 400, k),
+                "interaction_rate": rng.random(k) * 0.4,
+                "touches": rng.integers(0, 3000, k),
+                "touches_per_user_week": rng.random(k) * 3,
+                "community_share": rng.random(k) * 0.4,
+                "over_touch_3d_share": rng.random(k) * 0.05,
+                "over_touch_7d_share": rng.random(k) * 0.01,
+                "sla_2h_breach_rate": rng.random(k) * 0.1,
+            }
+        )
+    if table == "user_ltv":
+        return pd.DataFrame(
+            {
+                "person_id": pid,
+                "ltv_formula": rng.gamma(2.0, 300.0, n),
+                "p_alive": rng.random(n),
+                "expected_orders_365d": rng.random(n) * 5,
+                "expected_order_value": rng.gamma(2.0, 80.0, n),
+                "clv_365d": rng.gamma(2.0, 300.0, n),
+            }
+        )
+    if table == "experiment_results":
+        return pd.DataFrame(
+            {
+                "experiment_id": ["exp_01", "exp_01", "exp_02", "exp_02"],
+                "variant": ["control", "treatment"] * 2,
+                "users": [1000, 1000, 500, 500],
+                "conversions": [100, 130, 40, 45],
+                "conversion_rate": [0.10, 0.13, 0.08, 0.09],
+                "lift_vs_control": [None, 0.3, None, 0.125],
+                "ci_low": [None, 0.05, None, -0.2],
+                "ci_high": [None, 0.55, None, 0.45],
+                "p_value": [None, 0.04, None, 0.6],
+            }
+        )
+    if table == "kpi_daily":
+        idx = pd.MultiIndex.from_product(
+            [dates, ["interaction_rate", "d1_retention"]], names=["date", "kpi"]
+        ).to_frame(index=False)
+        k = len(idx)
+        idx["value"] = rng.random(k)
+        idx["target"] = 0.35
+        idx["status"] = rng.choice(["green", "amber", "red"], k)
+        idx["trailing_28d"] = rng.random(k)
+        idx["change_pct"] = rng.normal(0, 0.1, k)
+        idx["is_anomaly"] = idx["change_pct"].abs() > 0.15
+        return idx
+    if table == "user_segments":
+        return pd.DataFrame(
+            {
+                "person_id": pid,
+                "segment": rng.choice(
+                    ["high_value_paying", "content_sharing", "price_sensitive", "dormant"], n
+                ),
+                "model_version": "seg-2026.06",
+                "scored_at": AS_OF - pd.Timedelta(days=10),
+            }
+        )
+    if table == "user_churn_scores":
+        return pd.DataFrame(
+            {
+                "person_id": pid,
+                "churn_probability": rng.random(n),
+                "risk_decile": rng.integers(1, 11, n),
+                "model_version": "churn-2026.06.30",
+                "scored_at": AS_OF + pd.Timedelta(hours=3),
+            }
+        )
+    if table == "next_best_actions":
+        contactable = pid[::2].reset_index(drop=True)  # consent_marketing is True on even rows
+        k = len(contactable)
+        return pd.DataFrame(
+            {
+                "person_id": contactable,
+                "action_date": AS_OF,
+                "scenario": "birthday",
+                "action": "send_coupon",
+                "channel": rng.choice(["wecom_1v1", "wecom_group", "miniprogram", "sms"], k),
+                "content_type": "coupon",
+                "rule_id": "R001",
+                "reason": "birthday this week",
+            }
+        )
+    if table == "registration_forecast":
+        future = pd.date_range(AS_OF + pd.Timedelta(days=1), periods=28, freq="D")
+        idx = pd.MultiIndex.from_product(
+            [future, ["crm", "wecom", "miniprogram"]], names=["date", "channel"]
+        ).to_frame(index=False)
+        idx["forecast"] = rng.gamma(5.0, 10.0, len(idx))
+        idx["lower_80"] = idx["forecast"] * 0.7 - 5
+        idx["upper_80"] = idx["forecast"] * 1.3 + 5
+        return idx
+    raise KeyError(table)
+
+
+def reference(n: int = N_USERS) -> dict[str, pd.Series]:
+    """Reference key sets matching good_frame('dim_users', n)."""
+    pid = person_ids(n)
+    return {"dim_users.person_id": pid, "dim_users.contactable_person_id": pid[::2]}
