@@ -65,7 +65,8 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     is_claim = ev_name == 3
     depth = config.DISCOUNT_DEPTH[pop.persona[ev_person]]
     ev_discount = np.where(is_claim, np.round(
-        (depth[:, 0] + rng.random(len(ev_person)) * (depth[:, 1] - depth[:, 0])) * 100), -1)
+        (depth[:, 0] + rng.random(len(ev_person)) * (depth[:, 1] - depth[:, 0]))
+        * config.ORDER_MEAN_CNY[pop.persona[ev_person]]), -1)  # coupon value in CNY
     ev_coupon = np.where(is_claim, rng.integers(0, 500, size=len(ev_person)), -1)
     ugc = np.isin(ev_name, (2, 4, 5))
     ev_scen = np.where(ugc, np.where(ev_name == 2, 5, rng.integers(3, 8, len(ev_person))), -1)
@@ -282,7 +283,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     new_mem = np.flatnonzero(pop.mem_day == d)
     unsub_today = np.flatnonzero(pop.unsub_day == d)
     unsub_mem = pop.primary_mem[unsub_today]
-    unsub_mem = unsub_mem[(unsub_mem >= 0) & (pop.crm_day[unsub_today[unsub_mem >= 0]] < d)]
+    unsub_mem = unsub_mem[unsub_mem >= 0]  # unsubscribing comes after joining every system
     person_unsub_ms = pop.unsub_ms
     mems = np.concatenate([new_mem, unsub_mem])
     mp = pop.mem_person[mems]

@@ -19,9 +19,10 @@ def random_ids(rng: np.random.Generator, n: int, prefix: str, length: int) -> pa
     n_rand = length - 5
     chars = np.empty((n, length), dtype=np.uint8)
     chars[:, :n_rand] = _ALPHABET[rng.integers(0, 64, size=(n, n_rand))]
-    idx = np.arange(n, dtype=np.int64)
+    # an odd multiplier and an offset make row number -> code a bijection modulo 64**5
+    code = (np.arange(n, dtype=np.int64) * 0x2F0AB39 + int(rng.integers(0, 64**5))) % 64**5
     for k in range(5):
-        chars[:, length - 1 - k] = _ALPHABET[(idx >> (6 * k)) & 63]
+        chars[:, length - 1 - k] = _ALPHABET[(code >> (6 * k)) & 63]
     # Scramble the encoded part with a fixed per-call permutation of positions so the counter
     # does not read as a visible suffix.
     perm = rng.permutation(length)

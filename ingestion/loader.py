@@ -74,7 +74,8 @@ def write_rejected_rows(rejects: pd.DataFrame, quarantine_dir: Path, entity: Ent
     target_dir = quarantine_dir / "rows" / entity.source / day.isoformat()
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{entity.name}.rejected.jsonl"
-    rejects.to_json(target, orient="records", lines=True, force_ascii=False)
+    lines = (json.dumps(r, ensure_ascii=False, default=str) for r in rejects.to_dict("records"))
+    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return target
 
 

@@ -63,7 +63,8 @@ FEATURES: list[Feature] = [
     Feature("monetary_mean_cny", "CNY", "trailing 365 days",
             "Mean amount per non-refunded order; 0 if none."),
     Feature("discount_depth_mean", "share 0..1", "trailing 365 days",
-            "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; 0 if none."),
+            "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; "
+            "0 if none."),
     Feature("coupon_order_share", "share 0..1", "trailing 365 days",
             "Share of non-refunded orders with coupon_used; 0 if none."),
     Feature("refund_share_365d", "share 0..1", "trailing 365 days",
@@ -74,15 +75,18 @@ FEATURES: list[Feature] = [
             "min(recency_days, days_since_last_inbound), counting refunded orders as activity too: "
             "the same notion of activity as the churn label."),
     Feature("inbound_7d", "interactions", "trailing 7 days", "Inbound interactions, all channels."),
-    Feature("inbound_30d", "interactions", "trailing 30 days", "Inbound interactions, all channels."),
-    Feature("inbound_90d", "interactions", "trailing 90 days", "Inbound interactions, all channels."),
+    Feature("inbound_30d", "interactions", "trailing 30 days",
+            "Inbound interactions, all channels."),
+    Feature("inbound_90d", "interactions", "trailing 90 days",
+            "Inbound interactions, all channels."),
     Feature("inbound_active_days_30d", "days", "trailing 30 days",
             "Distinct calendar days with at least one inbound interaction."),
     Feature("page_views_30d", "events", "trailing 30 days", "Mini-program page_view events."),
     Feature("add_to_cart_30d", "events", "trailing 30 days", "Mini-program add_to_cart events."),
     Feature("shares_90d", "events", "trailing 90 days", "Mini-program share events."),
     Feature("reviews_90d", "events", "trailing 90 days", "Mini-program review events."),
-    Feature("task_completes_90d", "events", "trailing 90 days", "Mini-program task_complete events."),
+    Feature("task_completes_90d", "events", "trailing 90 days",
+            "Mini-program task_complete events."),
     Feature("ugc_90d", "events", "trailing 90 days",
             "User-generated content: shares_90d + reviews_90d + task_completes_90d."),
     Feature("coupon_claims_90d", "events", "trailing 90 days", "Mini-program coupon_claim events."),
@@ -206,7 +210,8 @@ def build_features(
     out["refund_share_365d"] = (n_ref / n_all.where(n_all > 0)).fillna(0.0)
 
     # --- interactions ------------------------------------------------------------------------
-    it = interactions.loc[:, ["person_id", "occurred_at", "channel", "direction", "scenario"]].copy()
+    columns = ["person_id", "occurred_at", "channel", "direction", "scenario"]
+    it = interactions.loc[:, columns].copy()
     it["occurred_at"] = to_local_naive(it["occurred_at"])
     it = it[(it["occurred_at"] < cutoff) & it["person_id"].isin(index)]
     age = _days_before(cutoff, it["occurred_at"])

@@ -124,7 +124,7 @@ class _SeriesFit:
 
 
 def _design(dates: pd.DatetimeIndex, t_weeks: np.ndarray) -> np.ndarray:
-    dow = dates.dayofweek.to_numpy()
+    dow = dates.day_of_week.to_numpy()
     dummies = (dow[:, None] == np.arange(1, 7)[None, :]).astype(float)  # Monday is the reference
     return np.column_stack([np.ones(len(dates)), t_weeks, dummies])
 

@@ -27,7 +27,9 @@ def figure_png(fig: Figure) -> bytes:
 
 
 def calibration_plot(table: pd.DataFrame, *, title: str = "Churn calibration") -> bytes:
-    """Reliability diagram from :func:`ml.churn.calibration_table` (mean_predicted, observed_rate, n).
+    """Reliability diagram from :func:`ml.churn.calibration_table`.
+
+    Uses the columns mean_predicted, observed_rate and n.
 
     Points are sized by bin count; the diagonal is perfect calibration.
     """

@@ -154,6 +154,7 @@ class ModelRegistry:
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         payload = pickle.dumps(model_object, protocol=pickle.HIGHEST_PROTOCOL)
+        model_type = type(model_object)
         if isinstance(training_window, Mapping):
             window = _jsonable(training_window)
         else:
@@ -176,7 +177,7 @@ class ModelRegistry:
                     "params": _jsonable(params),
                     "metrics": _jsonable(metrics),
                     "training_data_hash": training_data_hash,
-                    "model_class": f"{type(model_object).__module__}.{type(model_object).__qualname__}",
+                    "model_class": f"{model_type.__module__}.{model_type.__qualname__}",
                     "model_sha256": hashlib.sha256(payload).hexdigest(),
                 }
                 (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), "utf-8")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
 
 PERSONAS = ("high_value_paying", "content_sharing", "price_sensitive", "dormant")
 
@@ -31,6 +33,13 @@ PARAMS = {
                     share=0.002, review=0.001, task=0.002, claim=0.01,
                     view=0.05, chat=0.005, touch=0.2, hazard=0.0),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """One BLAS/OpenMP thread: tests are fast and reproducible on a busy shared machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 @dataclass

@@ -1,0 +1,50 @@
+# Siyu: two commands on a fresh machine.
+#   make run   set up, generate the demo extracts (once), run the daily job on DuckDB
+#   make test  set up and run the tests
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_COMPILE_BYTECODE := 1
+export SIYU_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(SIYU_DATA_DIR)/dagster_home
+DEMO_PERSONS ?= 20000
+DEMO_DAYS ?= 180
+DEMO_START ?= 2026-05-01
+PYTEST_ARGS ?=
+
+.PHONY: setup run test ui generate lint clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	@UV="$$(command -v uv || echo '$(PYTHON) -m uv')"; \
+	  [ -x $(BIN)/python ] || $$UV venv -q -p $(PYTHON) $(VENV); \
+	  $$UV pip install -q -p $(VENV) -e '.[dev]'
+	@touch $@
+
+$(BIN)/.dbt-parsed: $(BIN)/.installed $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' 2>/dev/null | grep -v target/)
+	@cd dbt_project && ../$(BIN)/dbt parse --quiet --project-dir . --profiles-dir . >/dev/null
+	@touch $@
+
+setup: $(BIN)/.installed $(BIN)/.dbt-parsed
+
+generate: setup
+	$(BIN)/siyu generate --persons $(DEMO_PERSONS) --days $(DEMO_DAYS) --start $(DEMO_START) --seed 42 --out $(SIYU_DATA_DIR)/landing
+
+run: setup
+	@[ -d $(SIYU_DATA_DIR)/landing/_truth ] || $(MAKE) --no-print-directory generate
+	$(BIN)/siyu run
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt_project/models
+
+clean:
+	rm -rf $(SIYU_DATA_DIR) dbt_project/target dbt_project/logs

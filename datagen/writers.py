@@ -1,0 +1,341 @@
+"""Turn simulated batches into the exact bytes of the landing files (see datagen/FORMATS.md).
+
+Lines are built column-wise with Arrow string kernels; every text value comes from a pool whose
+entries are escaped once (JSON string literals, CSV-quoted fields), so no row is serialised in
+Python.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from datagen import config, ids
+from datagen.population import DAY_MS, TZ_OFFSET_MS, Population
+
+Batch = dict[str, np.ndarray]
+
+CSV_HEADERS = {
+    "members": ["会员编号", "姓名", "手机号", "注册时间", "注册渠道", "会员等级", "生日", "城市",
+                "营销授权", "退订时间", "更新时间"],
+    "orders": ["订单号", "会员编号", "下单时间", "订单金额", "优惠金额", "是否用券", "订单状态",
+               "门店"],
+    "points": ["流水号", "会员编号", "变动时间", "变动积分", "变动原因"],
+    "feedback": ["反馈编号", "会员编号", "反馈时间", "评分", "反馈内容"],
+    "sms_sends": ["活动编号", "会员编号", "发送时间", "场景", "内容类型", "实验编号", "实验分组",
+                  "发送状态"],
+}
+
+
+def S(text: str) -> pa.Scalar:
+    return pa.scalar(text, type=pa.string())
+
+
+def _join(*parts, sep: str = "") -> pa.Array:
+    return pc.binary_join_element_wise(*[S(p) if isinstance(p, str) else p for p in parts], sep)
+
+
+def _str(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
+
+
+def _take(pool: pa.Array, idx: np.ndarray) -> pa.Array:
+    return pool.take(pa.array(np.asarray(idx, dtype=np.int64)))
+
+
+def _json_pool(values) -> pa.Array:
+    return pa.array([json.dumps(v, ensure_ascii=False) for v in values])
+
+
+def _csv_field(value: str) -> str:
+    if any(ch in value for ch in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+_TOD = None
+_HHMM = None
+
+
+def _tod_tables() -> tuple[pa.Array, pa.Array]:
+    global _TOD, _HHMM
+    if _TOD is None:
+        s = np.arange(86_400)
+        hh, mm, ss = s // 3600, s // 60 % 60, s % 60
+        _TOD = pa.array([f"{h:02d}:{m:02d}:{x:02d}" for h, m, x in zip(hh, mm, ss, strict=True)])
+        _HHMM = pa.array([f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)])
+    return _TOD, _HHMM
+
+
+def local_time_str(ms: np.ndarray, alt: np.ndarray | None = None) -> pa.Array:
+    """Asia/Shanghai local time `YYYY-MM-DD HH:MM:SS`; rows flagged in ``alt`` as `YYYY/M/D HH:MM`."""
+    tod, hhmm = _tod_tables()
+    local = np.asarray(ms, dtype=np.int64) + TZ_OFFSET_MS
+    day = local // DAY_MS
+    secs = (local % DAY_MS) // 1000
+    if len(day) == 0:
+        return pa.array([], type=pa.string())
+    d0 = int(day.min())
+    span = np.arange(d0, int(day.max()) + 1).astype("datetime64[D]")
+    dates = pa.array(span.astype(str))
+    out = _join(_take(dates, day - d0), _take(tod, secs), sep=" ")
+    if alt is not None and alt.any():
+        ymd = span.astype(object)
+        alt_dates = pa.array([f"{x.year}/{x.month}/{x.day}" for x in ymd])
+        alt_str = _join(_take(alt_dates, day - d0), _take(hhmm, secs // 60), sep=" ")
+        out = pc.if_else(pa.array(alt), alt_str, out)
+    return out
+
+
+def to_bytes(lines: pa.Array) -> bytes:
+    """The concatenated UTF-8 bytes of a string array (each element already ends in a newline)."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if len(lines) == 0:
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[start:end].tobytes()
+
+
+class Formatter:
+    """Builds file bytes for each entity from batches; holds the per-person string columns."""
+
+    def __init__(self, pop: Population, mess: config.MessConfig):
+        self.pop = pop
+        self.mess = mess
+        days = np.arange(pop.start_epoch_day, pop.start_epoch_day + pop.days + 5)
+        self.date_compact = pa.array(
+            np.char.replace(days.astype("datetime64[D]").astype(str), "-", ""))
+        self.person_name = _take(pa.array(pop.names), pop.name_idx)
+        nick_pool = pa.array(list(config.NICKNAMES))
+        is_nick = pop.nick_idx < len(config.NICKNAMES)
+        self.nickname = pc.if_else(pa.array(is_nick),
+                                   _take(nick_pool, np.where(is_nick, pop.nick_idx, 0)),
+                                   self.person_name)
+        self.staff = pa.array(pop.staff_ids)
+        self.city = pa.array(list(config.CITIES))
+        self.tier = pa.array(list(config.TIERS))
+        self.tier_tag = pa.array(list(config.TIER_TAGS))
+        self.channel_cn = pa.array(list(config.CHANNEL_LABELS_CN))
+        stores = [c + s for c in config.CITIES for s in ("一店", "二店", "中心店")] + ["线上商城"]
+        self.store = pa.array(stores)
+        self.scenario = pa.array(list(config.SCENARIOS))
+        self.content = pa.array(list(config.CONTENT_TYPES))
+        exps = config.EXPERIMENTS
+        self.exp_campaign = pa.array([e.campaign_id for e in exps])
+        self.exp_csv = pa.array([""] + [e.experiment_id for e in exps])
+        self.exp_json = _json_pool([None] + [e.experiment_id for e in exps])
+        self.variant_csv = pa.array(["", "control", "treatment"])
+        self.variant_json = _json_pool([None, "control", "treatment"])
+        self.feedback = pa.array([_csv_field(t) for t in config.FEEDBACK_TEXTS])
+        self.msg_text = _json_pool(config.INBOUND_TEXTS + config.GROUP_TEXTS + config.STAFF_TEXTS)
+        self.event_names = pa.array(list(config.EVENT_NAMES))
+        self.pages = pa.array(list(config.PAGES))
+        self.reasons = pa.array(list(config.POINT_REASONS))
+
+    # --- shared pieces ------------------------------------------------------------------------------
+    def _day_compact(self, day: np.ndarray) -> pa.Array:
+        return _take(self.date_compact, day)
+
+    def _yuan(self, cents: np.ndarray) -> pa.Array:
+        cents = np.asarray(cents, dtype=np.int64)
+        return _join(_str(cents // 100), ids.padded(cents % 100, 2), sep=".")
+
+    def _campaign(self, code: np.ndarray) -> pa.Array:
+        regular = _join("cmp_", ids.padded(np.maximum(code, 0), 6))
+        exp = _take(self.exp_campaign, np.maximum(-code - 1, 0))
+        return pc.if_else(pa.array(code < 0), exp, regular)
+
+    def _phone(self, rng, phone11: pa.Array) -> pa.Array:
+        return ids.messy_phones(rng, phone11, self.mess.messy_phone_rate)
+
+    # --- CRM (CSV) ----------------------------------------------------------------------------------
+    def crm(self, entity: str, b: Batch, rng: np.random.Generator) -> bytes:
+        header = ",".join(CSV_HEADERS[entity]) + "\n"
+        n = len(next(iter(b.values())))
+        if n == 0:
+            return header.encode()
+        pop = self.pop
+        yes, no = S("是"), S("否")
+        if entity == "members":
+            mem = b["mem"]
+            person = pop.mem_person[mem]
+            alt = rng.random(n) < self.mess.alt_time_format_rate
+            unsub = b["unsub_ms"]
+            cols = [
+                _take(pop.mem_id, mem), _take(self.person_name, person),
+                self._phone(rng, _take(pop.mem_phone11, mem)),
+                local_time_str(pop.mem_ms[mem], alt),
+                _take(self.channel_cn, pop.channel[person]),
+                _take(self.tier, pop.tier[person]), _take(pop.birthday_str, person),
+                _take(self.city, pop.city[person]),
+                pc.if_else(pa.array(b["consent"]), yes, no),
+                pc.if_else(pa.array(unsub < 0), S(""),
+                           local_time_str(np.where(unsub < 0, b["updated_ms"], unsub))),
+                local_time_str(b["updated_ms"]),
+            ]
+        elif entity == "orders":
+            cols = [
+                _join("C", self._day_compact(b["day"]), ids.padded(b["seq"], 7)),
+                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), self._yuan(b["amount"]),
+                self._yuan(b["discount"]), pc.if_else(pa.array(b["coupon"]), yes, no),
+                pc.if_else(pa.array(b["refunded"]), S("已退款"), S("已完成")),
+                _take(self.store, np.where(b["store"] < 0, len(self.store) - 1, b["store"])),
+            ]
+        elif entity == "points":
+            cols = [
+                _join("P", self._day_compact(b["day"]), ids.padded(b["seq"], 7)),
+                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), _str(b["points"]),
+                _take(self.reasons, b["reason"]),
+            ]
+        elif entity == "feedback":
+            cols = [
+                _join("F", self._day_compact(b["day"]), ids.padded(b["seq"], 6)),
+                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), _str(b["rating"]),
+                _take(self.feedback, b["text"]),
+            ]
+        elif entity == "sms_sends":
+            cols = [
+                self._campaign(b["campaign"]), _take(pop.mem_id, b["mem"]),
+                local_time_str(b["ms"]), _take(self.scenario, b["scenario"]),
+                _take(self.content, b["content"]), _take(self.exp_csv, b["exp"] + 1),
+                _take(self.variant_csv, b["variant"] + 1),
+                pc.if_else(pa.array(b["ok"]), S("成功"), S("失败")),
+            ]
+        else:
+            raise ValueError(f"unknown CRM entity {entity!r}")
+        lines = _join(pc.binary_join_element_wise(*cols, ","), "\n")
+        return header.encode() + to_bytes(lines)
+
+    # --- WeCom and mini-program (JSON lines) ----------------------------------------------------------
+    def jsonl(self, entity: str, b: Batch, rng: np.random.Generator) -> bytes:
+        n = len(next(iter(b.values())))
+        if n == 0:
+            return b""
+        parts = getattr(self, "_" + entity)(b, rng)
+        return to_bytes(_join(*parts, "\n"))
+
+    def _external_contacts(self, b, rng):
+        pop = self.pop
+        p = b["person"]
+        name = _take(self.person_name, p)
+        tag = _take(self.tier_tag, pop.tier[p])
+        has_uid = pop.wecom_unionid[p]
+        uid = pc.if_else(pa.array(has_uid), _join(', "unionid": "', _take(pop.unionid, p), '"'),
+                         S(""))
+        mobile = pc.if_else(pa.array(pop.remark_mobile[p]),
+                            _join('"', self._phone(rng, _take(pop.phone11, p)), '"'), S(""))
+        store = pop.store_idx[p]
+        state = pc.if_else(pa.array(store >= 0),
+                           _join("store_", ids.padded(np.maximum(store, 0) + 1, 4)), S("mall"))
+        add_way = np.array([1, 2, 3, 202])[(p * 7 + pop.channel[p]) % 4]
+        return [
+            '{"external_contact": {"external_userid": "', _take(pop.external_userid, p), '"', uid,
+            ', "name": "', name, '", "type": 1, "gender": ', _str(pop.gender[p]),
+            '}, "follow_user": [{"userid": "', _take(self.staff, pop.staff[p]),
+            '", "remark": "', name, "-", tag, '", "createtime": ', _str(b["ms"] // 1000),
+            ', "tags": [{"group_name": "客户等级", "tag_name": "', tag,
+            '", "type": 1}], "remark_mobiles": [', mobile, '], "add_way": ', _str(add_way),
+            ', "state": "', state, '"}]}',
+        ]
+
+    def _group_members(self, b, rng):
+        pop = self.pop
+        p = b["person"]
+        ext = p >= 0
+        pp = np.maximum(p, 0)
+        userid = pc.if_else(pa.array(ext), _take(pop.external_userid, pp),
+                            _take(self.staff, b["staff"]))
+        uid = pc.if_else(pa.array(ext & pop.wecom_unionid[pp]),
+                         _join(', "unionid": "', _take(pop.unionid, pp), '"'), S(""))
+        return [
+            '{"chat_id": "', _take(pop.chat_ids, b["group"]), '", "userid": "', userid,
+            '", "type": ', pc.if_else(pa.array(ext), S("2"), S("1")), uid, ', "join_time": ',
+            _str(b["ms"] // 1000), ', "join_scene": ', _str(b["scene"]), "}",
+        ]
+
+    def _messages(self, b, rng):
+        pop = self.pop
+        staff_side = pa.array(b["from_staff"])
+        ext = _take(pop.external_userid, b["person"])
+        staff = _take(self.staff, b["staff"])
+        room = b["room"]
+        roomid = pc.if_else(pa.array(room >= 0), _take(pop.chat_ids, np.maximum(room, 0)), S(""))
+        n_in, n_grp = len(config.INBOUND_TEXTS), len(config.GROUP_TEXTS)
+        text = b["text"] + np.where(b["from_staff"], n_in + n_grp, np.where(room >= 0, n_in, 0))
+        msgid = _join(self._day_compact(b["day"]), ids.padded(b["seq"], 9), "_",
+                      _str(b["ms"] // 1000))
+        return [
+            '{"msgid": "', msgid, '", "action": "send", "from": "',
+            pc.if_else(staff_side, staff, ext), '", "tolist": ["',
+            pc.if_else(staff_side, ext, staff), '"], "roomid": "', roomid, '", "msgtime": ',
+            _str(b["ms"]), ', "msgtype": "text", "text": {"content": ', _take(self.msg_text, text),
+            "}}",
+        ]
+
+    def _campaign_sends(self, b, rng):
+        pop = self.pop
+        return [
+            '{"campaign_id": "', self._campaign(b["campaign"]), '", "external_userid": "',
+            _take(pop.external_userid, b["person"]), '", "sender": "',
+            _take(self.staff, b["staff"]), '", "chat_type": "',
+            pc.if_else(pa.array(b["group"]), S("group"), S("single")), '", "sent_at": ',
+            _str(b["ms"] // 1000), ', "scenario": "', _take(self.scenario, b["scenario"]),
+            '", "content_type": "', _take(self.content, b["content"]), '", "experiment_id": ',
+            _take(self.exp_json, b["exp"] + 1), ', "variant": ',
+            _take(self.variant_json, b["variant"] + 1), ', "status": "',
+            pc.if_else(pa.array(b["ok"]), S("sent"), S("failed")), '"}',
+        ]
+
+    def _users(self, b, rng):
+        pop = self.pop
+        p = b["person"]
+        uid = pc.if_else(pa.array(pop.mini_unionid[p]), _join('"', _take(pop.unionid, p), '"'),
+                         S("null"))
+        phone = pc.if_else(pa.array(b["phone"]),
+                           _join('"', self._phone(rng, _take(pop.phone11, p)), '"'), S("null"))
+        unsub = b["unsub_ms"]
+        return [
+            '{"openid": "', _take(pop.openid, p), '", "unionid": ', uid, ', "phone_number": ',
+            phone, ', "nickname": "', _take(self.nickname, p), '", "registered_at": ',
+            _str(pop.mini_ms[p]), ', "scene": ', _str(config.MINI_SCENES[(p * 7) % 6]),
+            ', "consent_marketing": ', pc.if_else(pa.array(b["consent"]), S("true"), S("false")),
+            ', "unsubscribed_at": ', pc.if_else(pa.array(unsub < 0), S("null"), _str(unsub)),
+            ', "updated_at": ', _str(b["updated_ms"]), "}",
+        ]
+
+    def _events(self, b, rng):
+        pop = self.pop
+        coupon = b["coupon"]
+        scen = b["scenario"]
+        kind = np.where(coupon >= 0, 1, np.where(scen >= 0, 2, 0)).astype(np.int8)
+        coupon_props = _join('{"coupon_id": "cp_', ids.padded(np.maximum(coupon, 0), 4),
+                             '", "discount_cny": ', _str(np.maximum(b["discount"], 0)), "}")
+        scen_props = _join('{"scenario": "', _take(self.scenario, np.maximum(scen, 0)),
+                           '", "campaign_id": null}')
+        empty = pa.array(np.full(len(kind), "{}"), type=pa.string())
+        props = pc.choose(pa.array(kind), empty, coupon_props, scen_props)
+        return [
+            '{"event_id": "e', self._day_compact(b["day"]), ids.padded(b["seq"], 9),
+            '", "openid": "', _take(pop.openid, b["person"]), '", "event_name": "',
+            _take(self.event_names, b["name"]), '", "event_time": ', _str(b["ms"]),
+            ', "page": "', _take(self.pages, b["page"]), '", "properties": ', props, "}",
+        ]
+
+    def _orders(self, b, rng):
+        pop = self.pop
+        coupon = b["coupon"]
+        coupon_json = pc.if_else(pa.array(coupon >= 0),
+                                 _join('"cp_', ids.padded(np.maximum(coupon, 0), 4), '"'),
+                                 S("null"))
+        return [
+            '{"order_id": "W', self._day_compact(b["day"]), ids.padded(b["seq"], 7),
+            '", "openid": "', _take(pop.openid, b["person"]), '", "created_at": ', _str(b["ms"]),
+            ', "total_fee": ', _str(b["amount"]), ', "discount_fee": ', _str(b["discount"]),
+            ', "coupon_id": ', coupon_json, ', "status": "',
+            pc.if_else(pa.array(b["refunded"]), S("refunded"), S("paid")), '"}',
+        ]

@@ -1,0 +1,124 @@
+"""Persona segmentation: planted personas recovered, names by rule, labels stable on retrain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.ml.siyu_synthetic import make_world, single_thread  # noqa: F401 (autouse fixture)
+
+from ml.features import build_features
+from ml.segmentation import (
+    SEGMENTATION_FEATURES,
+    SEGMENTS,
+    PersonaSegmenter,
+    adjusted_rand,
+    assign_names,
+    centroid_name_scores,
+    label_agreement,
+)
+
+AS_OF = "2025-07-01"
+
+
+@pytest.fixture(scope="module")
+def samples():
+    """Two independent samples of the same four planted personas, and the truth."""
+    out = []
+    for seed in (0, 1):
+        world = make_world(200, seed=seed, hazard_scale=0.0)
+        X = build_features(world.orders, world.interactions, world.users, AS_OF)
+        truth = world.persons.set_index("person_id")["persona"]
+        out.append((X, truth))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(samples):
+    return PersonaSegmenter(n_clusters=4, random_state=0).fit(samples[0][0])
+
+
+def test_recovers_planted_personas(samples, fitted):
+    X, truth = samples[0]
+    predicted = fitted.predict(X)
+    ari = adjusted_rand(truth, predicted)
+    print(f"ARI={ari:.3f} silhouette={fitted.silhouette_:.3f}")
+    assert ari >= 0.8
+    # names, not just the partition, match the planted personas
+    assert (predicted == truth.reindex(predicted.index)).mean() >= 0.9
+    assert set(fitted.cluster_names_) == set(SEGMENTS)
+    assert 0 < fitted.silhouette_ <= 1
+    assert predicted.index.equals(X.index)
+
+
+def test_labels_stable_when_retrained_on_a_new_sample(samples, fitted):
+    (X1, _), (X2, _) = samples
+    retrained = PersonaSegmenter(n_clusters=4, random_state=7).fit(X2, previous=fitted)
+    agreement = label_agreement(fitted.predict(X1), retrained.predict(X1))
+    print(f"label agreement after retrain={agreement:.4f}")
+    assert agreement > 0.95
+    assert retrained.previous_match_ is not None
+    assert sorted(retrained.previous_match_) == [0, 1, 2, 3]
+
+
+def test_retrain_inherits_previous_names_over_rules(samples, fitted):
+    """Names follow the previous model's centroids, even if the rules would say otherwise."""
+    X1, _ = samples[0]
+    relabelled = PersonaSegmenter(random_state=0).fit(X1)
+    relabelled.cluster_names_ = np.roll(relabelled.cluster_names_, 1)  # an 'old' naming
+    again = PersonaSegmenter(random_state=3).fit(X1, previous=relabelled)
+    assert label_agreement(relabelled.predict(X1), again.predict(X1)) > 0.99
+
+
+def test_fit_is_deterministic(samples):
+    X, _ = samples[0]
+    a = PersonaSegmenter(random_state=0).fit_predict(X)
+    b = PersonaSegmenter(random_state=0).fit_predict(X)
+    pd.testing.assert_series_equal(a, b)
+
+
+def test_naming_rules_on_handmade_centroids():
+    features = list(SEGMENTATION_FEATURES)
+    centroids = pd.DataFrame(0.0, index=range(4), columns=features)
+    # cluster 0: long gaps, few orders -> dormant
+    centroids.loc[0, ["recency_days", "days_since_last_inbound"]] = 1.5
+    centroids.loc[0, ["frequency_365d", "inbound_90d"]] = -1.5
+    # cluster 1: heavy coupon use -> price_sensitive
+    centroids.loc[1, ["coupon_order_share", "discount_depth_mean", "coupon_claims_90d"]] = 1.2
+    # cluster 2: big spend -> high_value_paying
+    centroids.loc[2, ["monetary_mean_cny", "monetary_total_365d_cny"]] = 2.0
+    # cluster 3: lots of shares/reviews -> content_sharing
+    centroids.loc[3, "ugc_90d"] = 1.8
+    scores = centroid_name_scores(centroids.to_numpy(), features)
+    assert scores.shape == (4, 4)
+    names = assign_names(scores)
+    assert list(names) == ["dormant", "price_sensitive", "high_value_paying", "content_sharing"]
+
+
+def test_assignment_uses_each_name_once_even_when_one_cluster_wins_twice():
+    # cluster 0 has the highest score for both first names; the assignment still splits them
+    scores = np.array([[3.0, 2.9, 0.0, 0.0],
+                       [2.0, 0.0, 0.0, 0.0],
+                       [0.0, 0.0, 1.0, 0.0],
+                       [0.0, 0.0, 0.0, 1.0]])
+    names = assign_names(scores)
+    assert sorted(names) == sorted(SEGMENTS)
+    assert names[0] == "content_sharing" and names[1] == "high_value_paying"
+
+
+def test_more_clusters_than_names_reuse_best_name():
+    scores = np.eye(4)[[0, 1, 2, 3, 3]] + np.array([[0, 0, 0, 0]] * 4 + [[0, 0, 0, -0.5]])
+    names = assign_names(scores)
+    assert names[4] == "dormant" and names[3] == "dormant"
+
+
+def test_adjusted_rand_aligns_series_and_ignores_label_names():
+    truth = pd.Series(["a", "a", "b", "b"], index=[1, 2, 3, 4])
+    predicted = pd.Series(["y", "y", "x", "x"], index=[4, 3, 2, 1])  # same partition, renamed
+    assert adjusted_rand(truth, predicted) == pytest.approx(1.0)
+
+
+def test_missing_feature_column_is_a_clear_error(samples):
+    X, _ = samples[0]
+    with pytest.raises(ValueError, match="ugc_90d"):
+        PersonaSegmenter().fit(X.drop(columns=["ugc_90d"]))
