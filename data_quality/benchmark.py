@@ -39,15 +39,19 @@ def main(n: int = 1_000_000) -> None:
 
     started = time.perf_counter()
     result = validate_frame("user_churn_scores", scores, as_of=AS_OF, reference=ids)
-    print(f"validate_frame user_churn_scores, {n:,} rows: {time.perf_counter() - started:.2f} s, "
-          f"success={result.success}")
+    print(
+        f"validate_frame user_churn_scores, {n:,} rows: {time.perf_counter() - started:.2f} s, "
+        f"success={result.success}"
+    )
 
     con = duckdb.connect()
     con.execute("create schema marts")
     con.register("scores_df", scores)
     con.execute("create table marts.user_churn_scores as select * from scores_df")
-    con.execute("create table marts.dim_users as select person_id, true as consent_marketing, "
-                "null::timestamp as unsubscribed_at from scores_df")
+    con.execute(
+        "create table marts.dim_users as select person_id, true as consent_marketing, "
+        "null::timestamp as unsubscribed_at from scores_df"
+    )
     con.execute(
         "create table marts.fct_orders as select 'o' || i as order_id, 'p' || (i % 1000) as "
         "person_id, 'crm' as channel, timestamp '2026-06-30 10:00' - to_days(cast(i % 90 as "
@@ -58,8 +62,10 @@ def main(n: int = 1_000_000) -> None:
         started = time.perf_counter()
         result = validate_duckdb(con, table, as_of=AS_OF)
         rows = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-        print(f"validate_duckdb {table}, {rows:,} rows: {time.perf_counter() - started:.2f} s, "
-              f"success={result.success}")
+        print(
+            f"validate_duckdb {table}, {rows:,} rows: {time.perf_counter() - started:.2f} s, "
+            f"success={result.success}"
+        )
     con.close()
 
 

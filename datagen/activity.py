@@ -46,7 +46,9 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     novelty = 1 + config.NOVELTY_BOOST * np.exp(-age / config.NOVELTY_DAYS)
 
     # --- sessions: mini-program events, WeCom inbound messages, CRM check-ins ------------------------
-    p_sess = np.minimum(config.P_SESSION[persona] * pop.activity[alive] * novelty, 0.9)
+    lift = 1 + config.SESSION_LIFT_PER_TOUCH * np.minimum(pop.touches_total[alive],
+                                                          config.TOUCH_CAP)
+    p_sess = np.minimum(config.P_SESSION[persona] * pop.activity[alive] * novelty * lift, 0.9)
     p_sess[age == 0] = 1.0
     sess = alive[rng.random(len(alive)) < p_sess]
     sess_start = day0 + time_of_day_ms(rng, len(sess))
@@ -64,10 +66,11 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     ev_name = np.minimum((rng.random(len(ev_person))[:, None] > cum).sum(axis=1), 5)
     is_claim = ev_name == 3
     depth = config.DISCOUNT_DEPTH[pop.persona[ev_person]]
-    ev_discount = np.where(is_claim, np.round(
-        (depth[:, 0] + rng.random(len(ev_person)) * (depth[:, 1] - depth[:, 0]))
-        * config.ORDER_MEAN_CNY[pop.persona[ev_person]]), -1)  # coupon value in CNY
-    ev_coupon = np.where(is_claim, rng.integers(0, 500, size=len(ev_person)), -1)
+    wanted = ((depth[:, 0] + rng.random(len(ev_person)) * (depth[:, 1] - depth[:, 0]))
+              * config.ORDER_MEAN_CNY[pop.persona[ev_person]])  # coupon value in CNY
+    values = config.COUPON_VALUES_CNY
+    ev_coupon = np.where(is_claim, np.minimum(np.searchsorted(values, wanted), len(values) - 1),
+                         -1)
     ugc = np.isin(ev_name, (2, 4, 5))
     ev_scen = np.where(ugc, np.where(ev_name == 2, 5, rng.integers(3, 8, len(ev_person))), -1)
     page = config.EVENT_PAGE[ev_name]
@@ -76,7 +79,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     ev_day, ev_seq = _seq(len(ev_person), d)
     out[("miniprogram", "events")] = dict(
         day=ev_day, seq=ev_seq, person=ev_person, name=ev_name, ms=ev_ms, page=page,
-        coupon=ev_coupon, discount=ev_discount.astype(np.int64), scenario=ev_scen)
+        coupon=ev_coupon, scenario=ev_scen)
 
     # WeCom inbound bursts (1:1 or in a customer group) and the staff reply
     on_wecom = (pop.wecom_day[sess] >= 0) & (pop.wecom_day[sess] <= d)
@@ -164,7 +167,9 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     discount = np.where(coupon, np.round(gross * frac / 100) * 100, 0).astype(np.int64)
     paid = np.maximum(np.round(gross).astype(np.int64) - discount, 100)
     refunded = rng.random(len(buyers)) < config.P_REFUND
-    coupon_id = np.where(coupon, rng.integers(0, 500, len(buyers)), -1)
+    coupon_id = np.where(coupon, np.minimum(np.searchsorted(config.COUPON_VALUES_CNY,
+                                                            discount / 100),
+                                            len(config.COUPON_VALUES_CNY) - 1), -1)
 
     c = use_crm
     crm_buyers = buyers[c]
@@ -226,7 +231,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     t_ms = day0 + np.where(rng.random(len(t_people)) < 0.5, 10, 20) * 3_600_000 + rng.integers(
         0, 3_600_000, len(t_people))
     t_kind = np.where(t_wecom, KIND_WECOM_SINGLE, KIND_SMS)
-    t_campaign = (d + 1) * 100 + t_scen * 10 + t_kind
+    t_campaign = (d + 1) * 100_000 + t_scen * 10 + t_kind  # one campaign per day x scenario
     t_exp = np.full(len(t_people), -1)
     t_var = np.full(len(t_people), -1)
     # experiment sends
@@ -267,7 +272,8 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     k = lookup[pop.gm_group[rows]]
     g_people = pop.gm_person[rows]
     out[("wecom", "campaign_sends")] = dict(
-        campaign=np.concatenate([t_campaign[w], (d + 1) * 100 + g_scen[k] * 10 + KIND_GROUP]),
+        # each customer-group send is its own campaign
+        campaign=np.concatenate([t_campaign[w], (d + 1) * 100_000 + 100 + sending[k]]),
         person=np.concatenate([t_people[w], g_people]),
         staff=np.concatenate([pop.staff[t_people[w]], pop.group_owner[pop.gm_group[rows]]]),
         group=np.concatenate([np.zeros(int(w.sum()), bool), np.ones(len(rows), bool)]),

@@ -68,17 +68,19 @@ TIER_MIX = np.array(  # 普通, 银卡, 金卡, 钻石
 # --- churn and the planted interaction effect ----------------------------------------------------
 BASE_HAZARD = np.array([0.004, 0.008, 0.010, 0.045])  # daily churn prob. at zero touches
 HAZARD_SIGMA = 0.5  # lognormal spread of the person's hazard around the persona base
-TOUCH_BETA = 0.18  # hazard x exp(-beta * effective touches/week)
+TOUCH_BETA = 0.25  # hazard x exp(-beta * effective touches/week)
 TOUCH_KNEE = 3.0  # above this many touches/week each extra touch counts TOUCH_TAIL
 TOUCH_TAIL = 0.3
 TOUCH_CAP = 4.0  # effective touches/week never exceed this
-TOUCH_SHAPE, TOUCH_SCALE = 2.0, 0.8  # individual touches/week ~ Gamma (then x persona factor)
+TOUCH_SHAPE, TOUCH_SCALE = 2.0, 0.6  # individual touches/week ~ Gamma (then x persona factor)
 TOUCH_PERSONA_FACTOR = np.array([1.15, 1.10, 1.00, 0.85])
 TOUCH_MAX = 5.0
-P_JOIN_GROUP = np.array([0.35, 0.70, 0.35, 0.15])  # WeCom contacts joining a customer group
+# Interaction also lifts engagement: session prob. x (1 + SESSION_LIFT * min(touches/week, cap)).
+SESSION_LIFT_PER_TOUCH = 0.10
+P_JOIN_GROUP = np.array([0.45, 0.80, 0.45, 0.20])  # WeCom contacts joining a customer group
 P_SECOND_GROUP = 0.2
 GROUP_SIZE = 200
-GROUP_SENDS_PER_WEEK = 1.5  # mass sends per customer group per week
+GROUP_SENDS_PER_WEEK = 1.4  # mass sends per customer group per week
 P_BURST = 0.025  # persons touched on every day of a 7-10 day campaign blitz
 P_CONSENT = 0.85
 P_UNSUBSCRIBE = 0.04  # of consenting persons, during their lifetime
@@ -107,7 +109,7 @@ class Experiment:
     treatment_content: str
     control_rate: float  # true P(order within window_days after the send), control
     lift: float  # true absolute lift of treatment
-    participation: float = 0.7  # share of eligible persons enrolled
+    participation: float = 0.9  # share of eligible persons enrolled
     window_days: int = 7
 
 
@@ -171,6 +173,7 @@ PAGES = ("pages/index/index", "pages/goods/detail", "pages/cart/cart", "pages/sh
 EVENT_PAGE = np.array([0, 2, 3, 4, 5, 6])  # default page per event name
 POINT_REASONS = ("消费", "签到", "兑换", "UGC奖励", "过期")
 MINI_SCENES = np.array([1001, 1011, 1047, 1089, 1007, 1036])
+COUPON_VALUES_CNY = np.unique(np.round(np.geomspace(5, 400, 400)))  # coupon cp_NNNN is worth this
 
 
 @dataclass(frozen=True)

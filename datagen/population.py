@@ -294,8 +294,8 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
 
     # --- customer groups ------------------------------------------------------------------------------
     members1 = np.flatnonzero(n_groups >= 1)
-    members2 = np.flatnonzero(n_groups >= 2)
-    n_grp = max(1, int(np.ceil((len(members1) + len(members2)) / config.GROUP_SIZE)))
+    n_grp = max(1, int(np.ceil(len(members1) * (1 + config.P_SECOND_GROUP) / config.GROUP_SIZE)))
+    members2 = np.flatnonzero(n_groups >= 2) if n_grp > 1 else np.zeros(0, dtype=np.int64)
     g1 = rng.integers(0, n_grp, size=len(members1))
     g2_first = g1[np.searchsorted(members1, members2)]
     g2 = (g2_first + 1 + rng.integers(0, max(n_grp - 1, 1), size=len(members2))) % n_grp

@@ -113,10 +113,12 @@ def interaction_effect(pop: Population) -> dict:
             "Daily churn hazard = persona base x lognormal(0, sigma) x exp(-beta * effective "
             "touches/week); effective = min(cap, min(t, knee) + tail * max(t - knee, 0)), t = "
             "expected outbound touches per week (individual WeCom/SMS sends + customer-group mass "
-            "sends). Persons keep being touched after churning, but never act again."),
+            "sends). The daily session probability is also multiplied by 1 + session_lift_per_touch * "
+            "min(t, cap). Persons keep being touched after churning, but never act again."),
         "beta": config.TOUCH_BETA, "knee": config.TOUCH_KNEE, "tail": config.TOUCH_TAIL,
         "cap": config.TOUCH_CAP, "hazard_sigma": config.HAZARD_SIGMA,
         "base_hazard": dict(zip(config.PERSONAS, config.BASE_HAZARD.tolist(), strict=True)),
+        "session_lift_per_touch": config.SESSION_LIFT_PER_TOUCH,
         "group_sends_per_week_per_group": config.GROUP_SENDS_PER_WEEK,
         "reply_within_2h_share": float(config.REPLY_MIX[0]),
         "reply_late_share": float(config.REPLY_MIX[1]),

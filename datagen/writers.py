@@ -136,6 +136,12 @@ class Formatter:
         self.event_names = pa.array(list(config.EVENT_NAMES))
         self.pages = pa.array(list(config.PAGES))
         self.reasons = pa.array(list(config.POINT_REASONS))
+        # event properties: none, a UGC scenario, or a coupon of the catalogue
+        self.event_props = pa.array(
+            ["{}"]
+            + [json.dumps({"scenario": s, "campaign_id": None}) for s in config.SCENARIOS]
+            + [json.dumps({"coupon_id": f"cp_{k:04d}", "discount_cny": int(v)})
+               for k, v in enumerate(config.COUPON_VALUES_CNY)])
 
     # --- shared pieces ------------------------------------------------------------------------------
     def _day_compact(self, day: np.ndarray) -> pa.Array:
@@ -310,15 +316,9 @@ class Formatter:
 
     def _events(self, b, rng):
         pop = self.pop
-        coupon = b["coupon"]
-        scen = b["scenario"]
-        kind = np.where(coupon >= 0, 1, np.where(scen >= 0, 2, 0)).astype(np.int8)
-        coupon_props = _join('{"coupon_id": "cp_', ids.padded(np.maximum(coupon, 0), 4),
-                             '", "discount_cny": ', _str(np.maximum(b["discount"], 0)), "}")
-        scen_props = _join('{"scenario": "', _take(self.scenario, np.maximum(scen, 0)),
-                           '", "campaign_id": null}')
-        empty = pa.array(np.full(len(kind), "{}"), type=pa.string())
-        props = pc.choose(pa.array(kind), empty, coupon_props, scen_props)
+        kind = np.where(b["coupon"] >= 0, 1 + len(config.SCENARIOS) + b["coupon"],
+                        np.where(b["scenario"] >= 0, 1 + b["scenario"], 0))
+        props = _take(self.event_props, kind)
         return [
             '{"event_id": "e', self._day_compact(b["day"]), ids.padded(b["seq"], 9),
             '", "openid": "', _take(pop.openid, b["person"]), '", "event_name": "',

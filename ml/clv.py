@@ -91,22 +91,36 @@ def _weights(weights: ArrayLike | None, shape: tuple[int, ...]) -> FloatArray:
     return w
 
 
+_WARM_START_ROWS = 20_000
+
+
 def _minimize_log_params(
     objective: Any,
     n_params: int,
-    args: tuple[Any, ...],
+    data: tuple[FloatArray, ...],
+    penalizer_coef: float,
     initial_params: ArrayLike | None,
 ) -> tuple[FloatArray, Any]:
-    """Minimise ``objective(log_params, *args) -> (value, gradient)`` over log-parameters.
+    """Minimise ``objective(log_params, *data, penalizer_coef) -> (value, gradient)``.
 
-    L-BFGS-B with the analytical gradient, tolerances tight enough to pin the parameters to
-    well beyond the three decimals they are published to.
+    L-BFGS-B over log-parameters with the analytical gradient, tolerances tight enough to pin
+    the parameters well beyond the three decimals they are published to. ``data`` are the
+    collapsed columns with the weights last. On large inputs without ``initial_params`` it
+    first fits an evenly spaced subsample of about 20,000 rows, which lands close to the
+    optimum for a fraction of the cost, and starts the full fit from there.
     """
-    x0 = np.zeros(n_params) if initial_params is None else np.log(np.asarray(initial_params))
+    if initial_params is not None:
+        x0 = np.log(np.asarray(initial_params, dtype=np.float64))
+    elif data[0].size > 2 * _WARM_START_ROWS:
+        step = data[0].size // _WARM_START_ROWS
+        subsample = tuple(column[::step] for column in data)
+        x0, _ = _minimize_log_params(objective, n_params, subsample, penalizer_coef, None)
+    else:
+        x0 = np.zeros(n_params)
     result = minimize(
         objective,
         x0,
-        args=args,
+        args=(*data, penalizer_coef),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
@@ -128,7 +142,8 @@ def _check_customers(frequency: FloatArray, recency: FloatArray, T: FloatArray) 
         problems.append("T must be positive")
     if problems:
         raise ValueError(
-            "invalid customer summary: " + "; ".join(problems)
+            "invalid customer summary: "
+            + "; ".join(problems)
             + " (build it with ml.clv.rfm_summary)"
         )
 
@@ -191,8 +206,8 @@ def _bg_nbd_objective(
     )
 
     total = weights.sum()
-    value = -(_weighted_sum(weights, ll)) / total + penalizer_coef * np.sum(params**2)
-    grad_params = -np.array([_weighted_sum(weights, d_r), _weighted_sum(weights, d_alpha), _weighted_sum(weights, d_a), _weighted_sum(weights, d_b)])
+    value = -_weighted_sum(weights, ll) / total + penalizer_coef * np.sum(params**2)
+    grad_params = -np.array([_weighted_sum(weights, d) for d in (d_r, d_alpha, d_a, d_b)])
     grad_params = grad_params / total + 2.0 * penalizer_coef * params
     return float(value), grad_params * params  # chain rule to log-parameters
 
@@ -248,18 +263,18 @@ class BetaGeoFitter:
             Number of customers each row stands for (default 1). Identical rows are collapsed
             internally either way.
         initial_params : array_like, optional
-            Starting ``(r, alpha, a, b)``; default all ones.
+            Starting ``(r, alpha, a, b)``; default all ones (from a subsample fit on large inputs).
         """
         x, t_x, T_arr = _as_float_arrays(frequency, recency, T)
         _check_customers(x, t_x, T_arr)
         w = _weights(weights, x.shape)
         (ux, ut, uT), uw = _collapse((x, t_x, T_arr), w)
         log_params, result = _minimize_log_params(
-            _bg_nbd_objective, 4, (ux, ut, uT, uw, self.penalizer_coef), initial_params
+            _bg_nbd_objective, 4, (ux, ut, uT, uw), self.penalizer_coef, initial_params
         )
         params = np.exp(log_params)
         self.params_ = dict(zip(self.param_names, params.tolist(), strict=True))
-        self.log_likelihood_ = float(_weighted_sum(uw, self._log_likelihood(params), ux, ut, uT))
+        self.log_likelihood_ = _weighted_sum(uw, self._log_likelihood(params, ux, ut, uT))
         self.n_customers_ = int(x.size)
         self.n_unique_ = int(ux.size)
         self.optimizer_result_ = result
@@ -288,8 +303,7 @@ class BetaGeoFitter:
         r, alpha, a, b = self._params()
         x_1 = np.maximum(x, 1.0)
         log_odds = (
-            np.log(a) - np.log(b + x_1 - 1.0)
-            + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+            np.log(a) - np.log(b + x_1 - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         )
         return np.where(x > 0, np.exp(log_odds), 0.0)
 
@@ -341,18 +355,21 @@ class BetaGeoFitter:
 # Gamma-Gamma
 
 
-def _gamma_gamma_log_likelihood(
-    params: ArrayLike, x: FloatArray, m: FloatArray
-) -> FloatArray:
+def _gamma_gamma_log_likelihood(params: ArrayLike, x: FloatArray, m: FloatArray) -> FloatArray:
     """Per-customer log density of the mean repeat-purchase value ``m`` over ``x`` purchases.
 
-    JMR 2005 eq. (1a): ``zbar | p, q, v; x`` with ``zbar * x ~ Gamma(p x, nu)``, ``nu ~ Gamma(q, v)``.
+    JMR 2005 eq. (1a): ``zbar * x ~ Gamma(p x, rate nu)`` given ``nu ~ Gamma(q, rate v)``.
     """
     p, q, v = params
     px = p * x
     return (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-        + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v)
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(x * m + v)
     )
 
 
@@ -373,8 +390,8 @@ def _gamma_gamma_objective(
     d_q = psi_pxq - digamma(q) + np.log(v) - log_xm_v
     d_v = q / v - (px + q) / (x * m + v)
     total = weights.sum()
-    value = -(_weighted_sum(weights, ll)) / total + penalizer_coef * np.sum(params**2)
-    grad_params = -np.array([_weighted_sum(weights, d_p), _weighted_sum(weights, d_q), _weighted_sum(weights, d_v)]) / total
+    value = -_weighted_sum(weights, ll) / total + penalizer_coef * np.sum(params**2)
+    grad_params = -np.array([_weighted_sum(weights, d) for d in (d_p, d_q, d_v)]) / total
     grad_params = grad_params + 2.0 * penalizer_coef * params
     return float(value), grad_params * params
 
@@ -436,11 +453,11 @@ class GammaGammaFitter:
             )
         (ux, um), uw = _collapse((x, m), w)
         log_params, result = _minimize_log_params(
-            _gamma_gamma_objective, 3, (ux, um, uw, self.penalizer_coef), initial_params
+            _gamma_gamma_objective, 3, (ux, um, uw), self.penalizer_coef, initial_params
         )
         params = np.exp(log_params)
         self.params_ = dict(zip(self.param_names, params.tolist(), strict=True))
-        self.log_likelihood_ = float(_weighted_sum(uw, _gamma_gamma_log_likelihood(params), ux, um))
+        self.log_likelihood_ = _weighted_sum(uw, _gamma_gamma_log_likelihood(params, ux, um))
         self.n_customers_ = int(x.size)
         self.optimizer_result_ = result
         return self
@@ -508,7 +525,7 @@ class GammaGammaFitter:
         )
         per_period = np.diff(cumulative, axis=0, prepend=0.0)
         discount = (1.0 + discount_rate) ** (-(ends / freq))
-        return order_value * (discount @ per_period)
+        return order_value * np.einsum("k,kn->n", discount, per_period)
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
@@ -578,9 +595,7 @@ def rfm_summary(
         }
     )
     frame = frame[frame["period"] <= end_ordinal]
-    periods = (
-        frame.groupby(["customer", "period"], sort=True)["value"].sum().reset_index()
-    )
+    periods = frame.groupby(["customer", "period"], sort=True)["value"].sum().reset_index()
     per_customer = periods.groupby("customer", sort=True).agg(
         first=("period", "min"),
         last=("period", "max"),

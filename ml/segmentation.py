@@ -208,7 +208,7 @@ class PersonaSegmenter(BaseEstimator):
 
     # -- fit / predict -----------------------------------------------------------------------
     def fit(
-        self, X: pd.DataFrame, y: None = None, previous: PersonaSegmenter | None = None
+        self, X: pd.DataFrame, y: None = None, *, previous: PersonaSegmenter | None = None
     ) -> PersonaSegmenter:
         """Fit on a feature frame (one row per person); names come from ``previous`` if given.
 
@@ -218,6 +218,9 @@ class PersonaSegmenter(BaseEstimator):
             previous: the segmenter fitted at the last retrain; its names are carried over to the
                 nearest new centroids so labels stay stable.
         """
+        if y is not None:
+            raise TypeError("PersonaSegmenter.fit takes no labels; pass the last model as "
+                            "previous=<fitted PersonaSegmenter>")
         if self.n_init < 10:
             raise ValueError("n_init must be at least 10 for stable KMeans solutions")
         self.features_ = tuple(self.features or SEGMENTATION_FEATURES)
@@ -280,10 +283,11 @@ class PersonaSegmenter(BaseEstimator):
         names = self.cluster_names_[self.predict_cluster(X)]
         return pd.Series(names, index=X.index, name="segment", dtype=object)
 
-    def fit_predict(self, X: pd.DataFrame, y: None = None, previous: PersonaSegmenter | None = None
-                    ) -> pd.Series:
+    def fit_predict(
+        self, X: pd.DataFrame, y: None = None, *, previous: PersonaSegmenter | None = None
+    ) -> pd.Series:
         """``fit(X, previous=previous).predict(X)``."""
-        return self.fit(X, previous=previous).predict(X)
+        return self.fit(X, y, previous=previous).predict(X)
 
     def centroid_table(self) -> pd.DataFrame:
         """Centroids in original feature units (log1p undone), one row per cluster, with names."""

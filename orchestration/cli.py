@@ -58,8 +58,11 @@ def resolve_range(args, landing_dir: Path) -> tuple[dt.date, dt.date]:
 def cmd_run(args) -> int:
     import dagster as dg
 
-    from orchestration.defs.automation import DAILY_JOB_NAME
+    from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME
+    from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
     from orchestration.definitions import build_definitions
+    from orchestration.lib.model_registry import ModelRegistry
+    from orchestration.lib.partitions import daily_partitions, monthly_partitions
 
     settings = _settings()
     start, end = resolve_range(args, settings.landing_dir)
@@ -67,21 +70,75 @@ def cmd_run(args) -> int:
         raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
     ensure_dagster_home(settings.data_dir)
     defs = build_definitions(settings)
-    job = defs.resolve_job_def(DAILY_JOB_NAME)
-    # A range is one run over the daily partitions (a single-run backfill), never one run per day.
-    tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
-    print(f"siyu run: daily job over {start} .. {end} ({(end - start).days + 1} days), in-process",
-          file=sys.stderr)
+    daily_job = defs.resolve_job_def(DAILY_JOB_NAME)
+    registry = ModelRegistry(settings.models_dir)
+    bootstrap = not (registry.promoted_version(SEGMENTATION) and registry.promoted_version(CHURN))
+
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        if not bootstrap:
+            # A range is one run over the daily partitions (a single-run backfill).
+            return _execute(daily_job, instance, start, end, "daily job")
+        # First run on an empty model registry: build the marts over the range, train the
+        # models on the last month, then run the whole daily job for the last day.
+        graph = defs.resolve_asset_graph()
+        scoring = dg.AssetSelection.assets(*build_scoring_assets(daily_partitions(settings.start_date)))
+        upstream = (dg.AssetSelection.all() - scoring.downstream()).resolve(graph)
+        job_keys = set(daily_job.asset_layer.executable_asset_keys)
+        code = _execute(daily_job, instance, start, end, "daily job, marts only",
+                        asset_selection=sorted(upstream & job_keys))
+        if code:
+            return code
+        monthly = monthly_partitions(settings.start_date)
+        month_key = end.replace(day=1).isoformat()
+        if month_key not in monthly.get_partition_keys():
+            month_key = monthly.get_last_partition_key()
+        monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
+        print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
+        result = monthly_job.execute_in_process(instance=instance, partition_key=month_key,
+                                                raise_on_error=False)
+        if not result.success:
+            _report_failures(result)
+            return 1
+        return _execute(daily_job, instance, end, end, "daily job")
+
+
+def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None) -> int:
+    tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
+    print(f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
+          file=sys.stderr)
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
+                                    asset_selection=asset_selection)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"siyu run: step {event.step_key} failed: "
-                      f"{event.step_failure_data.error.message.strip().splitlines()[0] if event.step_failure_data.error else ''}",
-                      file=sys.stderr)
+        _report_failures(result)
         return 1
-    print(f"siyu run: ok ({result.run_id}); warehouse {settings.warehouse_path}", file=sys.stderr)
+    print(f"siyu run: {label} ok (run {result.run_id})", file=sys.stderr)
+    return 0
+
+
+def _report_failures(result) -> None:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            first = error.message.strip().splitlines()[0] if error else ""
+            print(f"siyu run: step {event.step_key} failed: {first}", file=sys.stderr)
+
+
+def cmd_models(args) -> int:
+    from orchestration.lib.model_registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().models_dir)
+    rows = registry.list(args.name)
+    if not rows:
+        print("no model versions yet")
+        return 0
+    for m in rows:
+        metrics = m.get("metrics", {})
+        headline = metrics.get("candidate", metrics)
+        auc = headline.get("roc_auc") if isinstance(headline, dict) else None
+        sil = metrics.get("silhouette")
+        figure = f"roc_auc={auc:.3f}" if auc is not None else (f"silhouette={sil:.3f}" if sil is not None else "")
+        print(f"{m['version']:<40} {'promoted' if m.get('promoted') else '':<9} "
+              f"saved {m.get('saved_at', '')}  window {m.get('training_window')}  {figure}")
     return 0
 
 
@@ -100,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", help="one business day YYYY-MM-DD")
     run.add_argument("--start", help="first day of a range (default: first landed day)")
     run.add_argument("--end", help="last day of a range, inclusive (default: last landed day)")
+    models = sub.add_parser("models", help="list trained model versions (newest last)")
+    models.add_argument("--name", help="segmentation or churn (default: all)")
     return parser
 
 
@@ -110,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "models":
+        return cmd_models(args)
     return 2
 
 

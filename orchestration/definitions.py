@@ -1,26 +1,36 @@
 """The Siyu code location: assembles what `defs/` declares, with resources from the environment."""
 
-from __future__ import annotations
-
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.defs.automation import build_daily_job, build_daily_schedule, build_landing_sensor
+from orchestration.defs.automation import (
+    build_daily_job,
+    build_daily_schedule,
+    build_landing_sensor,
+    build_monthly_job,
+    build_monthly_schedule,
+)
 from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets
 from orchestration.defs.ingestion import ingestion_assets
-from orchestration.lib.partitions import daily_partitions
+from orchestration.defs.models import build_scoring_assets, build_training_assets
+from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import REPO_ROOT, Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.start_date)
-    daily_job = build_daily_job(daily)
+    monthly = monthly_partitions(settings.start_date)
+    training = build_training_assets(monthly)
+    training_selection = dg.AssetSelection.assets(*training)
+    daily_job = build_daily_job(daily, exclude=training_selection)
+    monthly_job = build_monthly_job(monthly, training_selection)
     dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
     return dg.Definitions(
-        assets=[*ingestion_assets(daily), build_dbt_assets(daily)],
-        jobs=[daily_job],
-        schedules=[build_daily_schedule(daily_job)],
+        assets=[*ingestion_assets(daily), *build_dbt_assets(daily), *training,
+                *build_scoring_assets(daily)],
+        jobs=[daily_job, monthly_job],
+        schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
         sensors=[build_landing_sensor(daily_job, daily)],
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),

@@ -14,13 +14,34 @@ from orchestration.lib.resources import SiyuSettingsResource
 DAILY_JOB_NAME = "daily"
 
 
-def build_daily_job(partitions_def: dg.PartitionsDefinition):
+MONTHLY_JOB_NAME = "monthly_models"
+
+
+def build_daily_job(partitions_def: dg.PartitionsDefinition, exclude: dg.AssetSelection):
     return dg.define_asset_job(
         DAILY_JOB_NAME,
-        selection=dg.AssetSelection.all(),
+        selection=dg.AssetSelection.all() - exclude,
         partitions_def=partitions_def,
         executor_def=dg.in_process_executor,
         description="Load a day's extracts and rebuild everything downstream of them.",
+    )
+
+
+def build_monthly_job(partitions_def: dg.PartitionsDefinition, selection: dg.AssetSelection):
+    return dg.define_asset_job(
+        MONTHLY_JOB_NAME,
+        selection=selection,
+        partitions_def=partitions_def,
+        executor_def=dg.in_process_executor,
+        description="Retrain the segmentation and churn models on the month that just ended.",
+    )
+
+
+def build_monthly_schedule(job) -> dg.ScheduleDefinition:
+    # The 1st at 05:00, before the 06:00 daily run scores with the new models.
+    return dg.build_schedule_from_partitioned_job(
+        job, day_of_month=1, hour_of_day=5, minute_of_hour=0, name="monthly_on_1st_0500_shanghai",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
@@ -68,5 +89,6 @@ def build_landing_sensor(job, partitions_def: dg.PartitionsDefinition) -> dg.Sen
     return new_landing_day
 
 
-__all__ = ["BUSINESS_TIMEZONE", "DAILY_JOB_NAME", "build_daily_job", "build_daily_schedule",
-           "build_landing_sensor", "complete_days"]
+__all__ = ["BUSINESS_TIMEZONE", "DAILY_JOB_NAME", "MONTHLY_JOB_NAME", "build_daily_job",
+           "build_daily_schedule", "build_landing_sensor", "build_monthly_job",
+           "build_monthly_schedule", "complete_days"]

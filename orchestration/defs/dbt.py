@@ -21,18 +21,32 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
         project.preparer.prepare(project)
 
 
-def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    ensure_manifest()
+# Models that read the Python model outputs (schema ml) run in a second dbt step after them.
+AFTER_ML_SELECTOR = "tag:after_ml"
 
+
+def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Two dbt steps: everything up to the marts, then the models over the ML outputs."""
+    ensure_manifest()
+    return [
+        _dbt_step("siyu_dbt", partitions_def, exclude=AFTER_ML_SELECTOR),
+        _dbt_step("siyu_dbt_after_ml", partitions_def, select=AFTER_ML_SELECTOR),
+    ]
+
+
+def _dbt_step(name: str, partitions_def: dg.PartitionsDefinition, select: str = "fqn:*",
+              exclude: str = "") -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=DBT_PROJECT.manifest_path,
         project=DBT_PROJECT,
+        select=select,
+        exclude=exclude,
         dagster_dbt_translator=SiyuDbtTranslator(),
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        name="siyu_dbt",
+        name=name,
     )
-    def siyu_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
         window = context.partition_time_window if context.has_partition_key else None
         start: dt.date | None = window.start.date() if window else None
         end: dt.date | None = window.end.date() if window else None
@@ -41,4 +55,4 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         os.environ.update(siyu.dbt_env())
         yield from dbt.cli(dbt_build_args(vars_), context=context).stream()
 
-    return siyu_dbt
+    return _dbt

@@ -9,6 +9,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 RAW_KEY_PREFIX = "raw"
+# Tables written by the Python model assets (schema ml), read by dbt as a source.
+ML_SOURCE = "ml"
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -24,6 +26,8 @@ class SiyuDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props.get("source_name") == ML_SOURCE:
+                return dg.AssetKey([ML_SOURCE, dbt_resource_props["name"]])
             return raw_asset_key(dbt_resource_props["name"])
         layer = _layer(dbt_resource_props)
         return dg.AssetKey([layer, dbt_resource_props["name"]])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.ml.siyu_synthetic import make_world, single_thread  # noqa: F401 (autouse fixture)
 
 from ml.churn import (
     ChurnModel,
@@ -20,6 +19,7 @@ from ml.churn import (
     risk_decile,
     temporal_split,
 )
+from tests.ml.siyu_synthetic import make_world, single_thread  # noqa: F401 (autouse fixture)
 
 SNAPSHOT = pd.Timestamp("2026-03-01")
 

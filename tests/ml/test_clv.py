@@ -34,9 +34,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow"
 def cdnow_summary() -> pd.DataFrame:
     """The shipped 39-week calibration summary (weeks, spends rounded to cents)."""
     raw = pd.read_csv(FIXTURES / "cdnow_customers_summary_with_transactions.csv", index_col="ID")
-    return raw.rename(
-        columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
-    )
+    return raw.rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +93,10 @@ def test_rfm_summary_collapses_same_period_purchases_and_ignores_later_ones() ->
             "user": ["u1", "u1", "u1", "u1", "u1", "u2", "u3"],
             "at": pd.to_datetime(
                 [
-                    "2024-01-01 09:00", "2024-01-01 18:00",  # first day: one purchase of 30
-                    "2024-01-05 10:00", "2024-01-05 11:00",  # repeat day: one purchase of 50
+                    "2024-01-01 09:00",
+                    "2024-01-01 18:00",  # first day: one purchase of 30
+                    "2024-01-05 10:00",
+                    "2024-01-05 11:00",  # repeat day: one purchase of 50
                     "2024-02-01 00:00",  # after observation_end: ignored
                     "2024-01-08 00:00",
                     "2024-03-01 00:00",  # first purchase after observation_end: no row
@@ -144,7 +144,10 @@ def test_bg_nbd_from_transactions_matches_too(cdnow_rfm: pd.DataFrame) -> None:
     s = cdnow_rfm
     fitted = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"]).params_
     assert {k: round(v, 3) for k, v in fitted.items()} == {
-        "r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,
+        "r": 0.243,
+        "alpha": 4.414,
+        "a": 0.793,
+        "b": 2.426,
     }
 
 
@@ -257,9 +260,9 @@ def test_predictions_match_direct_posterior_integration(
 ) -> None:
     p_alive, expected = _posterior_integrals(bgf.params_, x, t_x, T, t)
     assert bgf.conditional_probability_alive(x, t_x, T) == pytest.approx(p_alive, rel=1e-7)
-    assert bgf.conditional_expected_number_of_purchases_up_to_time(
-        t, x, t_x, T
-    ) == pytest.approx(expected, rel=1e-6)
+    assert bgf.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, T) == pytest.approx(
+        expected, rel=1e-6
+    )
 
 
 def test_p_alive_is_one_without_repeat_purchases(bgf: BetaGeoFitter) -> None:
@@ -374,8 +377,18 @@ def test_expected_average_profit_matches_lifetimes(
     profit = ggf_lifetimes.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
     np.testing.assert_allclose(
         profit[:10],
-        [24.658619, 18.911489, 35.170981, 35.170981, 35.170981, 71.462843, 18.911489,
-         35.170981, 27.282408, 35.170981],
+        [
+            24.658619,
+            18.911489,
+            35.170981,
+            35.170981,
+            35.170981,
+            71.462843,
+            18.911489,
+            35.170981,
+            27.282408,
+            35.170981,
+        ],
         rtol=2e-6,
     )
     assert profit.mean() == pytest.approx(35.2529588256, rel=2e-6)
@@ -429,13 +442,29 @@ def test_clv_matches_lifetimes(
     # lifetimes' time=12 months, freq="D" is 12 steps of 30 time units at 1% a step
     s = cdnow_summary.iloc[:10]
     clv = ggf_lifetimes.customer_lifetime_value(
-        bgf, s["frequency"], s["recency"], s["T"], s["monetary_value"],
-        time=360, discount_rate=0.01, freq=30,
+        bgf,
+        s["frequency"],
+        s["recency"],
+        s["T"],
+        s["monetary_value"],
+        time=360,
+        discount_rate=0.01,
+        freq=30,
     )
     np.testing.assert_allclose(
         clv,
-        [140.096211, 18.943467, 38.180574, 38.180574, 38.180574, 1003.868107, 28.109683,
-         38.180574, 167.418216, 38.180574],
+        [
+            140.096211,
+            18.943467,
+            38.180574,
+            38.180574,
+            38.180574,
+            1003.868107,
+            28.109683,
+            38.180574,
+            167.418216,
+            38.180574,
+        ],
         rtol=2e-6,
     )
 
@@ -464,7 +493,9 @@ def test_clv_without_discounting_is_profit_times_expected_purchases(
     )
     np.testing.assert_allclose(stub, by_hand, rtol=1e-12)
 
-    more_discount = ggf_lifetimes.customer_lifetime_value(*args, time=52, discount_rate=0.05, freq=4)
+    more_discount = ggf_lifetimes.customer_lifetime_value(
+        *args, time=52, discount_rate=0.05, freq=4
+    )
     assert np.all(more_discount < undiscounted)
     longer = ggf_lifetimes.customer_lifetime_value(*args, time=104, discount_rate=0.05, freq=4)
     assert np.all(longer > more_discount)
@@ -478,8 +509,14 @@ def test_clv_defaults_are_a_year_in_days(cdnow_summary: pd.DataFrame) -> None:
         days, s["frequency"], s["recency"] * 7, s["T"] * 7, s["monetary_value"]
     )
     explicit = ggf.customer_lifetime_value(
-        days, s["frequency"], s["recency"] * 7, s["T"] * 7, s["monetary_value"],
-        time=365.0, discount_rate=0.01, freq=365.25 / 12,
+        days,
+        s["frequency"],
+        s["recency"] * 7,
+        s["T"] * 7,
+        s["monetary_value"],
+        time=365.0,
+        discount_rate=0.01,
+        freq=365.25 / 12,
     )
     np.testing.assert_array_equal(default, explicit)
     assert default.shape == (2357,) and np.all(default > 0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.ml.siyu_synthetic import single_thread  # noqa: F401 (autouse fixture)
 
 from ml.forecast import (
     RegistrationForecaster,
@@ -14,6 +13,7 @@ from ml.forecast import (
     seasonal_naive,
     smape,
 )
+from tests.ml.siyu_synthetic import single_thread  # noqa: F401 (autouse fixture)
 
 WEEKLY = np.array([1.0, 0.9, 0.95, 1.0, 1.2, 1.8, 1.6])  # Monday .. Sunday
 
@@ -99,3 +99,14 @@ def test_too_short_history_is_a_clear_error():
                           "registrations": 1})
     with pytest.raises(ValueError, match="at least 14"):
         RegistrationForecaster().fit(daily)
+
+
+def test_forecaster_pickles_and_other_interval_names():
+    import pickle
+
+    s = weekly_series(4, 60, 10.0)
+    daily = pd.DataFrame({"date": s.index, "channel": "c", "registrations": s.to_numpy()})
+    model = RegistrationForecaster(interval=0.9).fit(daily)
+    fc = pickle.loads(pickle.dumps(model)).predict(horizon_days=7)
+    assert list(fc.columns) == ["date", "channel", "forecast", "lower_90", "upper_90"]
+    assert len(fc) == 7

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.ml.siyu_synthetic import make_world, single_thread  # noqa: F401 (autouse fixture)
 
 from ml.features import build_features
 from ml.segmentation import (
@@ -17,6 +16,7 @@ from ml.segmentation import (
     centroid_name_scores,
     label_agreement,
 )
+from tests.ml.siyu_synthetic import make_world, single_thread  # noqa: F401 (autouse fixture)
 
 AS_OF = "2025-07-01"
 
@@ -122,3 +122,17 @@ def test_missing_feature_column_is_a_clear_error(samples):
     X, _ = samples[0]
     with pytest.raises(ValueError, match="ugc_90d"):
         PersonaSegmenter().fit(X.drop(columns=["ugc_90d"]))
+
+
+def test_previous_must_be_passed_by_keyword_and_model_pickles(samples, fitted):
+    import pickle
+
+    X, _ = samples[0]
+    with pytest.raises(TypeError, match="previous="):
+        PersonaSegmenter().fit(X, fitted)
+    restored = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_series_equal(restored.predict(X), fitted.predict(X))
+    table = fitted.centroid_table()
+    assert set(table["segment"]) == set(SEGMENTS)
+    high = table.set_index("segment").loc["high_value_paying", "monetary_mean_cny"]
+    assert high == table["monetary_mean_cny"].max()

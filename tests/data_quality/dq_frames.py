@@ -94,7 +94,8 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
         )
     if table == "retention_cohorts":
         idx = pd.MultiIndex.from_product(
-            [dates[-5:], ["crm", "wecom"], range(31)], names=["cohort_date", "cohort_channel", "day_n"]
+            [dates[-5:], ["crm", "wecom"], range(31)],
+            names=["cohort_date", "cohort_channel", "day_n"],
         ).to_frame(index=False)
         idx["cohort_size"] = 50
         idx["retained_users"] = rng.integers(0, 51, len(idx))

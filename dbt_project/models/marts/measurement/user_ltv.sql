@@ -1,0 +1,79 @@
+-- One row per person: the plan's formula LTV (2.1.2)
+--   ltv_formula = sum over stages s of
+--       conversion_rate_s x aov_cny x orders_per_month x stage_months_s x retention_coefficient_s
+-- with the stages and their coefficients in the ltv_coefficients seed. Persons without a
+-- non-refunded order have an LTV of 0 by this formula (the probabilistic CLV covers them).
+with
+
+users as (select * from {{ ref('dim_users') }}),
+buyers as (select * from {{ ref('int_measurement__buyers') }}),
+calendar as (select * from {{ ref('int_measurement__calendar') }}),
+ltv_coefficients as (select * from {{ ref('ltv_coefficients') }}),
+
+data_bounds as (
+
+    select max(date_day) as data_end_date
+    from calendar
+
+),
+
+stage_weights as (
+
+    select
+        sum(conversion_rate * stage_months * retention_coefficient) as weighted_stage_months,
+        sum(stage_months) as horizon_months
+    from ltv_coefficients
+
+),
+
+person_factors as (
+
+    select
+        users.person_id,
+        data_bounds.data_end_date as as_of_date,
+        coalesce(buyers.purchase_days, 0) as purchase_days,
+        coalesce(buyers.orders, 0) as orders,
+        coalesce(buyers.monetary_cny, 0) as monetary_cny,
+        buyers.monetary_cny / nullif(buyers.orders, 0) as aov_cny,
+        -- tenure from first seen to the last day with data, at least one month (30.4375 days)
+        greatest(
+            {{ measurement_days_between('users.first_seen_date', 'data_bounds.data_end_date') }} + 1,
+            30.4375
+        ) / 30.4375 as tenure_months
+    from users
+    cross join data_bounds
+    left join buyers
+        on buyers.person_id = users.person_id
+
+),
+
+final as (
+
+    select
+        -- ids
+        person_factors.person_id,
+
+        -- formula factors
+        person_factors.as_of_date,
+        person_factors.orders,
+        person_factors.purchase_days,
+        person_factors.monetary_cny,
+        person_factors.aov_cny,
+        person_factors.tenure_months,
+        1.0 * person_factors.orders / person_factors.tenure_months as orders_per_month,
+        stage_weights.horizon_months,
+        stage_weights.weighted_stage_months,
+
+        -- LTV (CNY over the seed's horizon)
+        coalesce(
+            person_factors.aov_cny
+            * (1.0 * person_factors.orders / person_factors.tenure_months)
+            * stage_weights.weighted_stage_months,
+            0
+        ) as ltv_formula
+    from person_factors
+    cross join stage_weights
+
+)
+
+select * from final

@@ -1,0 +1,103 @@
+-- One row per buyer and as-of business day: recency, frequency and monetary from the person's
+-- non-refunded orders through the end of the day, scored 1-5 (and 1-3 for the plan's tiers) with
+-- NTILE over the day's buyers. Incremental by as_of_date: a run rebuilds the snapshots of the
+-- days with data in [min_date, max_date).
+{{
+    config(
+        materialized='incremental',
+        unique_key='as_of_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+with
+
+purchase_days as (select * from {{ ref('int_measurement__purchase_days') }}),
+calendar as (select * from {{ ref('int_measurement__calendar') }}),
+rfm_tiers as (select * from {{ ref('rfm_tiers') }}),
+rfm_segments as (select * from {{ ref('rfm_segments') }}),
+
+snapshot_days as (
+
+    select distinct date_day as as_of_date
+    from calendar
+    where {{ measurement_in_window('date_day') }}
+
+),
+
+buyer_measures as (
+
+    select
+        snapshot_days.as_of_date,
+        purchase_days.person_id,
+        max(purchase_days.purchase_date) as last_purchase_date,
+        count(*) as frequency,
+        sum(purchase_days.orders) as orders,
+        sum(purchase_days.amount_cny) as monetary
+    from snapshot_days
+    inner join purchase_days
+        on purchase_days.purchase_date <= snapshot_days.as_of_date
+    group by snapshot_days.as_of_date, purchase_days.person_id
+
+),
+
+with_recency as (
+
+    select
+        *,
+        {{ measurement_days_between('last_purchase_date', 'as_of_date') }} as recency_days
+    from buyer_measures
+
+),
+
+-- NTILE puts the worst buyers first so the best get the top score; ties on the measure are
+-- broken by person_id ascending, so a tie at a boundary splits deterministically.
+scored as (
+
+    select
+        *,
+        ntile(5) over (partition by as_of_date order by recency_days desc, person_id) as r_score,
+        ntile(5) over (partition by as_of_date order by frequency, person_id) as f_score,
+        ntile(5) over (partition by as_of_date order by monetary, person_id) as m_score,
+        ntile(3) over (partition by as_of_date order by recency_days desc, person_id) as r3_score,
+        ntile(3) over (partition by as_of_date order by monetary, person_id) as m3_score
+    from with_recency
+
+),
+
+final as (
+
+    select
+        -- ids
+        scored.person_id,
+        scored.as_of_date,
+
+        -- measures
+        scored.recency_days,
+        scored.frequency,
+        scored.orders,
+        scored.monetary,
+
+        -- scores
+        scored.r_score,
+        scored.f_score,
+        scored.m_score,
+        scored.r3_score,
+        scored.m3_score,
+
+        -- segments
+        coalesce(rfm_tiers.rfm_tier, 'other') as rfm_tier,
+        rfm_segments.rfm_segment,
+
+        -- dates
+        scored.last_purchase_date
+    from scored
+    left join rfm_tiers
+        on rfm_tiers.r3_score = scored.r3_score and rfm_tiers.m3_score = scored.m3_score
+    left join rfm_segments
+        on rfm_segments.r_score = scored.r_score and rfm_segments.f_score = scored.f_score
+
+)
+
+select * from final

@@ -1,0 +1,19 @@
+{{ config(tags=['after_ml']) }}
+
+with
+
+scores as (select * from {{ source('ml', 'user_churn_scores') }}),
+
+final as (
+
+    select
+        person_id,
+        churn_probability,
+        risk_decile,
+        model_version,
+        scored_at
+    from scores
+
+)
+
+select * from final

@@ -1,0 +1,18 @@
+{{ config(tags=['after_ml']) }}
+
+with
+
+segments as (select * from {{ source('ml', 'user_segments') }}),
+
+final as (
+
+    select
+        person_id,
+        segment,
+        model_version,
+        scored_at
+    from segments
+
+)
+
+select * from final

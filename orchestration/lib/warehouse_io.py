@@ -1,0 +1,54 @@
+"""Reading facts out of and writing model outputs into the build database (DuckDB)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+ORDER_COLUMNS = ["order_id", "person_id", "channel", "ordered_at", "amount", "discount_amount",
+                 "coupon_used", "is_refunded"]
+INTERACTION_COLUMNS = ["person_id", "occurred_at", "channel", "direction", "scenario",
+                       "content_type", "campaign_id"]
+USER_COLUMNS = ["person_id", "first_seen_at", "first_channel", "registered_at"]
+
+
+def read_facts(con: duckdb.DuckDBPyConnection, before: pd.Timestamp | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """orders, interactions, users as pandas frames (only the columns the models use)."""
+    where_o = where_i = ""
+    params: list = []
+    if before is not None:
+        where_o = " where ordered_at < ?"
+        where_i = " where occurred_at < ?"
+        params = [before.to_pydatetime()]
+    orders = con.execute(f"select {', '.join(ORDER_COLUMNS)} from marts.fct_orders{where_o}",
+                         params).df()
+    orders["amount"] = orders["amount"].astype(float)
+    orders["discount_amount"] = orders["discount_amount"].astype(float)
+    interactions = con.execute(
+        f"select {', '.join(INTERACTION_COLUMNS)} from marts.fct_interactions{where_i}", params
+    ).df()
+    users = con.execute(f"select {', '.join(USER_COLUMNS)} from marts.dim_users").df()
+    return orders, interactions, users
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame) -> int:
+    """Replace `schema.table` with `frame` in one transaction."""
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_frame", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute(f"create or replace table {schema}.{table} as select * from _frame")
+        con.execute("commit")
+    finally:
+        con.unregister("_frame")
+    return len(frame)
+
+
+def data_end(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
+    """The exclusive end of the loaded activity: the day after the last order or interaction."""
+    last = con.execute(
+        "select greatest((select max(ordered_date) from marts.fct_orders), "
+        "(select max(occurred_date) from marts.fct_interactions))"
+    ).fetchone()[0]
+    return pd.Timestamp(last) + pd.Timedelta(days=1)

@@ -1,0 +1,59 @@
+"""`siyu publish`: list kept versions, show the publication log, roll back to a kept version.
+
+Publishing itself happens in the daily job, after the blocking checks pass; this command never
+publishes unchecked data. Wire-up: ``orchestration.cli`` hands ``siyu publish ...`` to ``main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="siyu publish",
+        description="Published versions of the marts (data/serving.duckdb, data/published/).")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--rollback", metavar="VERSION",
+                        help="make a kept version live again (also in PostgreSQL if SIYU_PG_DSN)")
+    action.add_argument("--list", action="store_true", help="list kept versions (default)")
+    action.add_argument("--log", action="store_true", help="print the publication log as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from orchestration.lib.settings import Settings
+    from publishing import list_versions, read_log, rollback
+    from publishing.serving import PublishError, default_versions_dir
+
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    settings = Settings.from_env()
+    paths = {"serving_path": settings.serving_path, "published_dir": settings.published_dir}
+    if args.rollback:
+        try:
+            pub = rollback(args.rollback, **paths, run_id="cli", pg_dsn=settings.pg_dsn)
+        except PublishError as exc:
+            print(f"siyu publish: {exc}", file=sys.stderr)
+            return 1
+        print(f"live version is now {pub.version} (published {pub.published_at.isoformat()}, "
+              f"run {pub.run_id}){'; PostgreSQL reloaded' if pub.pg_schema else ''}")
+        return 0
+    if args.log:
+        for record in read_log(default_versions_dir(settings.serving_path)):
+            print(json.dumps(record, ensure_ascii=False))
+        return 0
+    versions = list_versions(**paths)
+    if not versions:
+        print(f"nothing published yet at {settings.serving_path}")
+    for v in versions:
+        rows = sum(v["row_counts"].values())
+        flag = "live" if v["live"] else ""
+        print(f"{v['version']}  {v['published_at']}  run={v['run_id']}  "
+              f"tables={len(v['row_counts'])}  rows={rows}  {flag}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

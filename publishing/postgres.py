@@ -1,0 +1,248 @@
+"""Load a published version into PostgreSQL schema ``marts`` for BI tools, swapped atomically.
+
+1. Each table is created in a fresh schema ``marts_staging_<n>`` with column types mapped from
+   DuckDB, filled with ``COPY ... FROM STDIN (FORMAT csv)`` from a CSV that DuckDB writes, and
+   analysed. Readers never see this schema under the name ``marts``.
+2. One transaction swaps: ``LOCK TABLE`` every table of the live ``marts`` in ACCESS EXCLUSIVE
+   mode, ``ALTER SCHEMA marts RENAME TO marts_previous``, ``ALTER SCHEMA marts_staging_<n>
+   RENAME TO marts``. Renaming a schema takes no table locks by itself, so without the LOCK a
+   statement that resolved ``marts.a`` before the commit and ``marts.b`` after it would join two
+   versions. With it, a reader either holds its table locks until its transaction ends (the swap
+   waits) or waits for the swap and then re-resolves the names (PostgreSQL re-does the name
+   lookup after a lock wait when the catalog changed), so every statement and every transaction
+   sees one version.
+3. The swap runs with a short ``lock_timeout`` and is retried until ``swap_timeout_s``: it gives
+   way to long reader transactions instead of queueing them behind it, and it never waits long
+   enough to be picked as the victim of a reader's deadlock check (a reader waiting on us
+   aborts only after ``deadlock_timeout``, 1 s by default, and we time out first).
+4. ``marts_previous`` is dropped afterwards (or by the next publish if readers still hold it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import psycopg
+from psycopg import sql
+
+__all__ = ["pg_column_type", "publish_to_postgres"]
+
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+_SIMPLE_TYPES = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "UBIGINT": "numeric(20,0)",
+    "HUGEINT": "numeric(39,0)",
+    "UHUGEINT": "numeric(39,0)",
+    "FLOAT": "real",
+    "DOUBLE": "double precision",
+    "VARCHAR": "text",
+    "DATE": "date",
+    "TIME": "time",
+    "TIME WITH TIME ZONE": "timetz",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "INTERVAL": "interval",
+    "UUID": "uuid",
+    "JSON": "jsonb",
+    "BLOB": "bytea",
+}
+
+
+class PostgresPublishError(RuntimeError):
+    """PostgreSQL could not be loaded or swapped; ``marts`` there is unchanged."""
+
+
+def pg_column_type(duckdb_type: str) -> tuple[str, str]:
+    """The PostgreSQL type for a DuckDB type, and the DuckDB select expression (``{col}`` is the
+    quoted column) whose CSV text PostgreSQL's ``COPY`` reads back as that type.
+
+    Nested types (lists, structs, maps, unions) become ``jsonb``; enums, bit strings and anything
+    unknown become ``text``.
+    """
+    t = duckdb_type.upper()
+    if t in ("TIMESTAMP_NS", "TIMESTAMP_S", "TIMESTAMP_MS"):
+        return "timestamp", "{col}::timestamp"
+    if t == "BLOB":
+        return "bytea", "'\\x' || hex({col})"
+    if t in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[t], "{col}"
+    match = _DECIMAL.match(t)
+    if match:
+        return f"numeric({match.group(1)},{match.group(2)})", "{col}"
+    if t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION")):
+        return "jsonb", "to_json({col})"
+    return "text", "{col}::varchar"
+
+
+def _duckdb_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from duckdb_columns() where schema_name = 'marts' "
+        "and table_name = ? order by column_index", [table]
+    ).fetchall()
+
+
+def _quote_duck(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _staging_name(schema: str, version: str) -> str:
+    return f"{schema}_staging_{re.sub(r'[^a-z0-9]', '_', version.lower())}"[:63]
+
+
+def _drop_schema(conn: psycopg.Connection, name: str, lock_timeout_ms: int, retries: int) -> bool:
+    """Drop ``name`` if it exists; give up quietly after ``retries`` lock timeouts (a reader still
+    holds one of its tables; the next publish drops it)."""
+    for attempt in range(retries):
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(
+                    sql.Literal(f"{lock_timeout_ms}ms")))
+                conn.execute(sql.SQL("drop schema if exists {} cascade").format(
+                    sql.Identifier(name)))
+            return True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+    return False
+
+
+def _load_table(
+    conn: psycopg.Connection,
+    duck: duckdb.DuckDBPyConnection,
+    staging: str,
+    table: str,
+    work_dir: Path,
+) -> int:
+    columns = _duckdb_columns(duck, table)
+    if not columns:
+        raise PostgresPublishError(f"table marts.{table} is missing from the published DuckDB file")
+    pg_types = [pg_column_type(dtype) for _, dtype in columns]
+    conn.execute(sql.SQL("create table {}.{} ({})").format(
+        sql.Identifier(staging), sql.Identifier(table),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
+                           for (name, _), (pg_type, _) in zip(columns, pg_types, strict=True)),
+    ))
+    select_list = ", ".join(expr.format(col=_quote_duck(name))
+                            for (name, _), (_, expr) in zip(columns, pg_types, strict=True))
+    csv_path = work_dir / f"{table}.csv"
+    duck.execute(f"copy (select {select_list} from marts.{_quote_duck(table)}) "
+                 f"to '{csv_path}' (format csv, header false)")
+    copy_sql = sql.SQL("copy {}.{} ({}) from stdin (format csv)").format(
+        sql.Identifier(staging), sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns))
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy, open(csv_path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            copy.write(chunk)
+    csv_path.unlink()
+    conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(staging), sql.Identifier(table)))
+    return duck.execute(f"select count(*) from marts.{_quote_duck(table)}").fetchone()[0]
+
+
+def publish_to_postgres(
+    dsn: str,
+    duckdb_path: Path | str,
+    tables: Sequence[str],
+    version: str,
+    *,
+    schema: str = "marts",
+    readers: Sequence[str] = (),
+    lock_timeout_ms: int = 500,
+    swap_timeout_s: float = 120.0,
+) -> str:
+    """Load ``tables`` from schema ``marts`` of the DuckDB file at ``duckdb_path`` into
+    PostgreSQL schema ``schema`` (replacing it atomically) and return the schema name.
+
+    ``readers``: roles granted USAGE on the schema and SELECT on its tables (the schema is new on
+    every publish, so grants must be repeated). Raises ``PostgresPublishError`` if the swap could
+    not get its locks within ``swap_timeout_s`` (a reader kept a transaction open on ``marts``);
+    ``schema`` is then unchanged.
+    """
+    staging = _staging_name(schema, version)
+    previous = f"{schema}_previous"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        stale = [r[0] for r in conn.execute(
+            "select nspname from pg_namespace where nspname like %s",
+            [schema.replace("_", r"\_") + r"\_staging\_%"]).fetchall()]
+        for name in stale:
+            _drop_schema(conn, name, lock_timeout_ms, retries=20)
+        if not _drop_schema(conn, previous, lock_timeout_ms, retries=40):
+            raise PostgresPublishError(
+                f"could not drop leftover schema {previous}: a session keeps a transaction open "
+                f"on it (see pg_stat_activity); end it and publish again")
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
+        try:
+            with (tempfile.TemporaryDirectory(prefix="siyu-pg-") as work,
+                  contextlib.closing(duckdb.connect(str(duckdb_path), read_only=True)) as duck):
+                duck.execute("set TimeZone = 'UTC'")
+                for table in tables:
+                    with conn.transaction():
+                        _load_table(conn, duck, staging, table, Path(work))
+            for role in readers:
+                conn.execute(sql.SQL("grant usage on schema {} to {}").format(
+                    sql.Identifier(staging), sql.Identifier(role)))
+                conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
+                    sql.Identifier(staging), sql.Identifier(role)))
+            _swap(conn, schema, staging, previous, lock_timeout_ms, swap_timeout_s)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                _drop_schema(conn, staging, lock_timeout_ms, retries=5)
+            raise
+        _drop_schema(conn, previous, lock_timeout_ms, retries=20)
+    return schema
+
+
+def _swap(
+    conn: psycopg.Connection,
+    schema: str,
+    staging: str,
+    previous: str,
+    lock_timeout_ms: int,
+    swap_timeout_s: float,
+) -> None:
+    deadline = time.monotonic() + swap_timeout_s
+    attempt = 0
+    while True:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("set local lock_timeout = {}").format(
+                    sql.Literal(f"{lock_timeout_ms}ms")))
+                live_tables = [r[0] for r in conn.execute(
+                    "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
+                    "order by c.relname", [schema]).fetchall()]
+                exists = conn.execute("select 1 from pg_namespace where nspname = %s",
+                                      [schema]).fetchone()
+                if live_tables:
+                    conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
+                        sql.SQL(", ").join(sql.Identifier(schema, t) for t in live_tables)))
+                if exists:
+                    conn.execute(sql.SQL("alter schema {} rename to {}").format(
+                        sql.Identifier(schema), sql.Identifier(previous)))
+                conn.execute(sql.SQL("alter schema {} rename to {}").format(
+                    sql.Identifier(staging), sql.Identifier(schema)))
+            return
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            attempt += 1
+            if time.monotonic() > deadline:
+                raise PostgresPublishError(
+                    f"could not swap schema {schema} in {swap_timeout_s:.0f}s ({attempt} tries): "
+                    f"sessions keep transactions open on it (see pg_stat_activity); last error: "
+                    f"{exc}") from exc
+            # jitter, so readers polling in lock-step cannot starve the swap
+            time.sleep(min(0.02 * 2 ** min(attempt, 6), 1.0) * random.uniform(0.5, 1.0))

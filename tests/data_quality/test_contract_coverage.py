@@ -1,0 +1,86 @@
+"""Every published table of the data contract has a suite, and suites name only contract columns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from data_quality.runner import expectation_columns, list_suites, load_suite
+
+CONTRACT = Path(__file__).resolve().parents[2] / ".." / "shared" / "DATA_CONTRACT.md"
+
+# Grain words that name an entity rather than a column.
+GRAIN_KEYS = {"person": "person_id", "experiment": "experiment_id"}
+
+
+def _cell_columns(cell: str) -> set[str]:
+    """Column names in a 'key columns and meaning' cell: the leading word of each list item."""
+    text = cell.replace("`", "")
+    while re.search(r"\([^()]*\)", text):  # explanations in parentheses, innermost first
+        text = re.sub(r"\([^()]*\)", "", text)
+    text = re.split(r"[;:]", text)[0]
+    names = set()
+    for item in re.split(r",| and ", text):
+        for piece in item.split("/"):
+            words = piece.split()
+            if words and re.fullmatch(r"[a-z_][a-z0-9_]*", words[0]):
+                names.add(words[0])
+    return names
+
+
+def contract_tables() -> dict[str, set[str]]:
+    """{table: columns} from the 'Published tables' section of the data contract."""
+    text = CONTRACT.read_text(encoding="utf-8")
+    section = text.split("## Published tables", 1)[1].split("\n## ", 1)[0]
+    tables = {}
+    for line in section.splitlines():
+        m = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|(.*)\|\s*$", line)
+        if not m:
+            continue
+        table, grain, cell = m.group(1), m.group(2), m.group(3)
+        # "one row per person" grains name their key among the columns already.
+        grain_words = [] if "one row per" in grain else grain.split(" x ")
+        keys = {GRAIN_KEYS.get(w.strip(), w.strip()) for w in grain_words}
+        tables[table] = keys | _cell_columns(cell)
+    return tables
+
+
+def test_contract_parses():
+    tables = contract_tables()
+    assert len(tables) == 15
+    assert {"person_id", "churn_probability", "risk_decile", "model_version", "scored_at"} == (
+        tables["user_churn_scores"]
+    )
+    assert {"over_touch_3d_share", "over_touch_7d_share", "sla_2h_breach_rate"} <= (
+        tables["engagement_daily"]
+    )
+    assert {"r_score", "f_score", "m_score", "as_of_date"} <= tables["user_rfm"]
+
+
+def test_every_published_table_has_a_suite():
+    assert sorted(contract_tables()) == list_suites()
+
+
+@pytest.mark.parametrize("table", sorted(contract_tables()))
+def test_suite_names_only_contract_columns(table):
+    allowed = contract_tables()[table]
+    suite = load_suite(table)
+    named = {c for exp in suite.expectations for c in expectation_columns(exp)}
+    assert named <= allowed, f"{suite.path} names non-contract columns {sorted(named - allowed)}"
+
+
+@pytest.mark.parametrize("table", sorted(contract_tables()))
+def test_suite_checks_the_contract_column_set(table):
+    suite = load_suite(table)
+    column_sets = [
+        exp["kwargs"]["column_set"]
+        for exp in suite.expectations
+        if exp["type"] == "expect_table_columns_to_match_set"
+    ]
+    assert len(column_sets) == 1
+    assert suite.expectations[0]["kwargs"].get("exact_match") is False  # extra columns allowed
+    # "share by channel" in engagement_daily names no column; every other word is one.
+    expected = contract_tables()[table] - {"share"}
+    assert set(column_sets[0]) == expected
