@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from ingestion.entities import Entity
-from ingestion.reader import ExtractFileError, ParsedExtract, files_for, read_extract
+from ingestion.reader import ExtractFileError, ParsedExtract, files_for, read_extract, validate
 
 RAW_SCHEMA = "raw"
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine_rows"
@@ -79,72 +79,98 @@ def write_rejected_rows(rejects: pd.DataFrame, quarantine_dir: Path, entity: Ent
     return target
 
 
-def load_partition(
+def load_partition(con, entity, day, landing_dir, quarantine_dir, suppressed=None) -> LoadResult:
+    """Load every file of `entity` landed for one `day` (see `load_days`)."""
+    return load_days(con, entity, [day], landing_dir, quarantine_dir, suppressed)
+
+
+def load_days(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
-    day: dt.date,
+    days: list[dt.date],
     landing_dir: Path,
     quarantine_dir: Path,
     suppressed: dict[str, set[str]] | None = None,
 ) -> LoadResult:
-    """Load every file of `entity` landed for `day`. Files that fail are quarantined and reported.
+    """Load every file of `entity` landed for `days`, replacing exactly those days, in one
+    transaction (a range of days is validated and written in one pass).
 
-    If any file fails, nothing of this partition is replaced (the previous load stays) and the
-    caller fails the asset with the returned one-line errors; the good rows are not half-loaded.
-    `suppressed` maps raw column -> values to drop (erased persons that must not come back).
+    Files that fail are quarantined and reported as one line each. If any file fails, nothing of
+    those days is replaced (the previous load stays) and the caller fails the asset: good rows are
+    never half-loaded. `suppressed` maps raw column -> values to drop (erased persons).
     """
-    day_dir = landing_dir / entity.source / day.isoformat()
-    result = LoadResult(entity, day)
-    parsed: list[ParsedExtract] = []
-    for path in files_for(entity, day_dir):
-        label = f"{entity.source}/{day.isoformat()}/{path.name}"
-        try:
-            parsed.append(read_extract(path, entity, label))
-        except ExtractFileError as exc:
-            message = str(exc)
-            result.errors.append(message)
-            quarantine_file(path, quarantine_dir, entity, day, message)
-            result.files.append({"file": label, "status": "quarantined", "message": message,
-                                 "bytes": path.stat().st_size})
+    result = LoadResult(entity, days[0] if days else dt.date.min)
+    parsed: list[tuple[dt.date, str, ParsedExtract]] = []
+    for day in days:
+        day_dir = landing_dir / entity.source / day.isoformat()
+        for path in files_for(entity, day_dir):
+            label = f"{entity.source}/{day.isoformat()}/{path.name}"
+            try:
+                parsed.append((day, label, read_extract(path, entity, label, check=False)))
+            except ExtractFileError as exc:
+                message = str(exc)
+                result.errors.append(message)
+                quarantine_file(path, quarantine_dir, entity, day, message)
+                result.files.append({"file": label, "day": day, "status": "quarantined",
+                                     "message": message, "bytes": path.stat().st_size})
     ensure_raw_tables(con, entity)
     if result.errors:
         return result
 
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frames, rejects = [], []
-    for p in parsed:
-        label = f"{entity.source}/{day.isoformat()}/{p.path.name}"
-        rows = p.rows
-        if suppressed:
-            for column, values in suppressed.items():
-                if column in rows and values:
-                    rows = rows[~rows[column].isin(values)]
-        rows = rows.assign(_source_file=label, _loaded_at=loaded_at, _partition_date=day)
-        frames.append(rows)
-        for r in p.rejects:
-            rejects.append({"source": entity.source, "entity": entity.name, "source_file": label,
-                            "row_number": r.row_number, "rule": r.rule, "message": r.message,
-                            "raw_record": r.raw_record, "_loaded_at": loaded_at,
-                            "_partition_date": day})
+    frames = []
+    for day, label, p in parsed:
+        frames.append(p.rows.assign(_source_file=label, _partition_date=day))
+        result.bytes_read += p.n_bytes
+    columns = [c.name for c in entity.columns]
+    data = (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=[*columns, "_row_number", "_source_file", "_partition_date"]))
+    data, rejects = validate(data.reset_index(drop=True), entity, data["_source_file"]) if len(data) \
+        else (data, [])
+    parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
+    if suppressed:
+        for column, values in suppressed.items():
+            if column in data and values:
+                data = data[~data[column].isin(values)]
+    data = data.assign(_loaded_at=loaded_at)[
+        [*columns, "_source_file", "_row_number", "_loaded_at", "_partition_date"]]
+
+    day_of_file = {label: day for day, label, _ in parsed}
+    reject_rows = [
+        {"source": entity.source, "entity": entity.name, "source_file": r.source_file or label,
+         "row_number": r.row_number, "rule": r.rule, "message": r.message,
+         "raw_record": r.raw_record, "_loaded_at": loaded_at,
+         "_partition_date": day_of_file.get(r.source_file or label, day)}
+        for label, day, r in parse_rejects
+    ] + [
+        {"source": entity.source, "entity": entity.name, "source_file": r.source_file,
+         "row_number": r.row_number, "rule": r.rule, "message": r.message,
+         "raw_record": r.raw_record, "_loaded_at": loaded_at,
+         "_partition_date": day_of_file[r.source_file]}
+        for r in rejects
+    ]
+    rows_per_file = data.groupby("_source_file").size().to_dict() if len(data) else {}
+    rejected_per_file: dict[str, int] = {}
+    for r in reject_rows:
+        rejected_per_file[r["source_file"]] = rejected_per_file.get(r["source_file"], 0) + 1
+    for day, label, p in parsed:
         result.files.append({
-            "file": label, "status": "loaded", "encoding": p.encoding, "bytes": p.n_bytes,
-            "rows": len(rows), "rejected": len(p.rejects),
+            "file": label, "day": day, "status": "loaded", "encoding": p.encoding,
+            "bytes": p.n_bytes, "rows": int(rows_per_file.get(label, 0)),
+            "rejected": rejected_per_file.get(label, 0),
             "sha256": hashlib.sha256(p.path.read_bytes()).hexdigest(),
         })
-        result.bytes_read += p.n_bytes
+    reject_frame = pd.DataFrame(reject_rows) if reject_rows else None
 
-    columns = [c.name for c in entity.columns] + ["_source_file", "_row_number", "_loaded_at",
-                                                  "_partition_date"]
-    data = pd.concat(frames, ignore_index=True)[columns] if frames else None
-    reject_frame = pd.DataFrame(rejects) if rejects else None
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from {RAW_SCHEMA}.{entity.table} where _partition_date = ?", [day])
+        con.execute(f"delete from {RAW_SCHEMA}.{entity.table} where _partition_date in "
+                    f"(select unnest(?::date[]))", [days])
         con.execute(f"delete from {QUARANTINE_TABLE} where source = ? and entity = ? and "
-                    "_partition_date = ?", [entity.source, entity.name, day])
+                    "_partition_date in (select unnest(?::date[]))", [entity.source, entity.name, days])
         con.execute(f"delete from {LOAD_LOG_TABLE} where source = ? and entity = ? and "
-                    "_partition_date = ?", [entity.source, entity.name, day])
-        if data is not None and len(data):
+                    "_partition_date in (select unnest(?::date[]))", [entity.source, entity.name, days])
+        if len(data):
             con.register("_incoming", data)
             con.execute(f"insert into {RAW_SCHEMA}.{entity.table} select * from _incoming")
             con.unregister("_incoming")
@@ -154,19 +180,23 @@ def load_partition(
                         "row_number, rule, message, raw_record, _loaded_at, _partition_date "
                         "from _rejects")
             con.unregister("_rejects")
-        for f in result.files:
-            con.execute(
-                f"insert into {LOAD_LOG_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [entity.source, entity.name, f["file"], f.get("sha256"), f.get("encoding"),
-                 f.get("bytes"), f.get("rows"), f.get("rejected"), f["status"],
-                 json.dumps(f.get("message")), loaded_at, day],
-            )
+        if result.files:
+            log = pd.DataFrame([{
+                "source": entity.source, "entity": entity.name, "source_file": f["file"],
+                "sha256": f.get("sha256"), "encoding": f.get("encoding"), "bytes": f.get("bytes"),
+                "rows_loaded": f.get("rows"), "rows_quarantined": f.get("rejected"),
+                "status": f["status"], "message": json.dumps(f.get("message")),
+                "_loaded_at": loaded_at, "_partition_date": f["day"]} for f in result.files])
+            con.register("_log", log)
+            con.execute(f"insert into {LOAD_LOG_TABLE} select * from _log")
+            con.unregister("_log")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     if reject_frame is not None:
-        write_rejected_rows(reject_frame, quarantine_dir, entity, day)
-    result.rows_loaded = 0 if data is None else len(data)
-    result.rows_quarantined = len(rejects)
+        for (day, _), group in reject_frame.groupby(["_partition_date", "entity"]):
+            write_rejected_rows(group, quarantine_dir, entity, pd.Timestamp(day).date())
+    result.rows_loaded = len(data)
+    result.rows_quarantined = len(reject_rows)
     return result

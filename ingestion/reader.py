@@ -37,6 +37,7 @@ class Reject:
     rule: str
     message: str
     raw_record: str
+    source_file: str = ""
 
 
 @dataclass
@@ -80,8 +81,11 @@ def decode(data: bytes, label: str) -> tuple[str, str]:
         ) from None
 
 
-def read_extract(path: Path, entity: Entity, label: str | None = None) -> ParsedExtract:
-    """Read one extract file. `label` names the file in messages (default: its path)."""
+def read_extract(path: Path, entity: Entity, label: str | None = None, check: bool = True) -> ParsedExtract:
+    """Read one extract file. `label` names the file in messages (default: its path).
+
+    With `check=False` the rows are returned unvalidated (the loader validates many files at once).
+    """
     label = label or str(path)
     try:
         data = path.read_bytes()
@@ -94,8 +98,10 @@ def read_extract(path: Path, entity: Entity, label: str | None = None) -> Parsed
         rows, rejects = _parse_csv(text, entity, label)
     else:
         rows, rejects = _parse_jsonl(text, entity, label)
-    rows, more = validate(rows, entity, label)
-    return ParsedExtract(path, rows, rejects + more, encoding, len(data))
+    if check:
+        rows, more = validate(rows, entity, label)
+        rejects = rejects + more
+    return ParsedExtract(path, rows, rejects, encoding, len(data))
 
 
 def _empty(entity: Entity) -> pd.DataFrame:
@@ -232,8 +238,10 @@ def _column_label(c: Column) -> str:
     return c.header or ".".join(c.json_path)
 
 
-def validate(rows: pd.DataFrame, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
+def validate(rows: pd.DataFrame, entity: Entity, label: str | pd.Series) -> tuple[pd.DataFrame, list[Reject]]:
     """Check every column against its rule; return the good rows and one reject per bad row.
+
+    `label` names the file in messages: one string, or one per row (rows of many files at once).
 
     Local times are rewritten to ISO `YYYY-MM-DD HH:MM:SS` so every SQL engine can cast them;
     every other value stays as received.
@@ -280,12 +288,14 @@ def validate(rows: pd.DataFrame, entity: Entity, label: str) -> tuple[pd.DataFra
             fail = present & ~s.str.lower().isin(["true", "false", "1", "0"])
             _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not true/false", "boolean", s)
     bad = bad_reason.notna()
+    labels = label[bad] if isinstance(label, pd.Series) else pd.Series(label, index=rows.index)[bad]
+    record_columns = [c.name for c in entity.columns]
     rejects = [
-        Reject(int(n), str(rule), f"{label} row {int(n)}: {reason} (rule: {rule})",
-               json.dumps(rec, ensure_ascii=False, default=str))
-        for n, rule, reason, rec in zip(
+        Reject(int(n), str(rule), f"{lab} row {int(n)}: {reason} (rule: {rule})",
+               json.dumps(rec, ensure_ascii=False, default=str), lab)
+        for n, rule, reason, rec, lab in zip(
             rows.loc[bad, "_row_number"], bad_rule[bad], bad_reason[bad],
-            rows.loc[bad].drop(columns="_row_number").to_dict("records"), strict=True,
+            rows.loc[bad, record_columns].to_dict("records"), labels, strict=True,
         )
     ]
     return rows.loc[~bad].reset_index(drop=True), rejects

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.entities import ENTITIES, Entity
-from ingestion.loader import load_partition
+from ingestion.loader import load_days
 from orchestration.lib.dbt_translator import raw_asset_key
 from orchestration.lib.partitions import days_in_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -32,15 +32,13 @@ def build_ingestion_asset(entity: Entity, partitions_def: dg.PartitionsDefinitio
         days = days_in_window(window.start, window.end)
         results, errors = [], []
         with warehouse.connect() as con:
-            for day in days:
-                result = load_partition(con, entity, day, Path(siyu.landing_dir),
-                                        Path(siyu.quarantine_dir))
-                results.append(result)
-                errors.extend(result.errors)
-                for line in result.errors:
-                    context.log.error(line)
+            result = load_days(con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir))
+            results.append(result)
+            errors.extend(result.errors)
+            for line in result.errors:
+                context.log.error(line)
         if errors:
-            # One line per failed file; the good days above are loaded, the failed ones unchanged.
+            # One line per failed file; none of the range is replaced, the previous load stays.
             raise dg.Failure(
                 description=errors[0] if len(errors) == 1 else f"{len(errors)} files failed: {errors[0]} ...",
                 metadata={"errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors))},

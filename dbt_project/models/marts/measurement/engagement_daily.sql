@@ -234,7 +234,7 @@ final as (
         days.metric_date,
 
         -- interaction rate
-        total_users.total_users,
+        cast(total_users.total_users as {{ dbt.type_bigint() }}) as total_users,
         coalesce(interacting_users.interacting_users, 0) as interacting_users,
         1.0 * coalesce(interacting_users.interacting_users, 0)
         / nullif(total_users.total_users, 0) as interaction_rate,
@@ -242,7 +242,7 @@ final as (
         -- touches
         coalesce(touches_of_day.touches, 0) as touches,
         coalesce(touches_of_day.touched_users, 0) as touched_users,
-        coalesce(trailing_touches.touches_7d, 0) as touches_7d,
+        cast(coalesce(trailing_touches.touches_7d, 0) as {{ dbt.type_bigint() }}) as touches_7d,
         coalesce(trailing_touches.touched_users_7d, 0) as touched_users_7d,
         1.0 * trailing_touches.touches_7d / nullif(trailing_touches.touched_users_7d, 0) as touches_per_user_week,
         1.0 * trailing_touches.users_over_3_touches_7d
@@ -256,17 +256,17 @@ final as (
         1.0 * touches_of_day.wecom_group_touches / nullif(touches_of_day.touches, 0) as community_share,
 
         -- over-touch
-        coalesce(trailing_touches.over_touch_3d_users, 0) as over_touch_3d_users,
+        cast(coalesce(trailing_touches.over_touch_3d_users, 0) as {{ dbt.type_bigint() }}) as over_touch_3d_users,
         1.0 * coalesce(trailing_touches.over_touch_3d_users, 0)
         / nullif(total_users.total_users, 0) as over_touch_3d_share,
-        coalesce(trailing_touches.over_touch_7d_users, 0) as over_touch_7d_users,
+        cast(coalesce(trailing_touches.over_touch_7d_users, 0) as {{ dbt.type_bigint() }}) as over_touch_7d_users,
         1.0 * coalesce(trailing_touches.over_touch_7d_users, 0)
         / nullif(total_users.total_users, 0) as over_touch_7d_share,
 
         -- SLA
         coalesce(sla_of_day.inbound_chats, 0) as inbound_chats,
-        coalesce(sla_of_day.sla_closed_chats, 0) as sla_closed_chats,
-        coalesce(sla_of_day.sla_breaches, 0) as sla_breaches,
+        cast(coalesce(sla_of_day.sla_closed_chats, 0) as {{ dbt.type_bigint() }}) as sla_closed_chats,
+        cast(coalesce(sla_of_day.sla_breaches, 0) as {{ dbt.type_bigint() }}) as sla_breaches,
         1.0 * sla_of_day.sla_breaches / nullif(sla_of_day.sla_closed_chats, 0) as sla_2h_breach_rate
     from days
     inner join total_users

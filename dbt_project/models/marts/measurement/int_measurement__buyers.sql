@@ -26,7 +26,7 @@ final as (
         min(case when purchase_day_number = 2 then purchase_date end) as second_purchase_date,
         max(purchase_date) as last_purchase_date,
         count(*) as purchase_days,
-        sum(orders) as orders,
+        cast(sum(orders) as {{ dbt.type_bigint() }}) as orders,
         sum(amount_cny) as monetary_cny
     from ranked
     group by person_id

@@ -161,10 +161,10 @@ final as (
         -- measures
         count(*) as users,
         1.0 * sum(touches_28d) / count(*) / 4 as avg_touches_per_week,
-        sum(is_d30_retained) as d30_retained_users,
+        cast(sum(is_d30_retained) as {{ dbt.type_bigint() }}) as d30_retained_users,
         1.0 * sum(is_d30_retained) / count(*) as d30_retention,
-        sum(is_first_time_buyer_30d) as first_time_buyers_30d,
-        sum(is_repurchaser_30d) as repurchasers_30d,
+        cast(sum(is_first_time_buyer_30d) as {{ dbt.type_bigint() }}) as first_time_buyers_30d,
+        cast(sum(is_repurchaser_30d) as {{ dbt.type_bigint() }}) as repurchasers_30d,
         1.0 * sum(is_repurchaser_30d) / nullif(sum(is_first_time_buyer_30d), 0) as repurchase_rate
     from bucketed
     group by interaction_frequency_bucket, scenario

@@ -89,19 +89,19 @@ final as (
         cohort_sizes.cohort_users,
 
         -- retention
-        retention_by_week.d1_cohort_users,
-        retention_by_week.d1_retained_users,
+        cast(retention_by_week.d1_cohort_users as {{ dbt.type_bigint() }}) as d1_cohort_users,
+        cast(retention_by_week.d1_retained_users as {{ dbt.type_bigint() }}) as d1_retained_users,
         1.0 * retention_by_week.d1_retained_users / retention_by_week.d1_cohort_users as d1_retention,
-        retention_by_week.d7_cohort_users,
-        retention_by_week.d7_retained_users,
+        cast(retention_by_week.d7_cohort_users as {{ dbt.type_bigint() }}) as d7_cohort_users,
+        cast(retention_by_week.d7_retained_users as {{ dbt.type_bigint() }}) as d7_retained_users,
         1.0 * retention_by_week.d7_retained_users / retention_by_week.d7_cohort_users as d7_retention,
-        retention_by_week.d30_cohort_users,
-        retention_by_week.d30_retained_users,
+        cast(retention_by_week.d30_cohort_users as {{ dbt.type_bigint() }}) as d30_cohort_users,
+        cast(retention_by_week.d30_retained_users as {{ dbt.type_bigint() }}) as d30_retained_users,
         1.0 * retention_by_week.d30_retained_users / retention_by_week.d30_cohort_users as d30_retention,
 
         -- repurchase
         coalesce(repurchase_by_week.first_time_buyers_30d, 0) as first_time_buyers_30d,
-        coalesce(repurchase_by_week.repurchasers_30d, 0) as repurchasers_30d,
+        cast(coalesce(repurchase_by_week.repurchasers_30d, 0) as {{ dbt.type_bigint() }}) as repurchasers_30d,
         1.0 * repurchase_by_week.repurchasers_30d
         / nullif(repurchase_by_week.first_time_buyers_30d, 0) as repurchase_rate_30d
     from cohort_sizes

@@ -33,7 +33,7 @@ buyer_measures as (
         purchase_days.person_id,
         max(purchase_days.purchase_date) as last_purchase_date,
         count(*) as frequency,
-        sum(purchase_days.orders) as orders,
+        cast(sum(purchase_days.orders) as {{ dbt.type_bigint() }}) as orders,
         sum(purchase_days.amount_cny) as monetary
     from snapshot_days
     inner join purchase_days
