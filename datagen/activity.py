@@ -39,8 +39,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     out: dict[tuple[str, str], Batch] = {}
 
     registered = int(np.searchsorted(pop.arrival, d, side="right"))  # persons sorted by arrival
-    reg = np.arange(registered)
-    alive = reg[pop.churn_day[:registered] >= d]
+    alive = np.flatnonzero(pop.churn_day[:registered] >= d)
     persona = pop.persona[alive]
     age = d - pop.arrival[alive]
     novelty = 1 + config.NOVELTY_BOOST * np.exp(-age / config.NOVELTY_DAYS)
@@ -210,16 +209,16 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
         text=rng.integers(0, len(config.FEEDBACK_TEXTS), len(fb_people)))
 
     # --- outbound touches ------------------------------------------------------------------------------
-    cons = pop.consent[reg] & ((pop.unsub_day[reg] < 0) | (pop.unsub_day[reg] > d))
-    crm_on = (pop.crm_day[reg] >= 0) & (pop.crm_day[reg] < d)
-    wecom_on = (pop.wecom_day[reg] >= 0) & (pop.wecom_day[reg] < d)
+    cons = pop.consent[:registered] & ((pop.unsub_day[:registered] < 0) | (pop.unsub_day[:registered] > d))
+    crm_on = (pop.crm_day[:registered] >= 0) & (pop.crm_day[:registered] < d)
+    wecom_on = (pop.wecom_day[:registered] >= 0) & (pop.wecom_day[:registered] < d)
     reach = cons & (crm_on | wecom_on)
-    in_burst = (pop.burst_start[reg] >= 0) & (pop.burst_start[reg] <= d) & (
-        d < pop.burst_start[reg] + pop.burst_len[reg])
-    touched = reach & ((rng.random(registered) < pop.touches_ind[reg] / 7) | in_burst)
+    in_burst = (pop.burst_start[:registered] >= 0) & (pop.burst_start[:registered] <= d) & (
+        d < pop.burst_start[:registered] + pop.burst_len[:registered])
+    touched = reach & ((rng.random(registered) < pop.touches_ind[:registered] / 7) | in_burst)
     md = _month_day(pop, d)
-    bday = reach & (pop.birth_md[reg] == md)
-    t_people = np.concatenate([reg[touched], reg[bday]])
+    bday = reach & (pop.birth_md[:registered] == md)
+    t_people = np.concatenate([np.flatnonzero(touched), np.flatnonzero(bday)])
     t_scen = np.concatenate([rng.choice(len(config.SCENARIOS), int(touched.sum()),
                                         p=config.SCENARIO_MIX), np.full(int(bday.sum()), 2)])
     t_content = np.concatenate([rng.choice(len(config.CONTENT_TYPES), int(touched.sum()),

@@ -8,10 +8,13 @@ encodings) and the files are written (:mod:`datagen.writers`). Same seed, same b
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing as mp
+import os
 import pathlib
+import resource
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,11 +83,13 @@ def _n(batch: dict[str, np.ndarray]) -> int:
 
 
 def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Path,
-             progress: bool = True, mess: MessConfig | None = None) -> GenerationSummary:
+             progress: bool = True, mess: MessConfig | None = None,
+             workers: int | None = None) -> GenerationSummary:
     """Write ``days`` daily folders of extracts for ``persons`` persons under ``out``.
 
     Layout and formats: datagen/FORMATS.md. Ground truth goes to ``out/_truth``. Deterministic:
-    the same arguments give byte-identical files. Returns the rows, bytes and speed written.
+    the same arguments give byte-identical files whatever ``workers`` is (default: one process
+    per available CPU, at most 4; 1 = no worker processes). Returns the rows, bytes and speed.
     """
     if persons < 1 or days < 1:
         raise ValueError(f"persons and days must be >= 1, got persons={persons}, days={days}")
@@ -94,79 +99,226 @@ def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Pa
     pop = build_population(persons, days, start, seed, mess)
     fmt = Formatter(pop, mess)
     summary = GenerationSummary(out=out, persons=persons, days=days)
-    summary.truth_rows = truth.write_truth(pop, out, mess)
-    rows: dict[str, int] = defaultdict(int)
-    pending: dict[tuple[int, tuple[str, str]], list] = defaultdict(list)
-    day_start0 = pop.start_epoch_day
+    for source in EXTENSIONS:
+        for d in range(days):
+            (out / source / (start + dt.timedelta(days=d)).isoformat()).mkdir(parents=True,
+                                                                             exist_ok=True)
+    ctx = _Context(pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess)
+    workers = _default_workers() if workers is None else max(1, workers)
+    if workers > 1 and days > 1 and "fork" in mp.get_all_start_methods():
+        chunks = _day_chunks(pop, min(days, 2 * workers))
+        global _CTX
+        _CTX = ctx  # inherited by the forked workers (copy-on-write), never pickled
+        cpu_children0 = _children_cpu()
+        try:
+            with ProcessPoolExecutor(max_workers=workers,
+                                     mp_context=mp.get_context("fork")) as pool:
+                futures = [pool.submit(_run_days_in_worker, a, b) for a, b in chunks]
+                summary.truth_rows = truth.write_truth(pop, out, mess)
+                bar = tqdm(total=days, desc="generate", unit="day", disable=not progress,
+                           leave=False)
+                for fut in as_completed(futures):
+                    stats = fut.result()
+                    _merge(summary, stats)
+                    bar.update(stats.days)
+                bar.close()
+        finally:
+            _CTX = None
+        children_cpu = _children_cpu() - cpu_children0
+    else:
+        summary.truth_rows = truth.write_truth(pop, out, mess)
+        _merge(summary, _run_days(ctx, 0, days, progress))
+        children_cpu = 0.0
+    summary.rows = dict(sorted(summary.rows.items()))
+    summary.seconds = time.perf_counter() - t0
+    summary.cpu_seconds = time.process_time() - c0 + children_cpu
+    return summary
 
-    def write_file(d: int, e_idx: int, batch: dict[str, np.ndarray]) -> tuple[str, int, int, int]:
-        """Format, encode and write one entity file of day ``d`` (runs in a worker thread)."""
+
+# --- day chunks (run in worker processes) ------------------------------------------------------------
+ROWS_PER_CALL = 1 << 16  # rows formatted per Arrow call (several small day files share one)
+_CTX: _Context | None = None
+
+
+@dataclass
+class _Context:
+    pop: object
+    fmt: Formatter
+    seed: int
+    start: dt.date
+    days: int
+    out: pathlib.Path
+    mess: MessConfig
+
+
+@dataclass
+class _Stats:
+    days: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    resent_rows: int = 0
+    files: int = 0
+    bytes: int = 0
+
+
+def _default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _day_chunks(pop, n_chunks: int) -> list[tuple[int, int]]:
+    """``n_chunks`` ranges of consecutive days with about equal work (persons registered plus
+    persons active on each day), heaviest (latest) first. Each chunk re-simulates a few days
+    before it, so few large chunks waste less than many small ones."""
+    days = pop.days
+    registered = np.cumsum(np.bincount(pop.arrival, minlength=days)[:days])
+    gone = np.cumsum(np.bincount(np.clip(pop.churn_day + 1, 0, days), minlength=days + 1)[:days])
+    work = np.cumsum(2 * registered - gone + 1.0)
+    cuts = np.searchsorted(work, work[-1] * np.arange(1, n_chunks) / n_chunks)
+    edges = np.unique(np.concatenate([[0], np.clip(cuts + 1, 1, days - 1), [days]]))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)][::-1]
+
+
+def _merge(summary: GenerationSummary, stats: _Stats) -> None:
+    for k, v in stats.rows.items():
+        summary.rows[k] = summary.rows.get(k, 0) + v
+    summary.resent_rows += stats.resent_rows
+    summary.files += stats.files
+    summary.bytes += stats.bytes
+
+
+def _run_days_in_worker(a: int, b: int) -> _Stats:
+    assert _CTX is not None
+    return _run_days(_CTX, a, b)
+
+
+def _route_day(ctx: _Context, d: int, pending: dict) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """Simulate day ``d``; rows due later (late rows, replies after midnight) go to ``pending``;
+    returns the day's batch per entity index, with the rows earlier days left for it."""
+    batches = simulate_day(ctx.pop, d, ctx.seed)
+    rng = np.random.default_rng([ctx.seed, 2, d])
+    mess, days = ctx.mess, ctx.days
+    day_start0 = ctx.pop.start_epoch_day
+    ready = []
+    for e_idx, key in enumerate(ENTITIES):
+        batch = batches[key]
+        if key == ("wecom", "messages") and _n(batch):
+            # replies sent after midnight belong to a later day's archive
+            row_day = (batch["ms"] + TZ_OFFSET_MS) // DAY_MS - day_start0
+            later = row_day > d
+            for target in np.unique(row_day[later]):
+                if target < days:
+                    pending[(int(target), key)].append(_select(batch, row_day == target))
+            batch = _select(batch, ~later)
+        if key in LATE_ENTITIES and mess.late_row_rate > 0 and _n(batch):
+            delay = rng.integers(1, mess.late_max_days + 1, size=_n(batch))
+            late = (rng.random(_n(batch)) < mess.late_row_rate) & (d + delay < days)
+            for k in np.unique(delay[late]):
+                pending[(d + int(k), key)].append(_select(batch, late & (delay == k)))
+            batch = _select(batch, ~late)
+        ready.append((e_idx, _concat([batch, *pending.pop((d, key), [])])))
+    return ready
+
+
+def _run_days(ctx: _Context, a: int, b: int, progress: bool = False) -> _Stats:
+    """Write the files of days ``a``..``b``-1. Days before ``a`` that can still send rows into
+    the chunk (late rows, replies after midnight) are simulated again, not written, so a chunk
+    never depends on another one and the bytes do not depend on scheduling."""
+    # a reply comes at most 20 h after its burst, i.e. on the next day
+    warmup = max(1, ctx.mess.late_max_days if ctx.mess.late_row_rate > 0 else 1)
+    pending: dict[tuple[int, tuple[str, str]], list] = defaultdict(list)
+    writer = _ChunkWriter(ctx)
+    for d in tqdm(range(max(0, a - warmup), b), desc="generate", unit="day",
+                  disable=not progress, leave=False):
+        ready = _route_day(ctx, d, pending)
+        if d < a:
+            continue
+        for e_idx, batch in ready:
+            writer.add(d, e_idx, batch)
+    writer.flush()
+    writer.stats.days = b - a
+    return writer.stats
+
+
+class _ChunkWriter:
+    """Collects the day files of one entity until ``ROWS_PER_CALL`` rows, formats them in one
+    go and writes each file. Every random choice is drawn per file from its own stream
+    ``default_rng([seed, 3, day, entity])`` before formatting, so the grouping never shows."""
+
+    def __init__(self, ctx: _Context):
+        self.ctx = ctx
+        self.stats = _Stats()
+        self.queue: dict[int, list] = defaultdict(list)
+        self.queued_rows: dict[int, int] = defaultdict(int)
+
+    def add(self, d: int, e_idx: int, batch: dict[str, np.ndarray]) -> None:
+        ctx, mess = self.ctx, self.ctx.mess
         source, entity = ENTITIES[e_idx]
-        rng = np.random.default_rng([seed, 3, d, e_idx])
+        rng = np.random.default_rng([ctx.seed, 3, d, e_idx])
         n = _n(batch)
         if mess.duplicate_row_rate > 0 and n:
             dup = np.flatnonzero(rng.random(n) < mess.duplicate_row_rate)
             batch = _select(batch, np.sort(np.concatenate([np.arange(n), dup])))
             n = _n(batch)
+        if n:
+            batch = {**batch, **ctx.fmt.draw(entity, n, rng)}
+        enc = _pick_encoding(rng, mess) if source == "crm" else 2
+        resend = rng.random() < mess.resend_file_rate and d + 1 < ctx.days
+        self.queue[e_idx].append((d, n, batch, enc, resend))
+        self.queued_rows[e_idx] += n
+        if self.queued_rows[e_idx] >= ROWS_PER_CALL:
+            self._flush(e_idx)
+
+    def flush(self) -> None:
+        for e_idx in list(self.queue):
+            self._flush(e_idx)
+
+    def _flush(self, e_idx: int) -> None:
+        items = self.queue.pop(e_idx, [])
+        self.queued_rows.pop(e_idx, None)
+        if not items:
+            return
+        ctx = self.ctx
+        source, entity = ENTITIES[e_idx]
         ext = EXTENSIONS[source]
-        if source == "crm":
-            data = fmt.crm(entity, batch, rng)
-            enc = CRM_ENCODINGS[_pick_encoding(rng, mess)]
-            if enc != "utf-8":
-                data = data.decode("utf-8").encode(enc)
-        else:
-            data = fmt.jsonl(entity, batch, rng)
-        date = start + dt.timedelta(days=d)
-        folder = out / source / date.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{entity}.{ext}").write_bytes(data)
-        files, nbytes, resent = 1, len(data), 0
-        if rng.random() < mess.resend_file_rate and d + 1 < days:
-            nxt = out / source / (date + dt.timedelta(days=1)).isoformat()
-            nxt.mkdir(parents=True, exist_ok=True)
-            (nxt / f"{entity}_resend.{ext}").write_bytes(data)
-            files, nbytes, resent = 2, 2 * len(data), n
-        return f"{source}/{entity}", n, resent, files * (1 << 40) + nbytes
+        nonempty = [it[2] for it in items if it[1]]
+        body = (ctx.fmt.body(source, entity, _concat(nonempty), ROWS_PER_CALL) if nonempty
+                else None)
+        header = ctx.fmt.header(source, entity)
+        row = 0
+        st = self.stats
+        for d, n, _, enc, resend in items:
+            data = body.rows(row, row + n) if n else b""
+            row += n
+            if source == "crm":
+                data = _encode_crm(header, data, enc)
+            date = ctx.start + dt.timedelta(days=d)
+            with open(ctx.out / source / date.isoformat() / f"{entity}.{ext}", "wb") as f:
+                f.write(data)
+            st.rows[f"{source}/{entity}"] += n
+            st.files += 1
+            st.bytes += len(data)
+            if resend:
+                nxt = (date + dt.timedelta(days=1)).isoformat()
+                with open(ctx.out / source / nxt / f"{entity}_resend.{ext}", "wb") as f:
+                    f.write(data)
+                st.files += 1
+                st.bytes += len(data)
+                st.resent_rows += n
 
-    def collect(futures) -> None:
-        for fut in futures:
-            name, n, resent, packed = fut.result()
-            rows[name] += n
-            summary.resent_rows += resent
-            summary.files += packed >> 40
-            summary.bytes += packed & ((1 << 40) - 1)
 
-    in_flight: list = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for d in tqdm(range(days), desc="generate", unit="day", disable=not progress,
-                      leave=False):
-            batches = simulate_day(pop, d, seed)
-            rng = np.random.default_rng([seed, 2, d])
-            ready = []
-            for e_idx, key in enumerate(ENTITIES):
-                batch = batches[key]
-                if key == ("wecom", "messages") and _n(batch):
-                    # replies sent after midnight belong to a later day's archive
-                    row_day = (batch["ms"] + TZ_OFFSET_MS) // DAY_MS - day_start0
-                    later = row_day > d
-                    for target in np.unique(row_day[later]):
-                        if target < days:
-                            pending[(int(target), key)].append(_select(batch, row_day == target))
-                    batch = _select(batch, ~later)
-                if key in LATE_ENTITIES and mess.late_row_rate > 0 and _n(batch):
-                    delay = rng.integers(1, mess.late_max_days + 1, size=_n(batch))
-                    late = (rng.random(_n(batch)) < mess.late_row_rate) & (d + delay < days)
-                    for k in np.unique(delay[late]):
-                        pending[(d + int(k), key)].append(_select(batch, late & (delay == k)))
-                    batch = _select(batch, ~late)
-                ready.append((e_idx, _concat([batch, *pending.pop((d, key), [])])))
-            collect(in_flight)  # at most one day is formatted while the next is simulated
-            in_flight = [pool.submit(write_file, d, e_idx, b) for e_idx, b in ready]
-        collect(in_flight)
-    summary.rows = dict(rows)
-    summary.seconds = time.perf_counter() - t0
-    summary.cpu_seconds = time.process_time() - c0
-    return summary
+def _encode_crm(header: str, body: memoryview, enc: int) -> bytes:
+    if enc == 0:  # GBK: every character the generator writes exists in GBK
+        return (header + str(body, "utf-8")).encode("gbk")
+    head = header.encode("utf-8")
+    return (b"\xef\xbb\xbf" + head if enc == 1 else head) + body
 
 
 def _pick_encoding(rng: np.random.Generator, mess: MessConfig) -> int:

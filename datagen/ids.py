@@ -51,13 +51,20 @@ def phone_strings(phones: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(phones, type=pa.int64()), pa.string())
 
 
-def messy_phones(rng: np.random.Generator, phone11: pa.Array, messy_rate: float) -> pa.Array:
-    """Write each 11-digit phone in one of the formats real extracts show: plain, or (with
-    probability ``messy_rate``, evenly) `+86 138-0013-8000`, `0086 13800138000`, `138 0013 8000`."""
-    n = len(phone11)
+def phone_formats(rng: np.random.Generator, n: int, messy_rate: float) -> np.ndarray:
+    """Per row: 0 plain, else (with probability ``messy_rate``, evenly) one of the 3 messy
+    formats of :func:`messy_phones`. Draws nothing when ``messy_rate`` is 0."""
     if n == 0 or messy_rate <= 0:
+        return np.zeros(n, dtype=np.int8)
+    return np.where(rng.random(n) < messy_rate, rng.integers(1, 4, size=n), 0).astype(np.int8)
+
+
+def messy_phones(fmt: np.ndarray, phone11: pa.Array) -> pa.Array:
+    """Write each 11-digit phone in the format ``fmt`` gives (see :func:`phone_formats`): 0 plain,
+    1 `+86 138-0013-8000`, 2 `0086 13800138000`, 3 `138 0013 8000`."""
+    n = len(phone11)
+    if n == 0 or not fmt.any():
         return phone11
-    fmt = np.where(rng.random(n) < messy_rate, rng.integers(1, 4, size=n), 0).astype(np.int8)
     a = pc.utf8_slice_codeunits(phone11, 0, 3)
     b = pc.utf8_slice_codeunits(phone11, 3, 7)
     c = pc.utf8_slice_codeunits(phone11, 7, 11)

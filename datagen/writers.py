@@ -7,6 +7,7 @@ Python.
 
 from __future__ import annotations
 
+import bisect
 import json
 
 import numpy as np
@@ -60,13 +61,47 @@ _TOD = None
 _HHMM = None
 
 
+def _fixed_strings(chars: np.ndarray) -> pa.Array:
+    """A string array from an (n, width) uint8 matrix of ASCII characters (one row each)."""
+    chars = np.ascontiguousarray(chars, dtype=np.uint8)
+    n, width = chars.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(chars.reshape(-1))])
+
+
+def _concat_fixed(*parts) -> np.ndarray:
+    """Side by side: ASCII constants (str) and (n, width) uint8 matrices -> one (n, W) matrix."""
+    n = next(len(p) for p in parts if not isinstance(p, str))
+    consts = [np.frombuffer(p.encode(), dtype=np.uint8) if isinstance(p, str) else None
+              for p in parts]
+    widths = [len(c) if c is not None else p.shape[1] for p, c in zip(parts, consts, strict=True)]
+    out = np.empty((n, sum(widths)), dtype=np.uint8)
+    pos = 0
+    for p, c, w in zip(parts, consts, widths, strict=True):
+        out[:, pos:pos + w] = c if c is not None else p
+        pos += w
+    return out
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) uint8 matrix of the zero-padded decimal digits of non-negative ``values``."""
+    values = np.asarray(values, dtype=np.int64)
+    out = np.empty((len(values), width), dtype=np.uint8)
+    for k in range(width):
+        out[:, width - 1 - k] = 48 + values % 10
+        values = values // 10
+    return out
+
+
 def _tod_tables() -> tuple[pa.Array, pa.Array]:
     global _TOD, _HHMM
     if _TOD is None:
         s = np.arange(86_400)
-        hh, mm, ss = s // 3600, s // 60 % 60, s % 60
-        _TOD = pa.array([f"{h:02d}:{m:02d}:{x:02d}" for h, m, x in zip(hh, mm, ss, strict=True)])
-        _HHMM = pa.array([f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)])
+        hh, mm, ss = _digits(s // 3600, 2), _digits(s // 60 % 60, 2), _digits(s % 60, 2)
+        colon = np.full((86_400, 1), ord(":"), dtype=np.uint8)
+        _TOD = _fixed_strings(np.hstack([hh, colon, mm, colon, ss]))
+        _HHMM = _fixed_strings(np.hstack([hh, colon, mm])[::60])
     return _TOD, _HHMM
 
 
@@ -90,6 +125,42 @@ def local_time_str(ms: np.ndarray, alt: np.ndarray | None = None) -> pa.Array:
     return out
 
 
+class Body:
+    """Formatted lines kept as Arrow string arrays; ``rows(r0, r1)`` gives the bytes of rows
+    r0..r1-1 (zero-copy when they lie in one array)."""
+
+    def __init__(self):
+        self.parts: list[tuple[pa.Array, memoryview, np.ndarray]] = []
+        self.first_row: list[int] = []
+        self.n = 0
+
+    def append(self, lines: pa.Array) -> None:
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks()
+        k = len(lines)
+        if k == 0:
+            return
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:
+                                                                     lines.offset + k + 1]
+        self.parts.append((lines, memoryview(lines.buffers()[2]), offsets))
+        self.first_row.append(self.n)
+        self.n += k
+
+    def rows(self, r0: int, r1: int) -> memoryview | bytes:
+        if r1 <= r0:
+            return b""
+        i = bisect.bisect_right(self.first_row, r0) - 1
+        out = []
+        while r0 < r1:
+            _, data, offsets = self.parts[i]
+            base = self.first_row[i]
+            hi = min(r1, base + len(offsets) - 1)
+            out.append(data[offsets[r0 - base]:offsets[hi - base]])
+            r0 = hi
+            i += 1
+        return out[0] if len(out) == 1 else b"".join(out)
+
+
 def to_bytes(lines: pa.Array) -> bytes:
     """The concatenated UTF-8 bytes of a string array (each element already ends in a newline)."""
     if isinstance(lines, pa.ChunkedArray):
@@ -107,6 +178,7 @@ class Formatter:
     def __init__(self, pop: Population, mess: config.MessConfig):
         self.pop = pop
         self.mess = mess
+        _tod_tables()  # built once, before any worker process forks
         days = np.arange(pop.start_epoch_day, pop.start_epoch_day + pop.days + 5)
         self.date_compact = pa.array(
             np.char.replace(days.astype("datetime64[D]").astype(str), "-", ""))
@@ -142,6 +214,30 @@ class Formatter:
             + [json.dumps({"scenario": s, "campaign_id": None}) for s in config.SCENARIOS]
             + [json.dumps({"coupon_id": f"cp_{k:04d}", "discount_cny": int(v)})
                for k, v in enumerate(config.COUPON_VALUES_CNY)])
+        # Small categorical columns that sit next to each other in a line are written as one
+        # pooled string (fewer Arrow kernels per row): events end with page + properties ...
+        self.n_props = len(self.event_props)
+        self.event_tail = pa.array([
+            f', "page": "{page}", "properties": {props}}}\n'
+            for page in config.PAGES for props in self.event_props.to_pylist()])
+        self.event_name_mid = pa.array([f'{e}", "event_time": ' for e in config.EVENT_NAMES])
+        # ... campaign sends with scenario, content, experiment, variant and status
+        exp_json, var_json = self.exp_json.to_pylist(), self.variant_json.to_pylist()
+        self.send_tail = pa.array([
+            f', "scenario": "{sc}", "content_type": "{ct}", "experiment_id": {ex}, '
+            f'"variant": {va}, "status": "{st}"}}\n'
+            for sc in config.SCENARIOS for ct in config.CONTENT_TYPES for ex in exp_json
+            for va in var_json for st in ("failed", "sent")])
+        self.send_mid = pa.array([f'{c}", "sent_at": ' for c in ("single", "group")])
+        # ... and SMS sends (scenario .. status)
+        exp_csv, var_csv = self.exp_csv.to_pylist(), self.variant_csv.to_pylist()
+        self.sms_tail = pa.array([
+            f"{sc},{ct},{ex},{va},{st}\n"
+            for sc in config.SCENARIOS for ct in config.CONTENT_TYPES for ex in exp_csv
+            for va in var_csv for st in ("失败", "成功")])
+        self.date8 = np.frombuffer("".join(self.date_compact.to_pylist()).encode(),
+                                   dtype=np.uint8).reshape(-1, 8)
+        self._fixed_cache: dict[str, np.ndarray] = {}
 
     # --- shared pieces ------------------------------------------------------------------------------
     def _day_compact(self, day: np.ndarray) -> pa.Array:
@@ -156,25 +252,60 @@ class Formatter:
         exp = _take(self.exp_campaign, np.maximum(-code - 1, 0))
         return pc.if_else(pa.array(code < 0), exp, regular)
 
-    def _phone(self, rng, phone11: pa.Array) -> pa.Array:
-        return ids.messy_phones(rng, phone11, self.mess.messy_phone_rate)
+    def _phone(self, fmt: np.ndarray, phone11: pa.Array) -> pa.Array:
+        return ids.messy_phones(fmt, phone11)
+
+    # --- per-file random choices, headers, bodies ------------------------------------------------
+    def draw(self, entity: str, n: int, rng: np.random.Generator) -> Batch:
+        """The random formatting choices of one file of ``n`` rows (drawn from the file's own
+        stream, so formatting several files in one call gives the same bytes)."""
+        out: Batch = {}
+        if entity == "members":
+            out["_alt"] = rng.random(n) < self.mess.alt_time_format_rate
+        if entity in ("members", "external_contacts", "users"):
+            out["_phone_fmt"] = ids.phone_formats(rng, n, self.mess.messy_phone_rate)
+        return out
+
+    @staticmethod
+    def header(source: str, entity: str) -> str:
+        """The CSV header line of a CRM entity ('' for JSON lines)."""
+        return ",".join(CSV_HEADERS[entity]) + "\n" if source == "crm" else ""
+
+    def body(self, source: str, entity: str, b: Batch, rows_per_call: int = 1 << 16) -> Body:
+        """UTF-8 lines of all rows of ``b`` (no CSV header), formatted ``rows_per_call`` rows
+        at a time (Arrow kernels are fastest on cache-sized inputs)."""
+        n = len(next(iter(b.values())))
+        body = Body()
+        for lo in range(0, n, rows_per_call):
+            part = b if n <= rows_per_call else {k: v[lo:lo + rows_per_call] for k, v in b.items()}
+            body.append(self.lines(source, entity, part))
+        return body
+
+    def lines(self, source: str, entity: str, b: Batch) -> pa.Array:
+        """One string per row, each ending in a newline."""
+        if source == "crm":
+            cols = self._crm_columns(entity, b)
+            if entity == "sms_sends":  # the pooled tail ends the line
+                return pc.binary_join_element_wise(*cols, ",")
+            return _join(pc.binary_join_element_wise(*cols, ","), "\n")
+        parts = getattr(self, "_" + entity)(b)
+        if entity in ("events", "campaign_sends"):  # the pooled tail ends the line
+            return _join(*parts)
+        return _join(*parts, "\n")
 
     # --- CRM (CSV) ----------------------------------------------------------------------------------
-    def crm(self, entity: str, b: Batch, rng: np.random.Generator) -> bytes:
-        header = ",".join(CSV_HEADERS[entity]) + "\n"
+    def _crm_columns(self, entity: str, b: Batch) -> list[pa.Array]:
         n = len(next(iter(b.values())))
-        if n == 0:
-            return header.encode()
         pop = self.pop
         yes, no = S("是"), S("否")
         if entity == "members":
             mem = b["mem"]
             person = pop.mem_person[mem]
-            alt = rng.random(n) < self.mess.alt_time_format_rate
+            alt = b["_alt"]
             unsub = b["unsub_ms"]
             cols = [
                 _take(pop.mem_id, mem), _take(self.person_name, person),
-                self._phone(rng, _take(pop.mem_phone11, mem)),
+                self._phone(b["_phone_fmt"], _take(pop.mem_phone11, mem)),
                 local_time_str(pop.mem_ms[mem], alt),
                 _take(self.channel_cn, pop.channel[person]),
                 _take(self.tier, pop.tier[person]), _take(pop.birthday_str, person),
@@ -205,27 +336,20 @@ class Formatter:
                 _take(self.feedback, b["text"]),
             ]
         elif entity == "sms_sends":
+            n_exp, n_var = len(self.exp_csv), len(self.variant_csv)
+            tail = ((((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp
+                      + b["exp"] + 1) * n_var + b["variant"] + 1) * 2 + b["ok"])
+            # the pooled tail holds the last 5 columns and the newline
             cols = [
                 self._campaign(b["campaign"]), _take(pop.mem_id, b["mem"]),
-                local_time_str(b["ms"]), _take(self.scenario, b["scenario"]),
-                _take(self.content, b["content"]), _take(self.exp_csv, b["exp"] + 1),
-                _take(self.variant_csv, b["variant"] + 1),
-                pc.if_else(pa.array(b["ok"]), S("成功"), S("失败")),
+                local_time_str(b["ms"]), _take(self.sms_tail, tail),
             ]
         else:
             raise ValueError(f"unknown CRM entity {entity!r}")
-        lines = _join(pc.binary_join_element_wise(*cols, ","), "\n")
-        return header.encode() + to_bytes(lines)
+        return cols
 
     # --- WeCom and mini-program (JSON lines) ----------------------------------------------------------
-    def jsonl(self, entity: str, b: Batch, rng: np.random.Generator) -> bytes:
-        n = len(next(iter(b.values())))
-        if n == 0:
-            return b""
-        parts = getattr(self, "_" + entity)(b, rng)
-        return to_bytes(_join(*parts, "\n"))
-
-    def _external_contacts(self, b, rng):
+    def _external_contacts(self, b):
         pop = self.pop
         p = b["person"]
         name = _take(self.person_name, p)
@@ -234,7 +358,7 @@ class Formatter:
         uid = pc.if_else(pa.array(has_uid), _join(', "unionid": "', _take(pop.unionid, p), '"'),
                          S(""))
         mobile = pc.if_else(pa.array(pop.remark_mobile[p]),
-                            _join('"', self._phone(rng, _take(pop.phone11, p)), '"'), S(""))
+                            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'), S(""))
         store = pop.store_idx[p]
         state = pc.if_else(pa.array(store >= 0),
                            _join("store_", ids.padded(np.maximum(store, 0) + 1, 4)), S("mall"))
@@ -249,7 +373,7 @@ class Formatter:
             ', "state": "', state, '"}]}',
         ]
 
-    def _group_members(self, b, rng):
+    def _group_members(self, b):
         pop = self.pop
         p = b["person"]
         ext = p >= 0
@@ -264,7 +388,7 @@ class Formatter:
             _str(b["ms"] // 1000), ', "join_scene": ', _str(b["scene"]), "}",
         ]
 
-    def _messages(self, b, rng):
+    def _messages(self, b):
         pop = self.pop
         staff_side = pa.array(b["from_staff"])
         ext = _take(pop.external_userid, b["person"])
@@ -283,27 +407,27 @@ class Formatter:
             "}}",
         ]
 
-    def _campaign_sends(self, b, rng):
-        pop = self.pop
+    def _campaign_sends(self, b):
+        n_exp, n_var = len(self.exp_json), len(self.variant_json)
+        tail = ((((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp
+                  + b["exp"] + 1) * n_var + b["variant"] + 1) * 2 + b["ok"])
+        head = _fixed_strings(_concat_fixed(
+            '", "external_userid": "', self._fixed("external_userid")[b["person"]],
+            '", "sender": "'))
         return [
-            '{"campaign_id": "', self._campaign(b["campaign"]), '", "external_userid": "',
-            _take(pop.external_userid, b["person"]), '", "sender": "',
+            '{"campaign_id": "', self._campaign(b["campaign"]), head,
             _take(self.staff, b["staff"]), '", "chat_type": "',
-            pc.if_else(pa.array(b["group"]), S("group"), S("single")), '", "sent_at": ',
-            _str(b["ms"] // 1000), ', "scenario": "', _take(self.scenario, b["scenario"]),
-            '", "content_type": "', _take(self.content, b["content"]), '", "experiment_id": ',
-            _take(self.exp_json, b["exp"] + 1), ', "variant": ',
-            _take(self.variant_json, b["variant"] + 1), ', "status": "',
-            pc.if_else(pa.array(b["ok"]), S("sent"), S("failed")), '"}',
+            _take(self.send_mid, b["group"].astype(np.int64)), _str(b["ms"] // 1000),
+            _take(self.send_tail, tail),
         ]
 
-    def _users(self, b, rng):
+    def _users(self, b):
         pop = self.pop
         p = b["person"]
         uid = pc.if_else(pa.array(pop.mini_unionid[p]), _join('"', _take(pop.unionid, p), '"'),
                          S("null"))
         phone = pc.if_else(pa.array(b["phone"]),
-                           _join('"', self._phone(rng, _take(pop.phone11, p)), '"'), S("null"))
+                           _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'), S("null"))
         unsub = b["unsub_ms"]
         return [
             '{"openid": "', _take(pop.openid, p), '", "unionid": ', uid, ', "phone_number": ',
@@ -314,19 +438,31 @@ class Formatter:
             ', "updated_at": ', _str(b["updated_ms"]), "}",
         ]
 
-    def _events(self, b, rng):
-        pop = self.pop
+    def _events(self, b):
         kind = np.where(b["coupon"] >= 0, 1 + len(config.SCENARIOS) + b["coupon"],
                         np.where(b["scenario"] >= 0, 1 + b["scenario"], 0))
-        props = _take(self.event_props, kind)
-        return [
-            '{"event_id": "e', self._day_compact(b["day"]), ids.padded(b["seq"], 9),
-            '", "openid": "', _take(pop.openid, b["person"]), '", "event_name": "',
-            _take(self.event_names, b["name"]), '", "event_time": ', _str(b["ms"]),
-            ', "page": "', _take(self.pages, b["page"]), '", "properties": ', props, "}",
-        ]
+        head = _fixed_strings(_concat_fixed(
+            '{"event_id": "e', self.date8[b["day"]], _digits(b["seq"], 9), '", "openid": "',
+            self._fixed("openid")[b["person"]], '", "event_name": "'))
+        return [head, _take(self.event_name_mid, b["name"]), _str(b["ms"]),
+                _take(self.event_tail, b["page"] * self.n_props + kind)]
 
-    def _orders(self, b, rng):
+    def _fixed(self, name: str) -> np.ndarray:
+        """A per-person id column of the population (all the same width) as a uint8 matrix."""
+        if name not in self._fixed_cache:
+            arr = getattr(self.pop, name)
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:
+                                                                      arr.offset + len(arr) + 1]
+            width = int(offsets[1] - offsets[0])
+            if not (np.diff(offsets) == width).all():
+                raise ValueError(f"{name} values differ in length")
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+            self._fixed_cache[name] = data[offsets[0]:offsets[-1]].reshape(len(arr), width)
+        return self._fixed_cache[name]
+
+    def _orders(self, b):
         pop = self.pop
         coupon = b["coupon"]
         coupon_json = pc.if_else(pa.array(coupon >= 0),

@@ -11,10 +11,11 @@
    waits) or waits for the swap and then re-resolves the names (PostgreSQL re-does the name
    lookup after a lock wait when the catalog changed), so every statement and every transaction
    sees one version.
-3. The swap runs with a short ``lock_timeout`` and is retried until ``swap_timeout_s``: it gives
-   way to long reader transactions instead of queueing them behind it, and it never waits long
-   enough to be picked as the victim of a reader's deadlock check (a reader waiting on us
-   aborts only after ``deadlock_timeout``, 1 s by default, and we time out first).
+3. The swap waits (at most ``lock_timeout_ms``, 100 ms) only for its first table lock, while it
+   holds nothing, and takes the others NOWAIT; when one is busy it rolls back and retries, waiting
+   on that table first, until ``swap_timeout_s``. So it never holds a lock while waiting for
+   another (no deadlock with a reader, which could otherwise be the one aborted), readers queue
+   behind it for at most 100 ms, and a long reader transaction delays the swap, not the reverse.
 4. ``marts_previous`` is dropped afterwards (or by the next publish if readers still hold it).
 """
 
@@ -118,7 +119,7 @@ def _drop_schema(conn: psycopg.Connection, name: str, lock_timeout_ms: int, retr
                     sql.Identifier(name)))
             return True
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
-            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
     return False
 
 
@@ -162,7 +163,7 @@ def publish_to_postgres(
     *,
     schema: str = "marts",
     readers: Sequence[str] = (),
-    lock_timeout_ms: int = 500,
+    lock_timeout_ms: int = 100,
     swap_timeout_s: float = 120.0,
 ) -> str:
     """Load ``tables`` from schema ``marts`` of the DuckDB file at ``duckdb_path`` into
@@ -215,22 +216,37 @@ def _swap(
     lock_timeout_ms: int,
     swap_timeout_s: float,
 ) -> None:
+    """Rename ``schema`` to ``previous`` and ``staging`` to ``schema`` in one transaction, holding
+    ACCESS EXCLUSIVE locks on every table of ``schema``.
+
+    Deadlock-free towards readers: the swap waits (at most ``lock_timeout_ms``) only for its
+    first lock, while it holds nothing; every other lock is taken NOWAIT. If one is busy, the
+    transaction is rolled back (releasing what it held, so the reader holding it can finish)
+    and the next attempt waits for that table first.
+    """
     deadline = time.monotonic() + swap_timeout_s
-    attempt = 0
+    attempt, wait_first = 0, None
     while True:
+        busy = None
         try:
             with conn.transaction():
                 conn.execute(sql.SQL("set local lock_timeout = {}").format(
                     sql.Literal(f"{lock_timeout_ms}ms")))
                 live_tables = [r[0] for r in conn.execute(
-                    "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                    "select c.relname from pg_class c "
+                    "join pg_namespace n on n.oid = c.relnamespace "
                     "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
                     "order by c.relname", [schema]).fetchall()]
+                if wait_first in live_tables:
+                    live_tables.remove(wait_first)
+                    live_tables.insert(0, wait_first)
+                for i, table in enumerate(live_tables):
+                    busy = table
+                    conn.execute(sql.SQL("lock table {} in access exclusive mode{}").format(
+                        sql.Identifier(schema, table), sql.SQL("" if i == 0 else " nowait")))
+                busy = None
                 exists = conn.execute("select 1 from pg_namespace where nspname = %s",
                                       [schema]).fetchone()
-                if live_tables:
-                    conn.execute(sql.SQL("lock table {} in access exclusive mode").format(
-                        sql.SQL(", ").join(sql.Identifier(schema, t) for t in live_tables)))
                 if exists:
                     conn.execute(sql.SQL("alter schema {} rename to {}").format(
                         sql.Identifier(schema), sql.Identifier(previous)))
@@ -239,10 +255,11 @@ def _swap(
             return
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
             attempt += 1
+            wait_first = busy
             if time.monotonic() > deadline:
                 raise PostgresPublishError(
                     f"could not swap schema {schema} in {swap_timeout_s:.0f}s ({attempt} tries): "
                     f"sessions keep transactions open on it (see pg_stat_activity); last error: "
                     f"{exc}") from exc
-            # jitter, so readers polling in lock-step cannot starve the swap
-            time.sleep(min(0.02 * 2 ** min(attempt, 6), 1.0) * random.uniform(0.5, 1.0))
+            # a short, jittered pause so readers polling in lock-step cannot starve the swap
+            time.sleep(random.uniform(0.001, 0.01))

@@ -117,7 +117,7 @@ def _versions_dir(serving_path: Path | str, versions_dir: Path | str | None) -> 
 
 
 def _version_of_link(link: Path) -> str | None:
-    """The version a live symlink points to (``.../<version>/serving.duckdb`` or ``.../parquet``)."""
+    """The version a live symlink (``<version>/serving.duckdb`` or ``/parquet``) points to."""
     if not link.is_symlink():
         return None
     target = Path(os.readlink(link))

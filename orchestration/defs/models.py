@@ -224,8 +224,8 @@ def build_scoring_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefini
                 "select person_id, ordered_at, amount from marts.fct_orders "
                 "where not is_refunded and ordered_at < ?", [as_of.to_pydatetime()]).df()
             orders["amount"] = orders["amount"].astype(float)
-            observation_end = as_of - pd.Timedelta(seconds=1)
-            summary = rfm_summary(orders, "person_id", "ordered_at", "amount", observation_end, freq="D")
+            # orders are strictly before as_of, so every buyer's age T is at least one day
+            summary = rfm_summary(orders, "person_id", "ordered_at", "amount", as_of, freq="D")
             started = dt.datetime.now()
             with threadpool_limits(1):
                 bgf = BetaGeoFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["recency"], summary["T"])
@@ -259,15 +259,23 @@ def build_scoring_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefini
     def registration_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
-            users = con.execute("select person_id, first_seen_at, first_channel from marts.dim_users "
-                                "where first_seen_at < ?", [as_of.to_pydatetime()]).df()
+            # a registration is a person's first appearance, by the channel they came through
+            users = con.execute("select person_id, first_seen_at as registered_at, first_channel "
+                                "from marts.dim_users where first_seen_at < ?",
+                                [as_of.to_pydatetime()]).df()
             daily = daily_registrations(users, end_date=as_of - pd.Timedelta(days=1))
             forecaster = RegistrationForecaster(horizon_days=28, interval=0.8).fit(daily)
             forecast = forecaster.predict()
             forecast["generated_at"] = as_of
             replace_table(con, "ml", "registration_forecast", forecast)
-        scores = backtest(daily, horizon=28, folds=3)
-        summary = scores.mean(numeric_only=True)
+        # backtest each channel with enough history (3 folds of 28 days plus 8 weeks to fit)
+        folds = []
+        for channel, group in daily.groupby("channel"):
+            series = group.set_index("date")["registrations"]
+            if len(series) >= 3 * 28 + 56:
+                folds.append(backtest(series, horizon=28, folds=3).assign(channel=channel))
+        scores = pd.concat(folds, ignore_index=True) if folds else pd.DataFrame()
+        summary = scores.mean(numeric_only=True).drop(["fold", "n_train_days"], errors="ignore")
         png = forecast_plot(daily, forecast, title=f"Registrations by channel, forecast from {as_of.date()}")
         return dg.MaterializeResult(metadata={
             "rows": len(forecast), "as_of": as_of.date().isoformat(),

@@ -33,19 +33,47 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     users, orders, inter = [], [], []
 
     def user(pid, first_day, channel, hour=9):
-        users.append({"person_id": pid, "first_seen_at": day(first_day, hour), "first_channel": channel})
+        users.append(
+            {"person_id": pid, "first_seen_at": day(first_day, hour), "first_channel": channel}
+        )
 
     def order(pid, at, amount, refunded=False, channel="store"):
-        orders.append({"order_id": f"o{len(orders):04d}", "person_id": pid, "channel": channel,
-                       "ordered_at": at, "amount": float(amount), "discount_amount": 0.0,
-                       "coupon_used": False, "is_refunded": refunded})
+        orders.append(
+            {
+                "order_id": f"o{len(orders):04d}",
+                "person_id": pid,
+                "channel": channel,
+                "ordered_at": at,
+                "amount": float(amount),
+                "discount_amount": 0.0,
+                "coupon_used": False,
+                "is_refunded": refunded,
+            }
+        )
 
-    def touch(pid, at, channel="wecom_1v1", scenario="birthday", direction="outbound",
-              experiment_id=None, variant=None):
-        inter.append({"interaction_id": f"i{len(inter):05d}", "person_id": pid, "occurred_at": at,
-                      "channel": channel, "direction": direction, "scenario": scenario,
-                      "content_type": "text", "campaign_id": None,
-                      "experiment_id": experiment_id, "variant": variant})
+    def touch(
+        pid,
+        at,
+        channel="wecom_1v1",
+        scenario="birthday",
+        direction="outbound",
+        experiment_id=None,
+        variant=None,
+    ):
+        inter.append(
+            {
+                "interaction_id": f"i{len(inter):05d}",
+                "person_id": pid,
+                "occurred_at": at,
+                "channel": channel,
+                "direction": direction,
+                "scenario": scenario,
+                "content_type": "text",
+                "campaign_id": None,
+                "experiment_id": experiment_id,
+                "variant": variant,
+            }
+        )
 
     # random background
     for i in range(40):
@@ -55,18 +83,31 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         n_orders = int(rng.poisson(2.0))
         for _ in range(n_orders):
             d = first + int(rng.integers(0, N_DAYS - first))
-            order(pid, day(d, int(rng.integers(8, 22))), int(rng.choice([50, 100, 150, 200])),
-                  refunded=bool(rng.random() < 0.15), channel=ORDER_CHANNELS[int(rng.integers(0, 3))])
+            order(
+                pid,
+                day(d, int(rng.integers(8, 22))),
+                int(rng.choice([50, 100, 150, 200])),
+                refunded=bool(rng.random() < 0.15),
+                channel=ORDER_CHANNELS[int(rng.integers(0, 3))],
+            )
         for _ in range(int(rng.poisson(8))):
             d = first + int(rng.integers(0, N_DAYS - first))
-            touch(pid, day(d, int(rng.integers(8, 21)), int(rng.integers(0, 60))),
-                  channel=TOUCH_CHANNELS[int(rng.integers(0, 3))],
-                  scenario=SCENARIOS[int(rng.integers(0, 3))])
+            touch(
+                pid,
+                day(d, int(rng.integers(8, 21)), int(rng.integers(0, 60))),
+                channel=TOUCH_CHANNELS[int(rng.integers(0, 3))],
+                scenario=SCENARIOS[int(rng.integers(0, 3))],
+            )
         for _ in range(int(rng.poisson(4))):
             d = first + int(rng.integers(0, N_DAYS - first))
             kind = int(rng.integers(0, 2))
-            touch(pid, day(d, int(rng.integers(8, 21))), channel=["miniprogram", "wecom_1v1"][kind],
-                  scenario=["page_view", "chat"][kind], direction="inbound")
+            touch(
+                pid,
+                day(d, int(rng.integers(8, 21))),
+                channel=["miniprogram", "wecom_1v1"][kind],
+                scenario=["page_view", "chat"][kind],
+                direction="inbound",
+            )
 
     # pre-history person: first seen before the data starts (no cohort, but a user)
     user("q_old", -90, "store")
@@ -88,7 +129,13 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     order("q_silent", day(31, 12), 100)
     # cohort too young for D30 (first seen 10 days before the end)
     user("q_young", N_DAYS - 10, "miniprogram")
-    touch("q_young", day(N_DAYS - 9, 9), direction="inbound", channel="miniprogram", scenario="page_view")
+    touch(
+        "q_young",
+        day(N_DAYS - 9, 9),
+        direction="inbound",
+        channel="miniprogram",
+        scenario="page_view",
+    )
     # touched 7 consecutive days (and 3 consecutive days) ending on day 20, 5 touches a week+
     user("q_spam", 0, "wecom")
     for d in range(14, 21):
@@ -97,13 +144,15 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         touch("q_spam", day(d, 15), channel="sms", scenario="new_arrival")
     # SLA cases on day 40 for q_chat
     user("q_chat", 0, "wecom")
-    touch("q_chat", day(40, 9), direction="inbound", scenario="chat")           # answered in 1h
+    touch("q_chat", day(40, 9), direction="inbound", scenario="chat")  # answered in 1h
     touch("q_chat", day(40, 10), scenario="service_reply")
-    touch("q_chat", day(40, 12), direction="inbound", scenario="chat")          # answered after 3h
+    touch("q_chat", day(40, 12), direction="inbound", scenario="chat")  # answered after 3h
     touch("q_chat", day(40, 15), scenario="service_reply")
-    touch("q_chat", day(41, 20), direction="inbound", scenario="chat")          # campaign, not staff
+    touch("q_chat", day(41, 20), direction="inbound", scenario="chat")  # campaign, not staff
     touch("q_chat", day(41, 21), scenario="birthday")
-    touch("q_chat", day(42, 22, 30), direction="inbound", scenario="chat")      # answered at 2:00 exactly
+    touch(
+        "q_chat", day(42, 22, 30), direction="inbound", scenario="chat"
+    )  # answered at 2:00 exactly
     touch("q_chat", day(43, 0, 30), scenario="service_reply")
     # chat on the last day whose window has not closed at the watermark (day 69 23:00)
     touch("q_chat", day(N_DAYS - 1, 22, 0), direction="inbound", scenario="chat")
@@ -116,27 +165,64 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         if i % 3 == 0:
             continue
         variant = "treatment" if i % 2 else "control"
-        touch(pid, day(45, 9, i), channel="sms", scenario="member_day",
-              experiment_id="exp_member_day", variant=variant)
-    touch("q_twice", day(45, 9), channel="sms", scenario="member_day",
-          experiment_id="exp_member_day", variant="treatment")
-    touch("q_twice", day(46, 9), channel="sms", scenario="member_day",
-          experiment_id="exp_member_day", variant="control")
-    order("q_twice", day(47, 9), 70)                 # converts within 7 days
-    touch("q_refund", day(45, 9), channel="sms", scenario="member_day",
-          experiment_id="exp_member_day", variant="control")
+        touch(
+            pid,
+            day(45, 9, i),
+            channel="sms",
+            scenario="member_day",
+            experiment_id="exp_member_day",
+            variant=variant,
+        )
+    touch(
+        "q_twice",
+        day(45, 9),
+        channel="sms",
+        scenario="member_day",
+        experiment_id="exp_member_day",
+        variant="treatment",
+    )
+    touch(
+        "q_twice",
+        day(46, 9),
+        channel="sms",
+        scenario="member_day",
+        experiment_id="exp_member_day",
+        variant="control",
+    )
+    order("q_twice", day(47, 9), 70)  # converts within 7 days
+    touch(
+        "q_refund",
+        day(45, 9),
+        channel="sms",
+        scenario="member_day",
+        experiment_id="exp_member_day",
+        variant="control",
+    )
     order("q_refund", day(46, 9), 70, refunded=True)  # refunded: no conversion
-    order("q_refund", day(44, 9), 70)                 # before the send: no conversion
-    touch("q_chat", day(45, 8), channel="sms", scenario="member_day",
-          experiment_id="exp_member_day", variant="control")
-    order("q_chat", day(52, 9), 70)                   # 7 days + 1 hour later: outside the window
+    order("q_refund", day(44, 9), 70)  # before the send: no conversion
+    touch(
+        "q_chat",
+        day(45, 8),
+        channel="sms",
+        scenario="member_day",
+        experiment_id="exp_member_day",
+        variant="control",
+    )
+    order("q_chat", day(52, 9), 70)  # 7 days + 1 hour later: outside the window
 
     dim_users = pd.DataFrame(users)
     dim_users["first_seen_date"] = dim_users["first_seen_at"].dt.date
-    for col, val in [("registered_at", pd.NaT), ("member_tier", None), ("city", None),
-                     ("consent_marketing", True), ("unsubscribed_at", pd.NaT),
-                     ("has_crm", True), ("has_wecom", True), ("has_miniprogram", True),
-                     ("n_identifiers", 1)]:
+    for col, val in [
+        ("registered_at", pd.NaT),
+        ("member_tier", None),
+        ("city", None),
+        ("consent_marketing", True),
+        ("unsubscribed_at", pd.NaT),
+        ("has_crm", True),
+        ("has_wecom", True),
+        ("has_miniprogram", True),
+        ("n_identifiers", 1),
+    ]:
         dim_users[col] = val
     fct_orders = pd.DataFrame(orders)
     fct_orders["ordered_date"] = fct_orders["ordered_at"].dt.date
@@ -149,13 +235,25 @@ def write_fixture_db(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     dim_users, fct_orders, fct_interactions = build_frames()
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists marts")
-    for name, frame in [("dim_users", dim_users), ("fct_orders", fct_orders),
-                        ("fct_interactions", fct_interactions)]:
+    for name, frame in [
+        ("dim_users", dim_users),
+        ("fct_orders", fct_orders),
+        ("fct_interactions", fct_interactions),
+    ]:
         con.register("frame", frame)
         con.execute(f"create or replace table marts.{name} as select * from frame")
         con.unregister("frame")
     con.execute("alter table marts.fct_interactions alter campaign_id type varchar")
     con.execute("alter table marts.dim_users alter registered_at type timestamp")
     con.execute("alter table marts.dim_users alter unsubscribed_at type timestamp")
+    # user_ltv joins the probabilistic CLV the Python model asset writes; one buyer's row is enough
+    # to check the join (the CLV math itself is tested in tests/ml/test_clv.py)
+    con.execute("create schema if not exists ml")
+    con.execute(
+        "create or replace table ml.user_clv as select person_id, 0.5 as p_alive, "
+        "2.0 as expected_orders_365d, 100.0 as expected_order_value, 180.0 as clv_365d, "
+        "timestamp '2026-01-01' as clv_as_of from marts.fct_orders where not is_refunded "
+        "order by person_id limit 1"
+    )
     con.close()
     return dim_users, fct_orders, fct_interactions

@@ -198,7 +198,11 @@ def test_postgres_swap_is_atomic_for_concurrent_readers(paths, pg_dsn, tmp_path)
             time.sleep(0.02)
         procs.append((proc, stop))
 
-    versions = [pg_publish(paths, pg_dsn, generation=g, rows=5_000).version for g in range(2, 8)]
+    versions, durations = [], []
+    for generation in range(2, 8):
+        pub = pg_publish(paths, pg_dsn, generation=generation, rows=5_000)
+        versions.append(pub.version)
+        durations.append(pub.duration_seconds)
 
     results = []
     for proc, stop in procs:
@@ -207,7 +211,7 @@ def test_postgres_swap_is_atomic_for_concurrent_readers(paths, pg_dsn, tmp_path)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         results.append(json.loads(out))
-    print("postgres readers:", results)
+    print("publish seconds under load:", durations, "postgres readers:", results)
     for result in results:
         assert result["n_errors"] == 0, result["errors"]
         assert result["reads"] >= 20

@@ -1,5 +1,6 @@
 -- One row per business day x KPI: the plan's cockpit (3.4) with its targets (kpi_targets seed),
--- red/amber/green status, the mean of the previous 28 days and the +-15% anomaly flag.
+-- red/amber/green status (boundaries inclusive, with a 1e-9 tolerance for float noise), the mean
+-- of the previous 28 days and the +-15% anomaly flag.
 with
 
 engagement_daily as (select * from {{ ref('engagement_daily') }}),
@@ -208,15 +209,15 @@ final as (
         kpi_targets.direction,
         case
             when grid.value is null then null
-            when kpi_targets.direction = 'higher_is_better' and grid.value >= kpi_targets.target then 'green'
-            when kpi_targets.direction = 'lower_is_better' and grid.value <= kpi_targets.target then 'green'
+            when kpi_targets.direction = 'higher_is_better' and grid.value >= kpi_targets.target - 1e-9 then 'green'
+            when kpi_targets.direction = 'lower_is_better' and grid.value <= kpi_targets.target + 1e-9 then 'green'
             when
                 kpi_targets.direction = 'higher_is_better'
-                and grid.value >= kpi_targets.target - kpi_targets.amber_band
+                and grid.value >= kpi_targets.target - kpi_targets.amber_band - 1e-9
                 then 'amber'
             when
                 kpi_targets.direction = 'lower_is_better'
-                and grid.value <= kpi_targets.target + kpi_targets.amber_band
+                and grid.value <= kpi_targets.target + kpi_targets.amber_band + 1e-9
                 then 'amber'
             else 'red'
         end as status,

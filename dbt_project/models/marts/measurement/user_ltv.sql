@@ -3,12 +3,17 @@
 --       conversion_rate_s x aov_cny x orders_per_month x stage_months_s x retention_coefficient_s
 -- with the stages and their coefficients in the ltv_coefficients seed. Persons without a
 -- non-refunded order have an LTV of 0 by this formula (the probabilistic CLV covers them).
+-- The probabilistic columns (BG/NBD + Gamma-Gamma) come from the Python model asset ml/user_clv,
+-- so this model runs in the dbt step after the models (tag after_ml).
+{{ config(tags=['after_ml']) }}
+
 with
 
 users as (select * from {{ ref('dim_users') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
 calendar as (select * from {{ ref('int_measurement__calendar') }}),
 ltv_coefficients as (select * from {{ ref('ltv_coefficients') }}),
+clv as (select * from {{ source('ml', 'user_clv') }}),
 
 data_bounds as (
 
@@ -70,9 +75,16 @@ final as (
             * (1.0 * person_factors.orders / person_factors.tenure_months)
             * stage_weights.weighted_stage_months,
             0
-        ) as ltv_formula
+        ) as ltv_formula,
+
+        -- probabilistic CLV (null for persons who never bought)
+        clv.p_alive,
+        clv.expected_orders_365d,
+        clv.expected_order_value,
+        clv.clv_365d
     from person_factors
     cross join stage_weights
+    left join clv on clv.person_id = person_factors.person_id
 
 )
 
