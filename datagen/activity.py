@@ -29,6 +29,34 @@ def _i64(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
 
+EVENT_CUM = np.cumsum(config.EVENT_MIX, axis=1)
+IS_UGC_EVENT = np.isin(np.arange(len(config.EVENT_NAMES)), (2, 4, 5))
+_PLANTED: dict[int, list] = {}
+
+
+def _choice_by_persona(u: np.ndarray, persona: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Category per row: the number of entries of ``cum[persona]`` below ``u`` (capped)."""
+    out = np.empty(len(u), dtype=np.int64)
+    for p in range(len(cum)):
+        m = persona == p
+        out[m] = np.searchsorted(cum[p], u[m], side="left")
+    return np.minimum(out, cum.shape[1] - 1)
+
+
+def _planted_orders(pop: Population) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per experiment: planted order times (sorted) and their persons (cached per population)."""
+    key = id(pop)
+    if key not in _PLANTED or _PLANTED[key][0] is not pop:
+        per_exp = []
+        for conv in pop.exp_conv_ms:
+            who = np.flatnonzero(conv >= 0)
+            order = np.argsort(conv[who], kind="stable")
+            per_exp.append((conv[who][order], who[order]))
+        _PLANTED.clear()
+        _PLANTED[key] = (pop, per_exp)
+    return _PLANTED[key][1]
+
+
 def _seq(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full(n, d, dtype=np.int64), np.arange(n, dtype=np.int64)
 
@@ -61,16 +89,18 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     csum = np.cumsum(gap)
     ev_ms = np.repeat(ev_start, n_ev) + csum - np.repeat(csum[np.cumsum(n_ev) - n_ev], n_ev)
     ev_ms = np.minimum(ev_ms, day0 + DAY_MS - 1)
-    cum = np.cumsum(config.EVENT_MIX, axis=1)[pop.persona[ev_person]]
-    ev_name = np.minimum((rng.random(len(ev_person))[:, None] > cum).sum(axis=1), 5)
+    ev_persona = pop.persona[ev_person]
+    ev_name = _choice_by_persona(rng.random(len(ev_person)), ev_persona, EVENT_CUM)
     is_claim = ev_name == 3
-    depth = config.DISCOUNT_DEPTH[pop.persona[ev_person]]
-    wanted = ((depth[:, 0] + rng.random(len(ev_person)) * (depth[:, 1] - depth[:, 0]))
-              * config.ORDER_MEAN_CNY[pop.persona[ev_person]])  # coupon value in CNY
+    u_depth = rng.random(len(ev_person))[is_claim]
+    claim_persona = ev_persona[is_claim]
+    depth = config.DISCOUNT_DEPTH[claim_persona]
+    wanted = ((depth[:, 0] + u_depth * (depth[:, 1] - depth[:, 0]))
+              * config.ORDER_MEAN_CNY[claim_persona])  # coupon value in CNY
     values = config.COUPON_VALUES_CNY
-    ev_coupon = np.where(is_claim, np.minimum(np.searchsorted(values, wanted), len(values) - 1),
-                         -1)
-    ugc = np.isin(ev_name, (2, 4, 5))
+    ev_coupon = np.full(len(ev_person), -1, dtype=np.int64)
+    ev_coupon[is_claim] = np.minimum(np.searchsorted(values, wanted), len(values) - 1)
+    ugc = IS_UGC_EVENT[ev_name]
     ev_scen = np.where(ugc, np.where(ev_name == 2, 5, rng.integers(3, 8, len(ev_person))), -1)
     page = config.EVENT_PAGE[ev_name]
     browse = (ev_name == 0) & (rng.random(len(ev_person)) < 0.5)
@@ -144,11 +174,11 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     buyers = alive[(rng.random(len(alive)) < p_order) & ~in_window]
     buy_ms = day0 + time_of_day_ms(rng, len(buyers))
     planted, planted_ms = [], []
-    for e in range(len(config.EXPERIMENTS)):
-        conv = pop.exp_conv_ms[e]
-        hit = np.flatnonzero((conv >= day0) & (conv < day0 + DAY_MS))
+    for e, (conv_sorted, conv_person) in enumerate(_planted_orders(pop)):
+        lo, hi = np.searchsorted(conv_sorted, [day0, day0 + DAY_MS])
+        hit = np.sort(conv_person[lo:hi])
         planted.append(hit)
-        planted_ms.append(conv[hit])
+        planted_ms.append(pop.exp_conv_ms[e][hit])
     buyers = np.concatenate([buyers, *planted])
     buy_ms = np.concatenate([buy_ms, *planted_ms])
     crm_ok = (pop.crm_day[buyers] >= 0) & (pop.crm_day[buyers] <= d)
@@ -209,7 +239,8 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
         text=rng.integers(0, len(config.FEEDBACK_TEXTS), len(fb_people)))
 
     # --- outbound touches ------------------------------------------------------------------------------
-    cons = pop.consent[:registered] & ((pop.unsub_day[:registered] < 0) | (pop.unsub_day[:registered] > d))
+    unsub_day = pop.unsub_day[:registered]
+    cons = pop.consent[:registered] & ((unsub_day < 0) | (unsub_day > d))
     crm_on = (pop.crm_day[:registered] >= 0) & (pop.crm_day[:registered] < d)
     wecom_on = (pop.wecom_day[:registered] >= 0) & (pop.wecom_day[:registered] < d)
     reach = cons & (crm_on | wecom_on)

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="landing folder (default $SIYU_DATA_DIR/landing or ./data/landing)")
     p.add_argument("--clean", action="store_true", help="no mess: plain phones, no duplicates, "
                    "resends, late rows or junk phones, UTF-8 only")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per CPU, at most 4; the output does not "
+                        "depend on it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = generate(
         persons=args.persons, days=args.days, start=args.start, seed=args.seed, out=out,
         progress=not args.no_progress, mess=MessConfig.off() if args.clean else None,
+        workers=args.workers,
     )
     print(summary.report(), file=sys.stderr)
     return 0

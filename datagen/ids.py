@@ -83,5 +83,18 @@ def normalise_phone(values: pa.Array | list) -> pa.Array:
 
 
 def padded(values: np.ndarray, width: int) -> pa.Array:
+    """Decimal strings of non-negative ints, zero-padded to at least ``width`` digits."""
+    values = np.asarray(values, dtype=np.int64)
+    if len(values) and 0 <= values.min() and values.max() < 10**width:
+        # all exactly ``width`` digits: build the characters in numpy, no Arrow string kernels
+        chars = np.empty((len(values), width), dtype=np.uint8)
+        v = values
+        for k in range(width - 1, -1, -1):
+            v, r = np.divmod(v, 10)
+            chars[:, k] = r
+        chars += 48
+        offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int32)
+        return pa.Array.from_buffers(pa.string(), len(values),
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
     return pc.utf8_lpad(pc.cast(pa.array(values, type=pa.int64()), pa.string()), width=width,
                         padding="0")

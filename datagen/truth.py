@@ -48,10 +48,20 @@ def identities_table(pop: Population) -> pa.Table:
         _ids("miniprogram", "unionid", take(pop.unionid, m_uid), take(pid, m_uid)),
         _ids("miniprogram", "phone", take(pop.phone11, m_phone), take(pid, m_phone)),
     ]
+    # junk phones appear on many member records: keep the first row of each value
+    parts = [_first_of_each(part) for part in parts]
     table = pa.concat_tables(parts)
-    # junk phones appear on many member records: keep one row each
-    df = table.to_pandas().drop_duplicates(["source", "id_type", "id_value"], keep="first")
-    return pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    return table.cast(pa.schema([(name, pa.large_string()) for name in table.column_names]))
+
+
+def _first_of_each(part: pa.Table) -> pa.Table:
+    """The rows of ``part`` (one source and id type) with an id_value not seen in an earlier
+    row."""
+    codes = pc.dictionary_encode(part["id_value"]).combine_chunks().indices.to_numpy()
+    if len(np.unique(codes)) == len(codes):
+        return part
+    first = np.sort(np.unique(codes, return_index=True)[1])
+    return part.take(pa.array(first))
 
 
 def _date_col(pop: Population, day: np.ndarray, valid: np.ndarray) -> pa.Array:

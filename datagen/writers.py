@@ -295,7 +295,6 @@ class Formatter:
 
     # --- CRM (CSV) ----------------------------------------------------------------------------------
     def _crm_columns(self, entity: str, b: Batch) -> list[pa.Array]:
-        n = len(next(iter(b.values())))
         pop = self.pop
         yes, no = S("是"), S("否")
         if entity == "members":
@@ -358,7 +357,8 @@ class Formatter:
         uid = pc.if_else(pa.array(has_uid), _join(', "unionid": "', _take(pop.unionid, p), '"'),
                          S(""))
         mobile = pc.if_else(pa.array(pop.remark_mobile[p]),
-                            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'), S(""))
+                            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
+                            S(""))
         store = pop.store_idx[p]
         state = pc.if_else(pa.array(store >= 0),
                            _join("store_", ids.padded(np.maximum(store, 0) + 1, 4)), S("mall"))
@@ -427,7 +427,8 @@ class Formatter:
         uid = pc.if_else(pa.array(pop.mini_unionid[p]), _join('"', _take(pop.unionid, p), '"'),
                          S("null"))
         phone = pc.if_else(pa.array(b["phone"]),
-                           _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'), S("null"))
+                           _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
+                           S("null"))
         unsub = b["unsub_ms"]
         return [
             '{"openid": "', _take(pop.openid, p), '", "unionid": ', uid, ', "phone_number": ',

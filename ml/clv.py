@@ -515,23 +515,43 @@ class GammaGammaFitter:
         ``time=52, freq=52/12``. ``lifetimes``' ``time=12, freq="D"`` (12 steps of 30 days)
         is ``time=360, freq=30`` here. The result is in the currency of ``monetary_value``.
         """
-        if time <= 0 or freq <= 0:
-            raise ValueError(f"time and freq must be positive, got time={time}, freq={freq}")
         x, t_x, T_arr, m = _as_float_arrays(frequency, recency, T, monetary_value)
         order_value = self.conditional_expected_average_profit(x, m)
-        ends = np.minimum(np.arange(1, int(np.ceil(time / freq - 1e-12)) + 1) * freq, time)
-        cumulative = bgf.conditional_expected_number_of_purchases_up_to_time(
-            ends[:, None], x[None, :], t_x[None, :], T_arr[None, :]
+        return order_value * discounted_expected_purchases(
+            bgf, x, t_x, T_arr, time=time, discount_rate=discount_rate, freq=freq
         )
-        per_period = np.diff(cumulative, axis=0, prepend=0.0)
-        discount = (1.0 + discount_rate) ** (-(ends / freq))
-        return order_value * np.einsum("k,kn->n", discount, per_period)
 
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
             return f"GammaGammaFitter(penalizer_coef={self.penalizer_coef})"
         fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"GammaGammaFitter(penalizer_coef={self.penalizer_coef}) fitted: {fitted}"
+
+
+def discounted_expected_purchases(
+    bgf: BetaGeoFitter,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    time: float = 365.0,
+    discount_rate: float = 0.01,
+    freq: float = 365.25 / 12,
+) -> FloatArray:
+    """Expected purchases in ``(T, T + time]``, each period of length ``freq`` discounted by
+    ``(1 + discount_rate) ** (s_k / freq)`` at its end ``s_k``: CLV divided by the order value.
+
+    Units as in :meth:`GammaGammaFitter.customer_lifetime_value`.
+    """
+    if time <= 0 or freq <= 0:
+        raise ValueError(f"time and freq must be positive, got time={time}, freq={freq}")
+    x, t_x, T_arr = _as_float_arrays(frequency, recency, T)
+    ends = np.minimum(np.arange(1, int(np.ceil(time / freq - 1e-12)) + 1) * freq, time)
+    cumulative = bgf.conditional_expected_number_of_purchases_up_to_time(
+        ends[:, None], x[None, :], t_x[None, :], T_arr[None, :]
+    )
+    per_period = np.diff(cumulative, axis=0, prepend=0.0)
+    discount = (1.0 + discount_rate) ** (-(ends / freq))
+    return np.einsum("k,kn->n", discount, per_period)
 
 
 # --------------------------------------------------------------------------------------------

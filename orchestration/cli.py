@@ -142,6 +142,14 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_publish(argv: list[str]) -> int:
+    from publishing.cli import main as publish_main
+
+    settings = _settings()
+    return publish_main(argv, serving_path=settings.serving_path,
+                        published_dir=settings.published_dir, pg_dsn=settings.pg_dsn)
+
+
 def cmd_generate(argv: list[str]) -> int:
     from datagen.cli import main as generate_main
 
@@ -152,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siyu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("generate", help="write synthetic extracts (see `siyu generate --help`)",
+                   add_help=False)
+    sub.add_parser("publish", help="list, log or roll back publications (see `siyu publish --help`)",
                    add_help=False)
     run = sub.add_parser("run", help="materialise the daily job in-process for a day or a range")
     run.add_argument("--date", help="one business day YYYY-MM-DD")
@@ -166,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "generate":
         return cmd_generate(argv[1:])
+    if argv and argv[0] == "publish":
+        return cmd_publish(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)

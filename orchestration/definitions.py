@@ -13,6 +13,11 @@ from orchestration.defs.automation import (
 from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets
 from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.models import build_scoring_assets, build_training_assets
+from orchestration.defs.publication import (
+    build_publication_asset,
+    build_quality_gate,
+    published_tables,
+)
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import REPO_ROOT, Settings
@@ -26,9 +31,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
     dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
+    assets = [*ingestion_assets(daily), *build_dbt_assets(daily), *training,
+              *build_scoring_assets(daily)]
+    tables = published_tables({key for a in assets for key in a.keys})
     return dg.Definitions(
-        assets=[*ingestion_assets(daily), *build_dbt_assets(daily), *training,
-                *build_scoring_assets(daily)],
+        assets=[*assets, build_quality_gate(tables, daily), build_publication_asset(tables, daily)],
         jobs=[daily_job, monthly_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
         sensors=[build_landing_sensor(daily_job, daily)],

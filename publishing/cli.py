@@ -23,17 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from orchestration.lib.settings import Settings
+def main(argv: list[str] | None, *, serving_path, published_dir, pg_dsn: str | None = None) -> int:
+    """`siyu publish ...`; the caller (orchestration/cli.py) passes the configured paths."""
     from publishing import list_versions, read_log, rollback
     from publishing.serving import PublishError, default_versions_dir
 
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    settings = Settings.from_env()
-    paths = {"serving_path": settings.serving_path, "published_dir": settings.published_dir}
+    paths = {"serving_path": serving_path, "published_dir": published_dir}
     if args.rollback:
         try:
-            pub = rollback(args.rollback, **paths, run_id="cli", pg_dsn=settings.pg_dsn)
+            pub = rollback(args.rollback, **paths, run_id="cli", pg_dsn=pg_dsn)
         except PublishError as exc:
             print(f"siyu publish: {exc}", file=sys.stderr)
             return 1
@@ -41,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
               f"run {pub.run_id}){'; PostgreSQL reloaded' if pub.pg_schema else ''}")
         return 0
     if args.log:
-        for record in read_log(default_versions_dir(settings.serving_path)):
+        for record in read_log(default_versions_dir(serving_path)):
             print(json.dumps(record, ensure_ascii=False))
         return 0
     versions = list_versions(**paths)
     if not versions:
-        print(f"nothing published yet at {settings.serving_path}")
+        print(f"nothing published yet at {serving_path}")
     for v in versions:
         rows = sum(v["row_counts"].values())
         flag = "live" if v["live"] else ""
@@ -55,5 +54,3 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -53,6 +53,15 @@ def _dbt_step(name: str, partitions_def: dg.PartitionsDefinition, select: str = 
         vars_ = dbt_vars(start, end, siyu.hash_salt, siyu.junk_max_accounts)
         # profiles.yml reads the warehouse path from the environment of the dbt subprocess
         os.environ.update(siyu.dbt_env())
-        yield from dbt.cli(dbt_build_args(vars_), context=context).stream()
+        # Stream every event before judging the build: failing tests come back as failed
+        # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
+        invocation = dbt.cli(dbt_build_args(vars_), context=context, raise_on_error=False)
+        yield from invocation.stream()
+        if not invocation.is_successful():
+            failed = [r["unique_id"] for r in invocation.get_artifact("run_results.json")["results"]
+                      if r["status"] in ("fail", "error")]
+            raise dg.Failure(description=f"dbt build failed: {len(failed)} node(s) failed or errored: "
+                                         + ", ".join(failed[:10]),
+                             metadata={"failed": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed))})
 
     return _dbt

@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -18,7 +19,7 @@ from ml.churn import (
     risk_decile,
     temporal_split,
 )
-from ml.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary
+from ml.clv import BetaGeoFitter, GammaGammaFitter, discounted_expected_purchases, rfm_summary
 from ml.features import FEATURE_NAMES, build_features
 from ml.forecast import RegistrationForecaster, backtest, daily_registrations
 from ml.plots import calibration_plot, forecast_plot
@@ -232,16 +233,23 @@ def build_scoring_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefini
                 ggf = GammaGammaFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["monetary_value"])
             fit_seconds = (dt.datetime.now() - started).total_seconds()
             f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
-            # first-time buyers have no repeat spend: use their first order value as the estimate
-            first_value = orders.sort_values("ordered_at").groupby("person_id")["amount"].first()
-            m_est = pd.Series(m, index=summary.index).where(f > 0, first_value.reindex(summary.index)).to_numpy()
+            first_value = (orders.sort_values("ordered_at").groupby("person_id")["amount"].first()
+                           .reindex(summary.index).to_numpy())
+            # Gamma-Gamma's mean spend exists only for q > 1; a one-time buyer is valued at their
+            # first order, a repeat buyer at the Gamma-Gamma posterior mean (their own mean if q <= 1)
+            if ggf.params_["q"] > 1:
+                repeat_value = ggf.conditional_expected_average_profit(np.maximum(f, 1), np.where(f > 0, m, first_value))
+            else:
+                repeat_value = m
+            order_value = np.where(f > 0, repeat_value, first_value)
+            discounted = discounted_expected_purchases(bgf, f, r, t, time=CLV_HORIZON_DAYS,
+                                                       discount_rate=CLV_MONTHLY_DISCOUNT)
             frame = pd.DataFrame({
                 "person_id": summary.index,
                 "p_alive": bgf.conditional_probability_alive(f, r, t),
                 "expected_orders_365d": bgf.conditional_expected_number_of_purchases_up_to_time(CLV_HORIZON_DAYS, f, r, t),
-                "expected_order_value": ggf.conditional_expected_average_profit(f, m_est),
-                "clv_365d": ggf.customer_lifetime_value(bgf, f, r, t, m_est, time=CLV_HORIZON_DAYS,
-                                                        discount_rate=CLV_MONTHLY_DISCOUNT),
+                "expected_order_value": order_value,
+                "clv_365d": order_value * discounted,
                 "clv_as_of": as_of,
             })
             replace_table(con, "ml", "user_clv", frame)

@@ -38,10 +38,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        data = Path(env.get("SIYU_DATA_DIR", "data")).resolve()
+        # absolute, not resolved: serving.duckdb and published/ are symlinks to a publication
+        data = Path(os.path.abspath(env.get("SIYU_DATA_DIR", "data")))
 
         def path(var: str, default: Path) -> Path:
-            return Path(env[var]).resolve() if env.get(var) else default
+            return Path(os.path.abspath(env[var])) if env.get(var) else default
 
         return cls(
             data_dir=data,

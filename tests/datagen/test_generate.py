@@ -123,6 +123,20 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "c")
 
 
+def test_bytes_do_not_depend_on_worker_processes(tmp_path, monkeypatch):
+    import datagen.generate as gen
+
+    # small formatting calls and several day chunks, so files of many days share one call
+    monkeypatch.setattr(gen, "ROWS_PER_CALL", 500)
+    monkeypatch.setattr(gen, "_DIRECT_MIN", 4096)  # exercise the O_DIRECT path too
+    a = generate(400, 25, START, 5, tmp_path / "a", progress=False, workers=1)
+    b = generate(400, 25, START, 5, tmp_path / "b", progress=False, workers=3)
+    monkeypatch.setattr(gen, "_direct_ok", False)
+    generate(400, 25, START, 5, tmp_path / "c", progress=False, workers=2)
+    assert a.rows == b.rows and a.bytes == b.bytes and a.files == b.files
+    assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b") == tree_hash(tmp_path / "c")
+
+
 def test_layout_and_truth_columns(messy):
     out, summary = messy
     expected = {

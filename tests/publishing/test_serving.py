@@ -239,7 +239,7 @@ def test_migrates_a_pre_existing_real_file_and_folder(paths):
 
 
 def test_cli_lists_and_rolls_back(paths, monkeypatch, capsys):
-    from publishing.cli import main
+    from orchestration.cli import main as siyu
 
     pubs = []
     for generation in (1, 2):
@@ -247,10 +247,12 @@ def test_cli_lists_and_rolls_back(paths, monkeypatch, capsys):
         pubs.append(do_publish(paths))
     monkeypatch.setenv("SIYU_DATA_DIR", str(paths["serving_path"].parent))
 
-    assert main(["--list"]) == 0
+    monkeypatch.setenv("SIYU_SERVING_PATH", str(paths["serving_path"]))
+    monkeypatch.setenv("SIYU_PUBLISHED_DIR", str(paths["published_dir"]))
+    assert siyu(["publish", "--list"]) == 0
     listing = capsys.readouterr().out
     assert pubs[0].version in listing and f"{pubs[1].version}" in listing
-    assert main(["--rollback", pubs[0].version]) == 0
+    assert siyu(["publish", "--rollback", pubs[0].version]) == 0
     assert live_version(paths["serving_path"]) == pubs[0].version
-    assert main(["--rollback", "v999999-20990101T000000Z"]) == 1
+    assert siyu(["publish", "--rollback", "v999999-20990101T000000Z"]) == 1
     assert "not kept" in capsys.readouterr().err

@@ -1,11 +1,11 @@
 -- One row per business day with data: interaction rate (互动率), touches, channel mix with the
 -- community share, over-touch shares and the 2-hour SLA breach rate.
--- Incremental by metric_date: a run rebuilds the days in [min_date - 1 day, max_date); the one-day
+-- Incremental by date: a run rebuilds the days in [min_date - 1 day, max_date); the one-day
 -- look-back settles the SLA of late-evening messages whose 2-hour window closed the next day.
 {{
     config(
         materialized='incremental',
-        unique_key='metric_date',
+        unique_key='date',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
     )
@@ -21,7 +21,7 @@ calendar as (select * from {{ ref('int_measurement__calendar') }}),
 
 days as (
 
-    select distinct date_day as metric_date
+    select distinct date_day as date
     from calendar
     where {{ measurement_in_window('date_day', 1) }}
 
@@ -42,12 +42,12 @@ new_users_by_date as (
 total_users as (
 
     select
-        days.metric_date,
+        days.date,
         coalesce(sum(new_users_by_date.new_users), 0) as total_users
     from days
     left join new_users_by_date
-        on new_users_by_date.first_seen_date <= days.metric_date
-    group by days.metric_date
+        on new_users_by_date.first_seen_date <= days.date
+    group by days.date
 
 ),
 
@@ -66,14 +66,14 @@ inbound_person_days as (
 interacting_users as (
 
     select
-        days.metric_date,
+        days.date,
         count(distinct inbound_person_days.person_id) as interacting_users
     from days
     inner join inbound_person_days
         on
-            inbound_person_days.occurred_date <= days.metric_date
-            and inbound_person_days.occurred_date > {{ measurement_add_days('days.metric_date', -30) }}
-    group by days.metric_date
+            inbound_person_days.occurred_date <= days.date
+            and inbound_person_days.occurred_date > {{ measurement_add_days('days.date', -30) }}
+    group by days.date
 
 ),
 
@@ -92,7 +92,7 @@ touches as (
 touches_of_day as (
 
     select
-        occurred_date as metric_date,
+        occurred_date as date,
         count(*) as touches,
         count(distinct person_id) as touched_users,
         sum(case when channel = 'wecom_1v1' then 1 else 0 end) as wecom_1v1_touches,
@@ -119,13 +119,13 @@ touch_person_days as (
 person_trailing_touches as (
 
     select
-        days.metric_date,
+        days.date,
         touch_person_days.person_id,
         sum(touch_person_days.touches) as touches_7d,
         count(*) as touched_days_7d,
         sum(
             case
-                when touch_person_days.occurred_date > {{ measurement_add_days('days.metric_date', -3) }}
+                when touch_person_days.occurred_date > {{ measurement_add_days('days.date', -3) }}
                     then 1
                 else 0
             end
@@ -133,23 +133,23 @@ person_trailing_touches as (
     from days
     inner join touch_person_days
         on
-            touch_person_days.occurred_date <= days.metric_date
-            and touch_person_days.occurred_date > {{ measurement_add_days('days.metric_date', -7) }}
-    group by days.metric_date, touch_person_days.person_id
+            touch_person_days.occurred_date <= days.date
+            and touch_person_days.occurred_date > {{ measurement_add_days('days.date', -7) }}
+    group by days.date, touch_person_days.person_id
 
 ),
 
 trailing_touches as (
 
     select
-        metric_date,
+        date,
         sum(touches_7d) as touches_7d,
         count(*) as touched_users_7d,
         sum(case when touches_7d > 3 then 1 else 0 end) as users_over_3_touches_7d,
         sum(case when touched_days_3d = 3 then 1 else 0 end) as over_touch_3d_users,
         sum(case when touched_days_7d = 7 then 1 else 0 end) as over_touch_7d_users
     from person_trailing_touches
-    group by metric_date
+    group by date
 
 ),
 
@@ -201,7 +201,7 @@ answered_chats as (
 sla_of_day as (
 
     select
-        inbound_chats.occurred_date as metric_date,
+        inbound_chats.occurred_date as date,
         count(*) as inbound_chats,
         sum(
             case
@@ -231,7 +231,7 @@ final as (
 
     select
         -- day
-        days.metric_date,
+        days.date,
 
         -- interaction rate
         cast(total_users.total_users as {{ dbt.type_bigint() }}) as total_users,
@@ -270,15 +270,15 @@ final as (
         1.0 * sla_of_day.sla_breaches / nullif(sla_of_day.sla_closed_chats, 0) as sla_2h_breach_rate
     from days
     inner join total_users
-        on total_users.metric_date = days.metric_date
+        on total_users.date = days.date
     left join interacting_users
-        on interacting_users.metric_date = days.metric_date
+        on interacting_users.date = days.date
     left join touches_of_day
-        on touches_of_day.metric_date = days.metric_date
+        on touches_of_day.date = days.date
     left join trailing_touches
-        on trailing_touches.metric_date = days.metric_date
+        on trailing_touches.date = days.date
     left join sla_of_day
-        on sla_of_day.metric_date = days.metric_date
+        on sla_of_day.date = days.date
 
 )
 

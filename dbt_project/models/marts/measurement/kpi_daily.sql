@@ -13,7 +13,7 @@ kpi_targets as (select * from {{ ref('kpi_targets') }}),
 
 days as (
 
-    select metric_date
+    select date
     from engagement_daily
 
 ),
@@ -48,7 +48,7 @@ day_n_values as (
 cohort_retention as (
 
     select
-        days.metric_date,
+        days.date,
         day_n_values.kpi,
         count(*) as cohort_users,
         count(activity_days.person_id) as retained_users
@@ -56,14 +56,14 @@ cohort_retention as (
     cross join day_n_values
     inner join cohort_members
         on
-            cohort_members.first_seen_date <= {{ measurement_add_days('days.metric_date', '-day_n_values.day_n') }}
-            and cohort_members.first_seen_date > {{ measurement_add_days('days.metric_date', '-day_n_values.day_n - 7') }}
+            cohort_members.first_seen_date <= {{ measurement_add_days('days.date', '-day_n_values.day_n') }}
+            and cohort_members.first_seen_date > {{ measurement_add_days('days.date', '-day_n_values.day_n - 7') }}
     left join activity_days
         on
             activity_days.person_id = cohort_members.person_id
             and activity_days.activity_date
             = {{ measurement_add_days('cohort_members.first_seen_date', 'day_n_values.day_n') }}
-    group by days.metric_date, day_n_values.kpi
+    group by days.date, day_n_values.kpi
 
 ),
 
@@ -71,7 +71,7 @@ cohort_retention as (
 repurchase as (
 
     select
-        days.metric_date,
+        days.date,
         count(*) as first_time_buyers,
         sum(
             case
@@ -83,9 +83,9 @@ repurchase as (
     from days
     inner join buyers
         on
-            buyers.first_purchase_date <= {{ measurement_add_days('days.metric_date', -30) }}
-            and buyers.first_purchase_date > {{ measurement_add_days('days.metric_date', -60) }}
-    group by days.metric_date
+            buyers.first_purchase_date <= {{ measurement_add_days('days.date', -30) }}
+            and buyers.first_purchase_date > {{ measurement_add_days('days.date', -60) }}
+    group by days.date
 
 ),
 
@@ -93,18 +93,18 @@ repurchase as (
 active_windows as (
 
     select
-        days.metric_date,
+        days.date,
         activity_days.person_id,
         max(
             case
-                when activity_days.activity_date <= {{ measurement_add_days('days.metric_date', -30) }}
+                when activity_days.activity_date <= {{ measurement_add_days('days.date', -30) }}
                     then 1
                 else 0
             end
         ) as was_active_before,
         max(
             case
-                when activity_days.activity_date > {{ measurement_add_days('days.metric_date', -30) }}
+                when activity_days.activity_date > {{ measurement_add_days('days.date', -30) }}
                     then 1
                 else 0
             end
@@ -112,30 +112,30 @@ active_windows as (
     from days
     inner join activity_days
         on
-            activity_days.activity_date <= days.metric_date
-            and activity_days.activity_date > {{ measurement_add_days('days.metric_date', -60) }}
-    group by days.metric_date, activity_days.person_id
+            activity_days.activity_date <= days.date
+            and activity_days.activity_date > {{ measurement_add_days('days.date', -60) }}
+    group by days.date, activity_days.person_id
 
 ),
 
 churn as (
 
     select
-        active_windows.metric_date,
+        active_windows.date,
         sum(active_windows.was_active_before) as base_users,
         sum(case when active_windows.was_active_before = 1 and active_windows.is_active_recently = 0 then 1 else 0 end)
             as churned_users
     from active_windows
     cross join data_bounds
-    where {{ measurement_add_days('active_windows.metric_date', -59) }} >= data_bounds.data_start_date
-    group by active_windows.metric_date
+    where {{ measurement_add_days('active_windows.date', -59) }} >= data_bounds.data_start_date
+    group by active_windows.date
 
 ),
 
 high_value as (
 
     select
-        as_of_date as metric_date,
+        as_of_date as date,
         1.0 * sum(case when rfm_tier = 'high_value' then 1 else 0 end) / count(*) as high_value_share
     from user_rfm
     group by as_of_date
@@ -144,25 +144,25 @@ high_value as (
 
 kpi_values as (
 
-    select metric_date, 'interaction_rate' as kpi, interaction_rate as value from engagement_daily
+    select date, 'interaction_rate' as kpi, interaction_rate as value from engagement_daily
     union all
-    select metric_date, 'community_share', community_share from engagement_daily
+    select date, 'community_share', community_share from engagement_daily
     union all
-    select metric_date, 'over_touch_3d_share', over_touch_3d_share from engagement_daily
+    select date, 'over_touch_3d_share', over_touch_3d_share from engagement_daily
     union all
-    select metric_date, 'over_touch_7d_share', over_touch_7d_share from engagement_daily
+    select date, 'over_touch_7d_share', over_touch_7d_share from engagement_daily
     union all
-    select metric_date, 'sla_2h_breach_rate', sla_2h_breach_rate from engagement_daily
+    select date, 'sla_2h_breach_rate', sla_2h_breach_rate from engagement_daily
     union all
-    select metric_date, 'touches_per_user_week', touches_per_user_week from engagement_daily
+    select date, 'touches_per_user_week', touches_per_user_week from engagement_daily
     union all
-    select metric_date, kpi, 1.0 * retained_users / cohort_users from cohort_retention
+    select date, kpi, 1.0 * retained_users / cohort_users from cohort_retention
     union all
-    select metric_date, 'repurchase_rate_30d', 1.0 * repurchasers / first_time_buyers from repurchase
+    select date, 'repurchase_rate_30d', 1.0 * repurchasers / first_time_buyers from repurchase
     union all
-    select metric_date, 'churn_rate', 1.0 * churned_users / nullif(base_users, 0) from churn
+    select date, 'churn_rate', 1.0 * churned_users / nullif(base_users, 0) from churn
     union all
-    select metric_date, 'high_value_share', high_value_share from high_value
+    select date, 'high_value_share', high_value_share from high_value
 
 ),
 
@@ -170,29 +170,29 @@ kpi_values as (
 grid as (
 
     select
-        days.metric_date,
+        days.date,
         kpi_targets.kpi,
         kpi_values.value
     from days
     cross join kpi_targets
     left join kpi_values
-        on kpi_values.metric_date = days.metric_date and kpi_values.kpi = kpi_targets.kpi
+        on kpi_values.date = days.date and kpi_values.kpi = kpi_targets.kpi
 
 ),
 
 trailing_levels as (
 
     select
-        grid.metric_date,
+        grid.date,
         grid.kpi,
         avg(previous.value) as trailing_28d
     from grid
     inner join grid as previous
         on
             previous.kpi = grid.kpi
-            and previous.metric_date < grid.metric_date
-            and previous.metric_date >= {{ measurement_add_days('grid.metric_date', -28) }}
-    group by grid.metric_date, grid.kpi
+            and previous.date < grid.date
+            and previous.date >= {{ measurement_add_days('grid.date', -28) }}
+    group by grid.date, grid.kpi
 
 ),
 
@@ -200,7 +200,7 @@ final as (
 
     select
         -- keys
-        grid.metric_date,
+        grid.date,
         grid.kpi,
 
         -- value and target
@@ -238,7 +238,9 @@ final as (
     inner join kpi_targets
         on kpi_targets.kpi = grid.kpi
     left join trailing_levels
-        on trailing_levels.metric_date = grid.metric_date and trailing_levels.kpi = grid.kpi
+        on trailing_levels.date = grid.date and trailing_levels.kpi = grid.kpi
+    -- a KPI that cannot be measured yet on a date (too little history) has no row that day
+    where grid.value is not null
 
 )
 

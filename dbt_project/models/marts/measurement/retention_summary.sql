@@ -91,13 +91,13 @@ final as (
         -- retention
         cast(retention_by_week.d1_cohort_users as {{ dbt.type_bigint() }}) as d1_cohort_users,
         cast(retention_by_week.d1_retained_users as {{ dbt.type_bigint() }}) as d1_retained_users,
-        1.0 * retention_by_week.d1_retained_users / retention_by_week.d1_cohort_users as d1_retention,
+        1.0 * retention_by_week.d1_retained_users / retention_by_week.d1_cohort_users as d1,
         cast(retention_by_week.d7_cohort_users as {{ dbt.type_bigint() }}) as d7_cohort_users,
         cast(retention_by_week.d7_retained_users as {{ dbt.type_bigint() }}) as d7_retained_users,
-        1.0 * retention_by_week.d7_retained_users / retention_by_week.d7_cohort_users as d7_retention,
+        1.0 * retention_by_week.d7_retained_users / retention_by_week.d7_cohort_users as d7,
         cast(retention_by_week.d30_cohort_users as {{ dbt.type_bigint() }}) as d30_cohort_users,
         cast(retention_by_week.d30_retained_users as {{ dbt.type_bigint() }}) as d30_retained_users,
-        1.0 * retention_by_week.d30_retained_users / retention_by_week.d30_cohort_users as d30_retention,
+        1.0 * retention_by_week.d30_retained_users / retention_by_week.d30_cohort_users as d30,
 
         -- repurchase
         coalesce(repurchase_by_week.first_time_buyers_30d, 0) as first_time_buyers_30d,
