@@ -13,6 +13,7 @@ from orchestration.defs.automation import (
 from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets
 from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.models import build_scoring_assets, build_training_assets
+from orchestration.defs.monitors import MONITOR_CHECKS
 from orchestration.defs.publication import (
     build_publication_asset,
     build_quality_gate,
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     tables = published_tables({key for a in assets for key in a.keys})
     return dg.Definitions(
         assets=[*assets, build_quality_gate(tables, daily), build_publication_asset(tables, daily)],
+        asset_checks=MONITOR_CHECKS,
         jobs=[daily_job, monthly_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
         sensors=[build_landing_sensor(daily_job, daily)],
