@@ -1,0 +1,106 @@
+"""The demo data set (20,000 persons over 180 days, as `make run` makes it) through the real
+platform, once per test session: generator -> daily job -> models -> audit -> publication."""
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+from datagen.evaluation import pairwise_scores
+from tests.conftest import make_settings
+
+DEMO_PERSONS, DEMO_DAYS, DEMO_START = 20_000, 180, dt.date(2026, 5, 1)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, monkeypatch_session):
+    from orchestration.cli import main as siyu
+
+    data = tmp_path_factory.mktemp("demo")
+    monkeypatch_session.setenv("SIYU_DATA_DIR", str(data))
+    assert siyu(["generate", "--persons", str(DEMO_PERSONS), "--days", str(DEMO_DAYS),
+                 "--start", DEMO_START.isoformat(), "--seed", "42", "--out", str(data / "landing"),
+                 "--no-progress"]) == 0
+    assert siyu(["run"]) == 0
+    return make_settings(data)
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def _warehouse(settings):
+    return duckdb.connect(str(settings.warehouse_path), read_only=True)
+
+
+def test_identity_resolution_precision_and_recall(demo):
+    truth = pd.read_parquet(demo.landing_dir / "_truth" / "identities.parquet")
+    with _warehouse(demo) as con:
+        predicted = con.execute("select id_type, id_value, person_id from intermediate.identity_map").df()
+        junk = set(con.execute("select id_value from intermediate.identity_map where person_id is null").fetchall())
+    scores = pairwise_scores(predicted, truth)
+    assert scores["precision"] >= 0.99, scores
+    assert scores["recall"] >= 0.99, scores
+    # the planted junk phones are kept out of the graph
+    planted_junk = set(truth.loc[truth["true_person_id"].isna(), "id_value"])
+    assert planted_junk and {(v,) for v in planted_junk} <= junk
+
+
+def test_core_tables_exist_and_keys_hold(demo):
+    with _warehouse(demo) as con:
+        for table in ("intermediate.identity_map", "marts.dim_users", "marts.fct_orders", "marts.fct_interactions"):
+            assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
+        n, distinct = con.execute("select count(*), count(distinct person_id) from marts.dim_users").fetchone()
+        assert n == distinct
+
+
+def test_published_marts_are_one_consistent_version(demo):
+    with duckdb.connect(str(demo.serving_path), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_name <> '_publication'").fetchall()]
+        versions = set()
+        for t in tables:
+            versions |= {r[0] for r in con.execute(f"select distinct publication_version from marts.{t}").fetchall()}
+    assert {"dim_users", "fct_orders", "user_rfm", "kpi_daily", "user_ltv", "user_churn_scores",
+            "user_segments", "registration_forecast", "experiment_results"} <= set(tables)
+    assert len(versions) == 1
+    assert {p.stem for p in demo.published_dir.glob("*.parquet")} >= set(tables)
+
+
+def test_planted_experiment_lift_lies_in_the_reported_interval(demo):
+    truth = pd.read_parquet(demo.landing_dir / "_truth" / "experiments.parquet")
+    true_lift = truth[truth["variant"] == "treatment"].set_index("experiment_id")["true_lift"]
+    with _warehouse(demo) as con:
+        results = con.execute("select experiment_id, ci_low, ci_high, p_value from marts.experiment_results "
+                              "where variant = 'treatment'").df().set_index("experiment_id")
+    assert set(true_lift.index) <= set(results.index)
+    for experiment, lift in true_lift.items():
+        row = results.loc[experiment]
+        assert row["ci_low"] <= lift <= row["ci_high"], (experiment, lift, row.to_dict())
+
+
+def test_interaction_raises_retention_as_planted(demo):
+    with _warehouse(demo) as con:
+        by_bucket = con.execute(
+            "select interaction_frequency_bucket, d30_retention, users from marts.interaction_retention "
+            "where scenario = 'all' order by 1").df().set_index("interaction_frequency_bucket")
+    assert by_bucket["users"].min() > 100
+    none, most = by_bucket["d30_retention"].iloc[0], by_bucket["d30_retention"].iloc[-1]
+    assert most > none * 1.3, by_bucket
+
+
+def test_models_are_versioned_and_scores_name_their_version(demo):
+    from orchestration.lib.model_registry import ModelRegistry
+
+    registry = ModelRegistry(demo.models_dir)
+    churn = registry.promoted_version("churn")
+    assert churn and registry.promoted_version("segmentation")
+    with _warehouse(demo) as con:
+        assert con.execute("select distinct model_version from marts.user_churn_scores").fetchall() == [(churn,)]
+        deciles = con.execute("select min(risk_decile), max(risk_decile) from marts.user_churn_scores").fetchone()
+    assert deciles == (1, 10)
