@@ -19,6 +19,8 @@ import pandas as pd
 
 from ingestion.entities import Entity
 from ingestion.reader import ExtractFileError, ParsedExtract, files_for, read_extract, validate
+from privacy.suppression import Suppression, salt_from_env
+from privacy.suppression import load as load_suppression
 
 RAW_SCHEMA = "raw"
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine_rows"
@@ -60,6 +62,15 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     )
 
 
+def _stored_suppression(con: duckdb.DuckDBPyConnection) -> Suppression | None:
+    """The build database's suppression list, or None when nobody was ever erased."""
+    exists = con.execute("select count(*) from information_schema.tables where "
+                         "table_schema = 'privacy' and table_name = 'suppression_list'").fetchall()[0][0]
+    if not exists or not con.execute("select count(*) from privacy.suppression_list").fetchall()[0][0]:
+        return None
+    return load_suppression(con, salt_from_env())
+
+
 def quarantine_file(path: Path, quarantine_dir: Path, entity: Entity, day: dt.date, reason: str) -> Path:
     """Copy a rejected file to `<quarantine>/files/<source>/<day>/` with a `.reason.txt` beside it."""
     target_dir = quarantine_dir / "files" / entity.source / day.isoformat()
@@ -90,14 +101,17 @@ def load_days(
     days: list[dt.date],
     landing_dir: Path,
     quarantine_dir: Path,
-    suppressed: dict[str, set[str]] | None = None,
+    suppressed: Suppression | dict[str, set[str]] | None = None,
 ) -> LoadResult:
     """Load every file of `entity` landed for `days`, replacing exactly those days, in one
     transaction (a range of days is validated and written in one pass).
 
     Files that fail are quarantined and reported as one line each. If any file fails, nothing of
     those days is replaced (the previous load stays) and the caller fails the asset: good rows are
-    never half-loaded. `suppressed` maps raw column -> values to drop (erased persons).
+    never half-loaded. `suppressed` drops the rows of erased persons: a `privacy.Suppression`
+    (salted hashes of their identifiers, matched on the entity's identifier columns and in rejected
+    rows' raw records) or a mapping raw column -> raw values. Without one, the build database's
+    suppression list (privacy.suppression_list) applies, hashed with SIYU_HASH_SALT.
     """
     result = LoadResult(entity, days[0] if days else dt.date.min)
     parsed: list[tuple[dt.date, str, ParsedExtract]] = []
@@ -128,7 +142,17 @@ def load_days(
     data, rejects = validate(data.reset_index(drop=True), entity, data["_source_file"]) if len(data) \
         else (data, [])
     parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
-    if suppressed:
+    if suppressed is None:
+        suppressed = _stored_suppression(con)
+    if isinstance(suppressed, Suppression):
+        if suppressed:
+            if len(data):
+                data = data[~suppressed.row_mask(data, entity.table)]
+            # an erased person's rejected rows stay out of the quarantine too
+            rejects = [r for r in rejects if not suppressed.text_matches(r.raw_record)]
+            parse_rejects = [(label, day, r) for label, day, r in parse_rejects
+                             if not suppressed.text_matches(r.raw_record)]
+    elif suppressed:
         for column, values in suppressed.items():
             if column in data and values:
                 data = data[~data[column].isin(values)]

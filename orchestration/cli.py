@@ -8,8 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 
 def _settings():
@@ -62,7 +61,7 @@ def cmd_run(args) -> int:
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
     from orchestration.definitions import build_definitions
     from orchestration.lib.model_registry import ModelRegistry
-    from orchestration.lib.partitions import daily_partitions, monthly_partitions
+    from orchestration.lib.partitions import monthly_partitions
 
     settings = _settings()
     start, end = resolve_range(args, settings.landing_dir)
@@ -81,7 +80,7 @@ def cmd_run(args) -> int:
         # First run on an empty model registry: build the marts over the range, train the
         # models on the last month, then run the whole daily job for the last day.
         graph = defs.resolve_asset_graph()
-        scoring = dg.AssetSelection.assets(*build_scoring_assets(daily_partitions(settings.start_date)))
+        scoring = dg.AssetSelection.assets(*build_scoring_assets())
         upstream = (dg.AssetSelection.all() - scoring.downstream()).resolve(graph)
         job_keys = set(daily_job.asset_layer.executable_asset_keys)
         code = _execute(daily_job, instance, start, end, "daily job, marts only",

@@ -1,7 +1,6 @@
 """dbt models as Dagster assets, daily-partitioned so incremental facts process one window."""
 
 
-import datetime as dt
 import os
 
 import dagster as dg
@@ -9,6 +8,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
 from orchestration.lib.dbt_translator import SiyuDbtTranslator
+from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
@@ -25,31 +25,32 @@ def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
 AFTER_ML_SELECTOR = "tag:after_ml"
 
 
-def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """Two dbt steps: everything up to the marts, then the models over the ML outputs."""
+def build_dbt_assets() -> list[dg.AssetsDefinition]:
+    """Two dbt steps: everything up to the marts, then the models over the ML outputs.
+
+    dbt models are unpartitioned assets (each holds the current state); incremental models take
+    the day window of the partitioned run they run in (`run_window`), so a one-day run costs a
+    day's work and a backfill range is one dbt invocation.
+    """
     ensure_manifest()
     return [
-        _dbt_step("siyu_dbt", partitions_def, exclude=AFTER_ML_SELECTOR),
-        _dbt_step("siyu_dbt_after_ml", partitions_def, select=AFTER_ML_SELECTOR),
+        _dbt_step("siyu_dbt", exclude=AFTER_ML_SELECTOR),
+        _dbt_step("siyu_dbt_after_ml", select=AFTER_ML_SELECTOR),
     ]
 
 
-def _dbt_step(name: str, partitions_def: dg.PartitionsDefinition, select: str = "fqn:*",
-              exclude: str = "") -> dg.AssetsDefinition:
+def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=DBT_PROJECT.manifest_path,
         project=DBT_PROJECT,
         select=select,
         exclude=exclude,
         dagster_dbt_translator=SiyuDbtTranslator(),
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         name=name,
     )
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
-        window = context.partition_time_window if context.has_partition_key else None
-        start: dt.date | None = window.start.date() if window else None
-        end: dt.date | None = window.end.date() if window else None
+        window = run_window(context.run.tags)
+        start, end = window if window else (None, None)
         vars_ = dbt_vars(start, end, siyu.hash_salt, siyu.junk_max_accounts)
         # profiles.yml reads the warehouse path from the environment of the dbt subprocess
         os.environ.update(siyu.dbt_env())

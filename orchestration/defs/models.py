@@ -25,6 +25,7 @@ from ml.forecast import RegistrationForecaster, backtest, daily_registrations
 from ml.plots import calibration_plot, forecast_plot
 from ml.segmentation import PersonaSegmenter
 from orchestration.lib.model_registry import ModelRegistry, hash_frame
+from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.warehouse_io import data_end, read_facts, replace_table
 
@@ -35,8 +36,6 @@ FACT_KEYS = [dg.AssetKey(["marts", "fct_orders"]), dg.AssetKey(["marts", "fct_in
 SEGMENTATION_MODEL_KEY = dg.AssetKey(["models", "segmentation_model"])
 CHURN_MODEL_KEY = dg.AssetKey(["models", "churn_model"])
 PROMOTION_CHECK = "beats_recency_baseline"
-# Scores of day D use the model trained at the end of the previous month.
-PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 # The CLV horizon and discounting (daily BG/NBD): 365 days in monthly steps at 1% a month.
 CLV_HORIZON_DAYS = 365
 CLV_MONTHLY_DISCOUNT = 0.01
@@ -44,8 +43,11 @@ CLV_MONTHLY_DISCOUNT = 0.01
 
 def _as_of(context: dg.AssetExecutionContext, con) -> pd.Timestamp:
     """Cutoff of a run: the day after its last partition day, never past the loaded data."""
-    end = pd.Timestamp(context.partition_time_window.end.date())
-    return min(end, data_end(con))
+    loaded_end = data_end(con)
+    if context.has_partition_key:  # the monthly training assets
+        return min(pd.Timestamp(context.partition_time_window.end.date()), loaded_end)
+    window = run_window(context.run.tags)
+    return min(pd.Timestamp(window[1]), loaded_end) if window else loaded_end
 
 
 def _md_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -161,12 +163,12 @@ def _png_markdown(png: bytes) -> str:
     return f"![plot](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def build_scoring_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    common = dict(partitions_def=daily, backfill_policy=dg.BackfillPolicy.single_run(),
-                  group_name="models", kinds={"python", "duckdb"})
+def build_scoring_assets() -> list[dg.AssetsDefinition]:
+    """Daily scoring: unpartitioned assets holding the latest scores, as of the run's last day."""
+    common = dict(group_name="models", kinds={"python", "duckdb"})
 
     @dg.asset(key=["ml", "user_segments"],
-              deps=[*FACT_KEYS, dg.AssetDep(SEGMENTATION_MODEL_KEY, partition_mapping=PREVIOUS_MONTH)],
+              deps=[*FACT_KEYS, SEGMENTATION_MODEL_KEY],
               description="Each person's persona from the promoted segmentation model, as of the run.",
               **common)
     def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -188,7 +190,7 @@ def build_scoring_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefini
         })
 
     @dg.asset(key=["ml", "user_churn_scores"],
-              deps=[*FACT_KEYS, dg.AssetDep(CHURN_MODEL_KEY, partition_mapping=PREVIOUS_MONTH)],
+              deps=[*FACT_KEYS, CHURN_MODEL_KEY],
               description="Daily churn probability (no order and no inbound interaction in the next "
                           "30 days) and risk decile from the promoted churn model.",
               **common)

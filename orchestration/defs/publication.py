@@ -61,7 +61,7 @@ def _suite_markdown(result) -> str:
     )
 
 
-def build_quality_gate(tables: list[str], partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
     """The audit step: every quality suite runs here, each a blocking check, after every mart of
     the run is built. Checks live on this gate (not on the marts) so a failure blocks exactly the
     publication and never cuts a dbt step in half."""
@@ -70,7 +70,6 @@ def build_quality_gate(tables: list[str], partitions_def: dg.PartitionsDefinitio
              for t in tables]
 
     @dg.asset(key=GATE_KEY, deps=[mart_key(t) for t in tables], check_specs=specs,
-              partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(),
               group_name="serving", kinds={"greatexpectations"},
               description="Runs the Great Expectations suite of every published table (results in "
                           "audit.validation_results); any failure blocks publication.")
@@ -108,11 +107,10 @@ def build_quality_gate(tables: list[str], partitions_def: dg.PartitionsDefinitio
     return quality_gate
 
 
-def build_publication_asset(tables: list[str], partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
         key=PUBLICATION_KEY, deps=[GATE_KEY, *[mart_key(t) for t in tables]],
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(), group_name="serving", kinds={"duckdb", "parquet"},
+        group_name="serving", kinds={"duckdb", "parquet"},
         description="Publishes the audited marts atomically to data/serving.duckdb (schema marts), "
                     "data/published/*.parquet and, when SIYU_PG_DSN is set, PostgreSQL schema marts.",
     )

@@ -1,9 +1,10 @@
 -- One row per person and action date: the next best action of the interaction response matrix
--- (seed interaction_response_matrix). The run over the business days [min_date, max_date) plans
--- the day after its window (action_date = max_date, never past the day after the last loaded
--- activity), from facts strictly before that day. Gates, in order: marketing consent and no
--- unsubscribe; the 7-day frequency cap; no third consecutive touch day; a reachable channel; then
--- the lowest-priority-number rule wins and the day's community touches are capped.
+-- (seed interaction_response_matrix). The plan is for the day after the last loaded activity
+-- (the daily run of partition D, the latest landed day, plans D+1; re-running an older day
+-- re-plans that same next day, since a plan for a past day cannot be sent), from facts strictly
+-- before that day. Gates, in order: marketing consent and no unsubscribe; the 7-day frequency
+-- cap; no third consecutive touch day; a reachable channel; then the lowest-priority-number rule
+-- wins and the day's community touches are capped.
 {{ config(tags=['after_ml']) }}
 
 {%- set max_touches_7d = var('nba_max_touches_7d', 3) %}
@@ -24,15 +25,13 @@ churn_scores as (select * from {{ ref('user_churn_scores') }}),
 identity_map as (select * from {{ ref('identity_map') }}),
 matrix as (select * from {{ ref('interaction_response_matrix') }}),
 
--- the planned day: the day after the run's window, never past the day after the loaded activity
+-- the planned day: the day after the last loaded order or interaction
 planned_day as (
 
     select
-        least(
-            cast('{{ var("max_date") }}' as date),
-            cast({{ dbt.dateadd('day', 1, 'greatest((select max(ordered_date) from orders), '
-                                           '(select max(occurred_date) from interactions))') }} as date)
-        ) as action_date
+        cast({{ dbt.dateadd('day', 1, 'greatest((select max(ordered_date) from orders), '
+                                       '(select max(occurred_date) from interactions))') }} as date)
+            as action_date
 
 ),
 
