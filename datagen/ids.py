@@ -85,7 +85,7 @@ def normalise_phone(values: pa.Array | list) -> pa.Array:
 def padded(values: np.ndarray, width: int) -> pa.Array:
     """Decimal strings of non-negative ints, zero-padded to at least ``width`` digits."""
     values = np.asarray(values, dtype=np.int64)
-    if len(values) and 0 <= values.min() and values.max() < 10**width:
+    if len(values) and values.min() >= 0 and values.max() < 10**width:
         # all exactly ``width`` digits: build the characters in numpy, no Arrow string kernels
         chars = np.empty((len(values), width), dtype=np.uint8)
         v = values

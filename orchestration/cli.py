@@ -57,9 +57,9 @@ def resolve_range(args, landing_dir: Path) -> tuple[dt.date, dt.date]:
 def cmd_run(args) -> int:
     import dagster as dg
 
+    from orchestration.definitions import build_definitions
     from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
-    from orchestration.definitions import build_definitions
     from orchestration.lib.model_registry import ModelRegistry
     from orchestration.lib.partitions import monthly_partitions
 
@@ -78,13 +78,14 @@ def cmd_run(args) -> int:
             # A range is one run over the daily partitions (a single-run backfill).
             return _execute(daily_job, instance, start, end, "daily job")
         # First run on an empty model registry: build the marts over the range, train the
-        # models on the last month, then run the whole daily job for the last day.
+        # models on the last month, then score, audit and publish.
         graph = defs.resolve_asset_graph()
-        scoring = dg.AssetSelection.assets(*build_scoring_assets())
-        upstream = (dg.AssetSelection.all() - scoring.downstream()).resolve(graph)
+        scoring = dg.AssetSelection.assets(*build_scoring_assets()).downstream()
         job_keys = set(daily_job.asset_layer.executable_asset_keys)
+        upstream = (dg.AssetSelection.all() - scoring).resolve(graph) & job_keys
+        downstream = scoring.resolve(graph) & job_keys
         code = _execute(daily_job, instance, start, end, "daily job, marts only",
-                        asset_selection=sorted(upstream & job_keys))
+                        asset_selection=sorted(upstream))
         if code:
             return code
         monthly = monthly_partitions(settings.start_date)
@@ -98,7 +99,8 @@ def cmd_run(args) -> int:
         if not result.success:
             _report_failures(result)
             return 1
-        return _execute(daily_job, instance, end, end, "daily job")
+        return _execute(daily_job, instance, end, end, "daily job, models to publication",
+                        asset_selection=sorted(downstream))
 
 
 def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None) -> int:

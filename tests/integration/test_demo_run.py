@@ -104,3 +104,77 @@ def test_models_are_versioned_and_scores_name_their_version(demo):
         assert con.execute("select distinct model_version from marts.user_churn_scores").fetchall() == [(churn,)]
         deciles = con.execute("select min(risk_decile), max(risk_decile) from marts.user_churn_scores").fetchone()
     assert deciles == (1, 10)
+
+
+# --- the audit gate: these tests plant bad data in the demo build, so they run last -------------
+
+def _served_fingerprint(settings) -> dict[str, str]:
+    """What a BI tool sees: the live targets and the bytes of every served file."""
+    import hashlib
+    import os
+
+    out = {"serving -> ": os.readlink(settings.serving_path),
+           "published -> ": os.readlink(settings.published_dir)}
+    for path in [settings.serving_path.resolve(), *sorted(settings.published_dir.resolve().glob("*.parquet"))]:
+        out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _run_assets(settings, keys):
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def("daily")
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                                  asset_selection=[dg.AssetKey(k) for k in keys],
+                                  tags={"dagster/partition": "2026-10-27"})
+
+
+def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
+    before = _served_fingerprint(demo)
+    with duckdb.connect(str(demo.warehouse_path)) as con:
+        con.execute("insert into marts.user_segments select * from marts.user_segments limit 1")
+    result = _run_assets(demo, [["audit", "quality_gate"], ["serving", "publication"]])
+    assert not result.success
+    checks = {e.event_specific_data.check_name: e.event_specific_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["user_segments_suite"] is False
+    assert checks["dim_users_suite"] is True
+    assert not [e for e in result.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["serving", "publication"]]
+    assert _served_fingerprint(demo) == before
+    with duckdb.connect(str(demo.warehouse_path)) as con:
+        stored = con.execute("select count(*) from audit.validation_results where table_name = 'user_segments' "
+                             "and not success").fetchone()[0]
+    assert stored >= 1
+
+
+def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(demo):
+    before = _served_fingerprint(demo)
+    last_day = demo.landing_dir / "crm" / "2026-10-27"
+    orders = pd.read_csv(last_day / "orders.csv", encoding_errors="strict", encoding=_encoding(last_day / "orders.csv"))
+    assert len(orders) > 20
+    bad = orders.sample(frac=0.05, random_state=0).index.union(orders.index[:1])
+    orders.loc[bad, "订单金额"] = -orders.loc[bad, "订单金额"].abs() - 1
+    orders.to_csv(last_day / "orders.csv", index=False, encoding="utf-8")
+    from tests.conftest import run_daily
+
+    result = run_daily(demo, dt.date(2026, 10, 27), dt.date(2026, 10, 27))
+    assert not result.success
+    failed_checks = [e.event_specific_data.check_name for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    assert any("fct_orders_amount" in name for name in failed_checks), failed_checks
+    assert _served_fingerprint(demo) == before
+
+
+def _encoding(path) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "gb18030"

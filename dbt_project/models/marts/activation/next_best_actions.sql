@@ -361,7 +361,7 @@ final as (
             case when rule_segment is not null then 'segment ' || segment end,
             case when min_churn_decile is not null or max_churn_decile is not null
                 then 'churn risk decile ' || cast(risk_decile as varchar) end,
-            cast(touches_7d as varchar) || ' touches in 7 days (cap {{ max_touches_7d }})',
+            'touches in the last 7 days: ' || cast(touches_7d as varchar) || ' (cap {{ max_touches_7d }})',
             case
                 when final_channel <> rule_channel and planned_channel = 'wecom_group'
                     and final_channel <> planned_channel
