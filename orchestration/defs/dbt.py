@@ -2,6 +2,7 @@
 
 
 import os
+from contextlib import contextmanager
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
@@ -52,11 +53,12 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         window = run_window(context.run.tags)
         start, end = window if window else (None, None)
         vars_ = dbt_vars(start, end, siyu.hash_salt, siyu.junk_max_accounts)
-        # profiles.yml reads the warehouse path from the environment of the dbt subprocess
-        os.environ.update(siyu.dbt_env())
+        # profiles.yml reads the warehouse path from the environment of the dbt subprocess,
+        # which copies os.environ when it starts: set it for that moment only.
+        with _environment(siyu.dbt_env()):
+            invocation = dbt.cli(dbt_build_args(vars_), context=context, raise_on_error=False)
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
-        invocation = dbt.cli(dbt_build_args(vars_), context=context, raise_on_error=False)
         yield from invocation.stream()
         if not invocation.is_successful():
             failed = [r["unique_id"] for r in invocation.get_artifact("run_results.json")["results"]
@@ -66,3 +68,17 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
                              metadata={"failed": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed))})
 
     return _dbt
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
