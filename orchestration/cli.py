@@ -58,7 +58,7 @@ def cmd_run(args) -> int:
     import dagster as dg
 
     from orchestration.definitions import build_definitions
-    from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME
+    from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME, split_at_models
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
     from orchestration.lib.model_registry import ModelRegistry
     from orchestration.lib.partitions import monthly_partitions
@@ -79,13 +79,9 @@ def cmd_run(args) -> int:
             return _execute(daily_job, instance, start, end, "daily job")
         # First run on an empty model registry: build the marts over the range, train the
         # models on the last month, then score, audit and publish.
-        graph = defs.resolve_asset_graph()
-        scoring = dg.AssetSelection.assets(*build_scoring_assets()).downstream()
-        job_keys = set(daily_job.asset_layer.executable_asset_keys)
-        upstream = (dg.AssetSelection.all() - scoring).resolve(graph) & job_keys
-        downstream = scoring.resolve(graph) & job_keys
+        upstream, downstream = split_at_models(defs, build_scoring_assets())
         code = _execute(daily_job, instance, start, end, "daily job, marts only",
-                        asset_selection=sorted(upstream))
+                        asset_selection=upstream)
         if code:
             return code
         monthly = monthly_partitions(settings.start_date)
@@ -100,7 +96,7 @@ def cmd_run(args) -> int:
             _report_failures(result)
             return 1
         return _execute(daily_job, instance, end, end, "daily job, models to publication",
-                        asset_selection=sorted(downstream))
+                        asset_selection=downstream)
 
 
 def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None) -> int:

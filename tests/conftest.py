@@ -30,18 +30,25 @@ def make_settings(data_dir: Path, **overrides):
     return Settings.from_env(env)
 
 
-def run_daily(settings, start: dt.date, end: dt.date, instance=None):
-    """Run the daily job in-process over [start, end] as one run (single-run backfill)."""
+def run_daily(settings, start: dt.date, end: dt.date, instance=None, marts_only: bool = False):
+    """Run the daily job in-process over [start, end] as one run (single-run backfill).
+
+    `marts_only` stops before the models (ingestion and dbt marts): for data too small to train on.
+    """
     import dagster as dg
 
-    from orchestration.cli import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+    from orchestration.defs.automation import split_at_models
+    from orchestration.defs.models import build_scoring_assets
     from orchestration.definitions import build_definitions
+    from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def("daily")
     tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
+    selection = split_at_models(defs, build_scoring_assets())[0] if marts_only else None
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False
+        instance=instance or dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False,
+        asset_selection=selection,
     )
 
 
@@ -65,6 +72,6 @@ def tiny_run(tmp_path_factory):
     data = tmp_path_factory.mktemp("tiny_run")
     write_tiny_landing(data / "landing")
     settings = make_settings(data)
-    result = run_daily(settings, DAY1, DAY2)
+    result = run_daily(settings, DAY1, DAY2, marts_only=True)
     assert result.success, step_errors(result)
     return settings

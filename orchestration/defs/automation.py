@@ -27,6 +27,16 @@ def build_daily_job(partitions_def: dg.PartitionsDefinition, exclude: dg.AssetSe
     )
 
 
+def split_at_models(defs: dg.Definitions, scoring: list) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
+    """The daily job's assets before the model scoring (ingestion, marts) and from it on (scores,
+    after-ML marts, audit, publication): a first run trains models in between."""
+    graph = defs.resolve_asset_graph()
+    job_keys = set(defs.resolve_job_def(DAILY_JOB_NAME).asset_layer.executable_asset_keys)
+    from_models = dg.AssetSelection.assets(*scoring).downstream()
+    upstream = (dg.AssetSelection.all() - from_models).resolve(graph) & job_keys
+    return sorted(upstream), sorted(from_models.resolve(graph) & job_keys)
+
+
 def build_monthly_job(partitions_def: dg.PartitionsDefinition, selection: dg.AssetSelection):
     return dg.define_asset_job(
         MONTHLY_JOB_NAME,

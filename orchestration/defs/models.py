@@ -39,6 +39,7 @@ PROMOTION_CHECK = "beats_recency_baseline"
 # The CLV horizon and discounting (daily BG/NBD): 365 days in monthly steps at 1% a month.
 CLV_HORIZON_DAYS = 365
 CLV_MONTHLY_DISCOUNT = 0.01
+MIN_FORECAST_HISTORY_DAYS = 14
 
 
 def _as_of(context: dg.AssetExecutionContext, con) -> pd.Timestamp:
@@ -232,14 +233,16 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
             started = dt.datetime.now()
             with threadpool_limits(1):
                 bgf = BetaGeoFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["recency"], summary["T"])
-                ggf = GammaGammaFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["monetary_value"])
+                # Gamma-Gamma needs repeat buyers; without them each buyer is valued at their own spend
+                ggf = (GammaGammaFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["monetary_value"])
+                       if (summary["frequency"] > 0).any() else None)
             fit_seconds = (dt.datetime.now() - started).total_seconds()
             f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
             first_value = (orders.sort_values("ordered_at").groupby("person_id")["amount"].first()
                            .reindex(summary.index).to_numpy())
             # Gamma-Gamma's mean spend exists only for q > 1; a one-time buyer is valued at their
             # first order, a repeat buyer at the Gamma-Gamma posterior mean (their own mean if q <= 1)
-            if ggf.params_["q"] > 1:
+            if ggf is not None and ggf.params_["q"] > 1:
                 repeat_value = ggf.conditional_expected_average_profit(np.maximum(f, 1), np.where(f > 0, m, first_value))
             else:
                 repeat_value = m
@@ -258,7 +261,7 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={
             "rows": len(frame), "fit_seconds": fit_seconds,
             **{f"bgnbd_{k}": float(v) for k, v in bgf.params_.items()},
-            **{f"gamma_gamma_{k}": float(v) for k, v in ggf.params_.items()},
+            **{f"gamma_gamma_{k}": float(v) for k, v in (ggf.params_ if ggf else {}).items()},
             "total_clv_365d_cny": float(frame["clv_365d"].sum()),
         })
 
@@ -274,10 +277,22 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
                                 "from marts.dim_users where first_seen_at < ?",
                                 [as_of.to_pydatetime()]).df()
             daily = daily_registrations(users, end_date=as_of - pd.Timedelta(days=1))
-            forecaster = RegistrationForecaster(horizon_days=28, interval=0.8).fit(daily)
-            forecast = forecaster.predict()
+            # a channel needs two weeks of history for its day-of-week pattern
+            days_per_channel = daily.groupby("channel")["date"].nunique()
+            ready = days_per_channel[days_per_channel >= MIN_FORECAST_HISTORY_DAYS].index
+            daily = daily[daily["channel"].isin(ready)]
+            if daily.empty:
+                forecast = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"),
+                                         "channel": pd.Series(dtype="string"),
+                                         **{c: pd.Series(dtype=float) for c in ("forecast", "lower_80", "upper_80")}})
+            else:
+                forecast = RegistrationForecaster(horizon_days=28, interval=0.8).fit(daily).predict()
             forecast["generated_at"] = as_of
             replace_table(con, "ml", "registration_forecast", forecast)
+        if daily.empty:
+            return dg.MaterializeResult(metadata={
+                "rows": 0, "as_of": as_of.date().isoformat(),
+                "note": f"no channel has {MIN_FORECAST_HISTORY_DAYS} days of history yet"})
         # backtest each channel with enough history (3 folds of 28 days plus 8 weeks to fit)
         folds = []
         for channel, group in daily.groupby("channel"):

@@ -135,27 +135,42 @@ def test_restricted_export_is_mass_send_shaped_and_apart(run):
     assert (files[-1].stat().st_mode & 0o077) == 0  # owner only
 
 
+LAST_DAY = START + dt.timedelta(days=DAYS - 1)
+
+
 @pytest.fixture(scope="module")
 def erased(run):
-    """Erase one person (by phone, in its raw form) who is in today's plan and the export."""
+    """Erase one person, by phone in its raw form: a CRM member with activity in the last landing
+    day (so re-running that day re-delivers them), in today's WeCom plan when possible."""
     from orchestration.erase_cli import main as erase
 
     with duckdb.connect(str(run.warehouse_path), read_only=True) as con:
-        person_id, phone, day = con.execute("""
-            select m.person_id, min(c.phone), min(c._partition_date)
-            from marts.next_best_actions n
-            join intermediate.identity_map m on m.person_id = n.person_id and m.id_type = 'phone'
-            join intermediate.identity_map e on e.person_id = n.person_id and e.id_type = 'external_userid'
-            join raw.crm__members c on c.member_id in (
-                select id_value from intermediate.identity_map
-                where person_id = n.person_id and id_type = 'member_id')
-            where n.channel = 'wecom_1v1' and c.phone is not null
-            group by m.person_id order by m.person_id limit 1""").fetchone()
+        person_id, phone = con.execute("""
+            with last_day as (
+                select 'openid' as id_type, openid as id_value from raw.miniprogram__events
+                where _partition_date = $day
+                union all
+                select 'member_id', member_id from raw.crm__orders where _partition_date = $day
+                union all
+                select 'external_userid', external_userid from raw.wecom__campaign_sends
+                where _partition_date = $day
+            )
+            select m.person_id, min(c.phone)
+            from intermediate.identity_map m
+            join last_day l on l.id_type = m.id_type and l.id_value = m.id_value
+            join intermediate.identity_map mm on mm.person_id = m.person_id and mm.id_type = 'member_id'
+            join raw.crm__members c on c.member_id = mm.id_value and c.phone is not null
+            join intermediate.identity_map ph on ph.person_id = m.person_id and ph.id_type = 'phone'
+            left join marts.next_best_actions n on n.person_id = m.person_id and n.channel = 'wecom_1v1'
+            where m.person_id is not null
+            group by m.person_id
+            order by max(case when n.person_id is not null then 1 else 0 end) desc, m.person_id
+            limit 1""", {"day": LAST_DAY}).fetchall()[0]
         identifiers = con.execute("select id_type, id_value from intermediate.identity_map "
                                   "where person_id = ?", [person_id]).fetchall()
     assert erase(["--phone", phone, "--requested-by", "dpo@example.com"]) == 0
     needles = {v for _, v in identifiers} | {person_id}
-    return {"person_id": person_id, "identifiers": identifiers, "needles": needles, "day": day}
+    return {"person_id": person_id, "identifiers": identifiers, "needles": needles}
 
 
 def _assert_no_trace(run, needles: set[str]) -> None:
@@ -191,8 +206,8 @@ def test_erasure_is_audited_with_hashed_references(run, erased):
 def test_reloading_the_landing_day_does_not_bring_them_back(run, erased):
     from orchestration.cli import main as siyu
 
-    assert siyu(["run", "--date", erased["day"].isoformat()]) == 0
-    with duckdb.connect(str(run.warehouse_path), read_only=True) as con:
-        assert con.execute("select count(*) from raw.crm__members where _partition_date = ?",
-                           [erased["day"]]).fetchone()[0] > 0  # the day was loaded again
+    landed = "".join(p.read_bytes().decode("utf-8", errors="ignore")
+                     for p in run.landing_dir.glob(f"*/{LAST_DAY.isoformat()}/*"))
+    assert tokens(landed) & erased["needles"], "the re-delivered day must still contain the person"
+    assert siyu(["run", "--date", LAST_DAY.isoformat()]) == 0
     _assert_no_trace(run, erased["needles"])
