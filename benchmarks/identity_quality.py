@@ -22,7 +22,9 @@ def scores_for(data_dir: Path) -> dict[str, float]:
     truth = pd.read_parquet(data_dir / "landing" / "_truth" / "identities.parquet")
     warehouse = Path(os.environ.get("SIYU_WAREHOUSE_PATH") or data_dir / "warehouse.duckdb")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        predicted = con.execute("select id_type, id_value, person_id from intermediate.identity_map").df()
+        predicted = con.execute(
+            "select id_type, id_value, person_id from intermediate.identity_map"
+        ).df()
     return pairwise_scores(predicted, truth)
 
 

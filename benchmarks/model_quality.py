@@ -28,10 +28,14 @@ from orchestration.lib.warehouse_io import read_facts
 
 def person_truth(con, truth_ids: pd.DataFrame) -> pd.Series:
     """person_id -> true_person_id by majority over the person's identifiers."""
-    mapped = con.execute("select id_type, id_value, person_id from intermediate.identity_map "
-                         "where person_id is not null").df()
-    joined = mapped.merge(truth_ids.dropna(subset=["true_person_id"]).drop_duplicates(["id_type", "id_value"]),
-                          on=["id_type", "id_value"])
+    mapped = con.execute(
+        "select id_type, id_value, person_id from intermediate.identity_map "
+        "where person_id is not null"
+    ).df()
+    joined = mapped.merge(
+        truth_ids.dropna(subset=["true_person_id"]).drop_duplicates(["id_type", "id_value"]),
+        on=["id_type", "id_value"],
+    )
     top = joined.groupby(["person_id", "true_person_id"]).size().rename("n").reset_index()
     top = top.sort_values("n", ascending=False).drop_duplicates("person_id")
     return top.set_index("person_id")["true_person_id"]
@@ -48,8 +52,10 @@ def main(data_dir: Path) -> None:
         orders, interactions, users = read_facts(con)
 
     seg = segments.assign(true_person_id=segments["person_id"].map(to_truth)).dropna()
-    ari = adjusted_rand(persons.loc[seg["true_person_id"], "persona"].reset_index(drop=True),
-                        seg["segment"].reset_index(drop=True))
+    ari = adjusted_rand(
+        persons.loc[seg["true_person_id"], "persona"].reset_index(drop=True),
+        seg["segment"].reset_index(drop=True),
+    )
     print(f"segmentation ARI vs planted personas: {ari:.3f} on {len(seg)} persons")
 
     manifest = registry.manifest("churn", registry.promoted_version("churn"))
@@ -62,10 +68,12 @@ def main(data_dir: Path) -> None:
     churned_after = pd.to_datetime(persons.loc[true_ids[keep], "churned_after"]).to_numpy()
     already = churned_after < np.datetime64(snapshot)
     oracle_p = np.where(already, 1.0, 1 - (1 - hazard) ** 30)
-    print(f"churn validation snapshot {snapshot.date()}: model ROC AUC {metrics['candidate']['roc_auc']:.3f} "
-          f"(PR AUC {metrics['candidate']['pr_auc']:.3f}, Brier {metrics['candidate']['brier']:.3f}), "
-          f"recency baseline {metrics['baseline']['roc_auc']:.3f}, "
-          f"oracle {oracle_auc(y[keep].to_numpy(), oracle_p):.3f} on {int(keep.sum())} persons")
+    print(
+        f"churn validation snapshot {snapshot.date()}: model ROC AUC {metrics['candidate']['roc_auc']:.3f} "
+        f"(PR AUC {metrics['candidate']['pr_auc']:.3f}, Brier {metrics['candidate']['brier']:.3f}), "
+        f"recency baseline {metrics['baseline']['roc_auc']:.3f}, "
+        f"oracle {oracle_auc(y[keep].to_numpy(), oracle_p):.3f} on {int(keep.sum())} persons"
+    )
 
     buyers = orders[~orders["is_refunded"]]
     end = pd.Timestamp(buyers["ordered_at"].max()).normalize() + pd.Timedelta(days=1)
@@ -73,7 +81,9 @@ def main(data_dir: Path) -> None:
     started = time.perf_counter()
     BetaGeoFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["recency"], summary["T"])
     GammaGammaFitter(penalizer_coef=0.001).fit(summary["frequency"], summary["monetary_value"])
-    print(f"BG/NBD + Gamma-Gamma fit on {len(summary)} buyers: {time.perf_counter() - started:.2f} s")
+    print(
+        f"BG/NBD + Gamma-Gamma fit on {len(summary)} buyers: {time.perf_counter() - started:.2f} s"
+    )
 
 
 if __name__ == "__main__":

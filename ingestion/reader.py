@@ -81,7 +81,9 @@ def decode(data: bytes, label: str) -> tuple[str, str]:
         ) from None
 
 
-def read_extract(path: Path, entity: Entity, label: str | None = None, check: bool = True) -> ParsedExtract:
+def read_extract(
+    path: Path, entity: Entity, label: str | None = None, check: bool = True
+) -> ParsedExtract:
     """Read one extract file. `label` names the file in messages (default: its path).
 
     With `check=False` the rows are returned unvalidated (the loader validates many files at once).
@@ -149,8 +151,13 @@ def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, lis
                     "no final newline); the export is incomplete, re-deliver the file"
                 )
             rejects.append(
-                Reject(n, "field_count", f"{label} row {n}: has {len(rec)} fields, header has "
-                       f"{width} (rule: field_count)", ",".join(rec))
+                Reject(
+                    n,
+                    "field_count",
+                    f"{label} row {n}: has {len(rec)} fields, header has "
+                    f"{width} (rule: field_count)",
+                    ",".join(rec),
+                )
             )
             continue
         records.append(rec)
@@ -180,7 +187,9 @@ def _as_text(value) -> str | None:
     if isinstance(value, list):
         # tags are objects ({tag_name, ...}); remark_mobiles and tolist are strings
         return "|".join(
-            str(v.get("tag_name", json.dumps(v, ensure_ascii=False))) if isinstance(v, dict) else str(v)
+            str(v.get("tag_name", json.dumps(v, ensure_ascii=False)))
+            if isinstance(v, dict)
+            else str(v)
             for v in value
         )
     if isinstance(value, dict):
@@ -207,12 +216,19 @@ def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, l
                     f"{label}: truncated at line {i} (incomplete JSON, no final newline); "
                     "the export is incomplete, re-deliver the file"
                 ) from None
-            rejects.append(Reject(i, "json", f"{label} line {i}: not valid JSON ({exc.msg}) "
-                                  "(rule: json)", line[:2000]))
+            rejects.append(
+                Reject(
+                    i,
+                    "json",
+                    f"{label} line {i}: not valid JSON ({exc.msg}) (rule: json)",
+                    line[:2000],
+                )
+            )
             continue
         if not isinstance(obj, dict):
-            rejects.append(Reject(i, "json", f"{label} line {i}: not a JSON object (rule: json)",
-                                  line[:2000]))
+            rejects.append(
+                Reject(i, "json", f"{label} line {i}: not a JSON object (rule: json)", line[:2000])
+            )
             continue
         if entity.explode:
             items = obj.get(entity.explode) or [None]
@@ -238,7 +254,9 @@ def _column_label(c: Column) -> str:
     return c.header or ".".join(c.json_path)
 
 
-def validate(rows: pd.DataFrame, entity: Entity, label: str | pd.Series) -> tuple[pd.DataFrame, list[Reject]]:
+def validate(
+    rows: pd.DataFrame, entity: Entity, label: str | pd.Series
+) -> tuple[pd.DataFrame, list[Reject]]:
     """Check every column against its rule; return the good rows and one reject per bad row.
 
     `label` names the file in messages: one string, or one per row (rows of many files at once).
@@ -265,16 +283,30 @@ def validate(rows: pd.DataFrame, entity: Entity, label: str | pd.Series) -> tupl
             for fmt in LOCAL_TS_FORMATS:
                 parsed = parsed.fillna(pd.to_datetime(s, format=fmt, errors="coerce"))
             fail = present & parsed.isna()
-            rows.loc[present & ~fail, c.name] = parsed[present & ~fail].dt.strftime("%Y-%m-%d %H:%M:%S")
-            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not a local time", "local_timestamp", s)
+            rows.loc[present & ~fail, c.name] = parsed[present & ~fail].dt.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
+            _mark(
+                bad_reason,
+                bad_rule,
+                fail,
+                f"{_column_label(c)} is not a local time",
+                "local_timestamp",
+                s,
+            )
         elif c.rule in ("epoch_s", "epoch_ms"):
             num = pd.to_numeric(s, errors="coerce")
             lo, hi = EPOCH_S_RANGE
             scale = 1000 if c.rule == "epoch_ms" else 1
             fail = present & (num.isna() | (num < lo * scale) | (num > hi * scale) | (num % 1 != 0))
-            _mark(bad_reason, bad_rule, fail,
-                  f"{_column_label(c)} is not epoch {'milliseconds' if scale > 1 else 'seconds'}",
-                  c.rule, s)
+            _mark(
+                bad_reason,
+                bad_rule,
+                fail,
+                f"{_column_label(c)} is not epoch {'milliseconds' if scale > 1 else 'seconds'}",
+                c.rule,
+                s,
+            )
         elif c.rule in ("decimal", "int"):
             num = pd.to_numeric(s, errors="coerce")
             fail = present & num.isna()
@@ -291,18 +323,33 @@ def validate(rows: pd.DataFrame, entity: Entity, label: str | pd.Series) -> tupl
     labels = label[bad] if isinstance(label, pd.Series) else pd.Series(label, index=rows.index)[bad]
     record_columns = [c.name for c in entity.columns]
     rejects = [
-        Reject(int(n), str(rule), f"{lab} row {int(n)}: {reason} (rule: {rule})",
-               json.dumps(rec, ensure_ascii=False, default=str), lab)
+        Reject(
+            int(n),
+            str(rule),
+            f"{lab} row {int(n)}: {reason} (rule: {rule})",
+            json.dumps(rec, ensure_ascii=False, default=str),
+            lab,
+        )
         for n, rule, reason, rec, lab in zip(
-            rows.loc[bad, "_row_number"], bad_rule[bad], bad_reason[bad],
-            rows.loc[bad, record_columns].to_dict("records"), labels, strict=True,
+            rows.loc[bad, "_row_number"],
+            bad_rule[bad],
+            bad_reason[bad],
+            rows.loc[bad, record_columns].to_dict("records"),
+            labels,
+            strict=True,
         )
     ]
     return rows.loc[~bad].reset_index(drop=True), rejects
 
 
-def _mark(reason: pd.Series, rule: pd.Series, mask: pd.Series, text: str, rule_name: str,
-          values: pd.Series | None = None) -> None:
+def _mark(
+    reason: pd.Series,
+    rule: pd.Series,
+    mask: pd.Series,
+    text: str,
+    rule_name: str,
+    values: pd.Series | None = None,
+) -> None:
     mask = mask & reason.isna()  # keep the first problem found per row
     if not mask.any():
         return

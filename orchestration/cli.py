@@ -47,8 +47,10 @@ def resolve_range(args, landing_dir: Path) -> tuple[dt.date, dt.date]:
     start = dt.date.fromisoformat(args.start) if args.start else (days[0] if days else None)
     end = dt.date.fromisoformat(args.end) if args.end else (days[-1] if days else None)
     if start is None or end is None:
-        raise SystemExit(f"siyu run: nothing landed under {landing_dir}; run `siyu generate` first "
-                         "or pass --date")
+        raise SystemExit(
+            f"siyu run: nothing landed under {landing_dir}; run `siyu generate` first "
+            "or pass --date"
+        )
     if end < start:
         raise SystemExit(f"siyu run: --end {end} is before --start {start}")
     return start, end
@@ -80,8 +82,9 @@ def cmd_run(args) -> int:
         # First run on an empty model registry: build the marts over the range, train the
         # models on the last month, then score, audit and publish.
         upstream, downstream = split_at_models(defs, build_scoring_assets())
-        code = _execute(daily_job, instance, start, end, "daily job, marts only",
-                        asset_selection=upstream)
+        code = _execute(
+            daily_job, instance, start, end, "daily job, marts only", asset_selection=upstream
+        )
         if code:
             return code
         monthly = monthly_partitions(settings.start_date)
@@ -90,21 +93,31 @@ def cmd_run(args) -> int:
             month_key = monthly.get_last_partition_key()
         monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
         print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
-        result = monthly_job.execute_in_process(instance=instance, partition_key=month_key,
-                                                raise_on_error=False)
+        result = monthly_job.execute_in_process(
+            instance=instance, partition_key=month_key, raise_on_error=False
+        )
         if not result.success:
             _report_failures(result)
             return 1
-        return _execute(daily_job, instance, end, end, "daily job, models to publication",
-                        asset_selection=downstream)
+        return _execute(
+            daily_job,
+            instance,
+            end,
+            end,
+            "daily job, models to publication",
+            asset_selection=downstream,
+        )
 
 
 def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None) -> int:
     tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
-    print(f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
-          file=sys.stderr)
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
-                                    asset_selection=asset_selection)
+    print(
+        f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
+        file=sys.stderr,
+    )
+    result = job.execute_in_process(
+        instance=instance, tags=tags, raise_on_error=False, asset_selection=asset_selection
+    )
     if not result.success:
         _report_failures(result)
         return 1
@@ -133,9 +146,15 @@ def cmd_models(args) -> int:
         headline = metrics.get("candidate", metrics)
         auc = headline.get("roc_auc") if isinstance(headline, dict) else None
         sil = metrics.get("silhouette")
-        figure = f"roc_auc={auc:.3f}" if auc is not None else (f"silhouette={sil:.3f}" if sil is not None else "")
-        print(f"{m['version']:<40} {'promoted' if m.get('promoted') else '':<9} "
-              f"saved {m.get('saved_at', '')}  window {m.get('training_window')}  {figure}")
+        figure = (
+            f"roc_auc={auc:.3f}"
+            if auc is not None
+            else (f"silhouette={sil:.3f}" if sil is not None else "")
+        )
+        print(
+            f"{m['version']:<40} {'promoted' if m.get('promoted') else '':<9} "
+            f"saved {m.get('saved_at', '')}  window {m.get('training_window')}  {figure}"
+        )
     return 0
 
 
@@ -143,8 +162,12 @@ def cmd_publish(argv: list[str]) -> int:
     from publishing.cli import main as publish_main
 
     settings = _settings()
-    return publish_main(argv, serving_path=settings.serving_path,
-                        published_dir=settings.published_dir, pg_dsn=settings.pg_dsn)
+    return publish_main(
+        argv,
+        serving_path=settings.serving_path,
+        published_dir=settings.published_dir,
+        pg_dsn=settings.pg_dsn,
+    )
 
 
 def cmd_generate(argv: list[str]) -> int:
@@ -156,10 +179,14 @@ def cmd_generate(argv: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siyu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("generate", help="write synthetic extracts (see `siyu generate --help`)",
-                   add_help=False)
-    sub.add_parser("publish", help="list, log or roll back publications (see `siyu publish --help`)",
-                   add_help=False)
+    sub.add_parser(
+        "generate", help="write synthetic extracts (see `siyu generate --help`)", add_help=False
+    )
+    sub.add_parser(
+        "publish",
+        help="list, log or roll back publications (see `siyu publish --help`)",
+        add_help=False,
+    )
     run = sub.add_parser("run", help="materialise the daily job in-process for a day or a range")
     run.add_argument("--date", help="one business day YYYY-MM-DD")
     run.add_argument("--start", help="first day of a range (default: first landed day)")

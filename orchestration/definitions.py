@@ -32,8 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
     dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
-    assets = [*ingestion_assets(daily), *build_dbt_assets(), *training,
-              *build_scoring_assets()]
+    assets = [*ingestion_assets(daily), *build_dbt_assets(), *training, *build_scoring_assets()]
     tables = published_tables({key for a in assets for key in a.keys})
     return dg.Definitions(
         assets=[*assets, build_quality_gate(tables), build_publication_asset(tables)],

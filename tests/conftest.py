@@ -37,9 +37,9 @@ def run_daily(settings, start: dt.date, end: dt.date, instance=None, marts_only:
     """
     import dagster as dg
 
+    from orchestration.definitions import build_definitions
     from orchestration.defs.automation import split_at_models
     from orchestration.defs.models import build_scoring_assets
-    from orchestration.definitions import build_definitions
     from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
     defs = build_definitions(settings)
@@ -47,7 +47,9 @@ def run_daily(settings, start: dt.date, end: dt.date, instance=None, marts_only:
     tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
     selection = split_at_models(defs, build_scoring_assets())[0] if marts_only else None
     return job.execute_in_process(
-        instance=instance or dg.DagsterInstance.ephemeral(), tags=tags, raise_on_error=False,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags=tags,
+        raise_on_error=False,
         asset_selection=selection,
     )
 

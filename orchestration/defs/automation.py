@@ -1,6 +1,5 @@
 """The daily job, its 06:00 Asia/Shanghai schedule, and the sensor for newly landed day folders."""
 
-
 import datetime as dt
 import json
 from pathlib import Path
@@ -27,7 +26,9 @@ def build_daily_job(partitions_def: dg.PartitionsDefinition, exclude: dg.AssetSe
     )
 
 
-def split_at_models(defs: dg.Definitions, scoring: list) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
+def split_at_models(
+    defs: dg.Definitions, scoring: list
+) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
     """The daily job's assets before the model scoring (ingestion, marts) and from it on (scores,
     after-ML marts, audit, publication): a first run trains models in between."""
     graph = defs.resolve_asset_graph()
@@ -50,7 +51,11 @@ def build_monthly_job(partitions_def: dg.PartitionsDefinition, selection: dg.Ass
 def build_monthly_schedule(job) -> dg.ScheduleDefinition:
     # The 1st at 05:00, before the 06:00 daily run scores with the new models.
     return dg.build_schedule_from_partitioned_job(
-        job, day_of_month=1, hour_of_day=5, minute_of_hour=0, name="monthly_on_1st_0500_shanghai",
+        job,
+        day_of_month=1,
+        hour_of_day=5,
+        minute_of_hour=0,
+        name="monthly_on_1st_0500_shanghai",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
@@ -58,7 +63,10 @@ def build_monthly_schedule(job) -> dg.ScheduleDefinition:
 def build_daily_schedule(job) -> dg.ScheduleDefinition:
     # Daily partitions: the 06:00 tick runs the partition of the day that just ended.
     return dg.build_schedule_from_partitioned_job(
-        job, hour_of_day=6, minute_of_hour=0, name="daily_at_0600_shanghai",
+        job,
+        hour_of_day=6,
+        minute_of_hour=0,
+        name="daily_at_0600_shanghai",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
@@ -82,13 +90,19 @@ def _is_iso_date(text: str) -> bool:
 
 
 def build_landing_sensor(job, partitions_def: dg.PartitionsDefinition) -> dg.SensorDefinition:
-    @dg.sensor(job=job, minimum_interval_seconds=300, name="new_landing_day",
-               default_status=dg.DefaultSensorStatus.STOPPED,
-               description="Requests a run for a day once all three sources have landed its folder.")
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=300,
+        name="new_landing_day",
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Requests a run for a day once all three sources have landed its folder.",
+    )
     def new_landing_day(context: dg.SensorEvaluationContext, siyu: SiyuSettingsResource):
         seen = set(json.loads(context.cursor)) if context.cursor else set()
         valid = set(partitions_def.get_partition_keys())
-        new_days = [d for d in complete_days(Path(siyu.landing_dir)) if d not in seen and d in valid]
+        new_days = [
+            d for d in complete_days(Path(siyu.landing_dir)) if d not in seen and d in valid
+        ]
         for day in new_days:
             yield dg.RunRequest(run_key=f"landing-{day}", partition_key=day)
         if new_days:
@@ -99,6 +113,14 @@ def build_landing_sensor(job, partitions_def: dg.PartitionsDefinition) -> dg.Sen
     return new_landing_day
 
 
-__all__ = ["BUSINESS_TIMEZONE", "DAILY_JOB_NAME", "MONTHLY_JOB_NAME", "build_daily_job",
-           "build_daily_schedule", "build_landing_sensor", "build_monthly_job",
-           "build_monthly_schedule", "complete_days"]
+__all__ = [
+    "BUSINESS_TIMEZONE",
+    "DAILY_JOB_NAME",
+    "MONTHLY_JOB_NAME",
+    "build_daily_job",
+    "build_daily_schedule",
+    "build_landing_sensor",
+    "build_monthly_job",
+    "build_monthly_schedule",
+    "complete_days",
+]

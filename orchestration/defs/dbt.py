@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, daily-partitioned so incremental facts process one window."""
 
-
 import os
 from contextlib import contextmanager
 
@@ -61,11 +60,16 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
         yield from invocation.stream()
         if not invocation.is_successful():
-            failed = [r["unique_id"] for r in invocation.get_artifact("run_results.json")["results"]
-                      if r["status"] in ("fail", "error")]
-            raise dg.Failure(description=f"dbt build failed: {len(failed)} node(s) failed or errored: "
-                                         + ", ".join(failed[:10]),
-                             metadata={"failed": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed))})
+            failed = [
+                r["unique_id"]
+                for r in invocation.get_artifact("run_results.json")["results"]
+                if r["status"] in ("fail", "error")
+            ]
+            raise dg.Failure(
+                description=f"dbt build failed: {len(failed)} node(s) failed or errored: "
+                + ", ".join(failed[:10]),
+                metadata={"failed": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed))},
+            )
 
     return _dbt
 

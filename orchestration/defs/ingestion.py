@@ -1,6 +1,5 @@
 """Ingestion: one daily-partitioned asset per source extract, landing files -> raw DuckDB tables."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +11,9 @@ from orchestration.lib.partitions import days_in_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 
 
-def build_ingestion_asset(entity: Entity, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_ingestion_asset(
+    entity: Entity, partitions_def: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(entity.table),
         name=None,
@@ -40,7 +41,9 @@ def build_ingestion_asset(entity: Entity, partitions_def: dg.PartitionsDefinitio
         if errors:
             # One line per failed file; none of the range is replaced, the previous load stays.
             raise dg.Failure(
-                description=errors[0] if len(errors) == 1 else f"{len(errors)} files failed: {errors[0]} ...",
+                description=errors[0]
+                if len(errors) == 1
+                else f"{len(errors)} files failed: {errors[0]} ...",
                 metadata={"errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in errors))},
             )
         rows = sum(r.rows_loaded for r in results)
@@ -53,7 +56,10 @@ def build_ingestion_asset(entity: Entity, partitions_def: dg.PartitionsDefinitio
                 "bytes_read": sum(r.bytes_read for r in results),
                 "files": len(files),
                 "days": len(days),
-                "encodings": ", ".join(sorted({f.get("encoding", "") for f in files if f.get("encoding")})) or "none",
+                "encodings": ", ".join(
+                    sorted({f.get("encoding", "") for f in files if f.get("encoding")})
+                )
+                or "none",
                 "file_list": dg.MetadataValue.md(_files_markdown(files)),
                 "table": f"raw.{entity.table}",
             }
@@ -67,11 +73,12 @@ def _files_markdown(files: list[dict]) -> str:
         return "No files landed for this partition."
     lines = ["| file | status | encoding | rows | rejected | bytes |", "|---|---|---|---|---|---|"]
     for f in files[:50]:
-        lines.append(f"| {f['file']} | {f['status']} | {f.get('encoding', '')} | {f.get('rows', '')} "
-                     f"| {f.get('rejected', '')} | {f.get('bytes', '')} |")
+        lines.append(
+            f"| {f['file']} | {f['status']} | {f.get('encoding', '')} | {f.get('rows', '')} "
+            f"| {f.get('rejected', '')} | {f.get('bytes', '')} |"
+        )
     return "\n".join(lines)
 
 
 def ingestion_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     return [build_ingestion_asset(e, partitions_def) for e in ENTITIES]
-

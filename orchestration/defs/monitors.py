@@ -36,14 +36,21 @@ def _threshold_check(name: str, column: str, limit: float, description: str):
         try:
             row = _latest_engagement(warehouse)
         except Exception as exc:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"error": f"{type(exc).__name__}: {exc}"})
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"error": f"{type(exc).__name__}: {exc}"},
+            )
         if row is None or pd.isna(row[column]):
-            return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"note": "no measurement yet"})
+            return dg.AssetCheckResult(
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"note": "no measurement yet"},
+            )
         value = float(row[column])
         return dg.AssetCheckResult(
-            passed=value <= limit, severity=dg.AssetCheckSeverity.WARN,
+            passed=value <= limit,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"date": str(pd.Timestamp(row["date"]).date()), column: value, "limit": limit},
         )
 
@@ -51,22 +58,38 @@ def _threshold_check(name: str, column: str, limit: float, description: str):
 
 
 over_touch_3d = _threshold_check(
-    "over_touch_3d_alarm", "over_touch_3d_share", OVER_TOUCH_ALARM,
-    "Share of users touched on 3 consecutive days stays at or below 5% (seed 2.4.2).")
+    "over_touch_3d_alarm",
+    "over_touch_3d_share",
+    OVER_TOUCH_ALARM,
+    "Share of users touched on 3 consecutive days stays at or below 5% (seed 2.4.2).",
+)
 over_touch_7d = _threshold_check(
-    "over_touch_7d_alarm", "over_touch_7d_share", OVER_TOUCH_ALARM,
-    "Share of users touched on 7 consecutive days stays at or below 5% (seed 7.2).")
+    "over_touch_7d_alarm",
+    "over_touch_7d_share",
+    OVER_TOUCH_ALARM,
+    "Share of users touched on 7 consecutive days stays at or below 5% (seed 7.2).",
+)
 community_share = _threshold_check(
-    "community_share_cap", "community_share", COMMUNITY_SHARE_CAP,
-    "Group (community) touches stay at or below 40% of outbound touches (seed 2.3.1).")
+    "community_share_cap",
+    "community_share",
+    COMMUNITY_SHARE_CAP,
+    "Group (community) touches stay at or below 40% of outbound touches (seed 2.3.1).",
+)
 sla_breach = _threshold_check(
-    "sla_2h_breach", "sla_2h_breach_rate", SLA_BREACH_ALARM,
-    "Inbound 1:1 chats answered by a person within 2 hours (seed 2.4.3).")
+    "sla_2h_breach",
+    "sla_2h_breach_rate",
+    SLA_BREACH_ALARM,
+    "Inbound 1:1 chats answered by a person within 2 hours (seed 2.4.3).",
+)
 
 
-@dg.asset_check(asset=KPI_KEY, name="kpi_anomalies", blocking=False,
-                description="No KPI moved more than +-15% from its trailing 28-day level (seed 3.4); "
-                            "the KPI status table is in the metadata.")
+@dg.asset_check(
+    asset=KPI_KEY,
+    name="kpi_anomalies",
+    blocking=False,
+    description="No KPI moved more than +-15% from its trailing 28-day level (seed 3.4); "
+    "the KPI status table is in the metadata.",
+)
 def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     try:
         with warehouse.connect(read_only=True) as con:
@@ -75,40 +98,71 @@ def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 "from marts.kpi_daily where date = (select max(date) from marts.kpi_daily) order by kpi"
             ).df()
     except Exception as exc:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"error": f"{type(exc).__name__}: {exc}"})
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"error": f"{type(exc).__name__}: {exc}"},
+        )
     anomalies = latest[latest["is_anomaly"].fillna(False).astype(bool)]
     return dg.AssetCheckResult(
-        passed=anomalies.empty, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"anomalies": ", ".join(anomalies["kpi"]) or "none",
-                  "red": int((latest["status"] == "red").sum()),
-                  "kpi_status": dg.MetadataValue.md(latest.to_markdown(index=False, floatfmt=".3f"))},
+        passed=anomalies.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "anomalies": ", ".join(anomalies["kpi"]) or "none",
+            "red": int((latest["status"] == "red").sum()),
+            "kpi_status": dg.MetadataValue.md(latest.to_markdown(index=False, floatfmt=".3f")),
+        },
     )
 
 
-@dg.asset_check(asset=RETENTION_KEY, name="retention_curve", blocking=False,
-                description="The retention curve by first channel (day 0..30), as a picture.")
+@dg.asset_check(
+    asset=RETENTION_KEY,
+    name="retention_curve",
+    blocking=False,
+    description="The retention curve by first channel (day 0..30), as a picture.",
+)
 def retention_curve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     try:
         with warehouse.connect(read_only=True) as con:
             curve = con.execute(
                 "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention "
-                "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2").df()
+                "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
+            ).df()
     except Exception as exc:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"error": f"{type(exc).__name__}: {exc}"})
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"error": f"{type(exc).__name__}: {exc}"},
+        )
     if curve.empty:
         return dg.AssetCheckResult(passed=True, metadata={"note": "no cohort old enough yet"})
-    png = line_plot(curve, x="day_n", y="retention", hue="cohort_channel", percent=True,
-                    title="Return on day N by first channel", xlabel="day N", ylabel="retained")
+    png = line_plot(
+        curve,
+        x="day_n",
+        y="retention",
+        hue="cohort_channel",
+        percent=True,
+        title="Return on day N by first channel",
+        xlabel="day N",
+        ylabel="retained",
+    )
     d30 = curve[curve["day_n"] == curve["day_n"].max()]
     return dg.AssetCheckResult(
-        passed=True, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"curve": dg.MetadataValue.md(_png_md(png)),
-                  "last_day_n": int(curve["day_n"].max()),
-                  "retention_last_day": dg.MetadataValue.md(d30.to_markdown(index=False, floatfmt=".3f"))},
+        passed=True,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "curve": dg.MetadataValue.md(_png_md(png)),
+            "last_day_n": int(curve["day_n"].max()),
+            "retention_last_day": dg.MetadataValue.md(d30.to_markdown(index=False, floatfmt=".3f")),
+        },
     )
 
 
-MONITOR_CHECKS = [over_touch_3d, over_touch_7d, community_share, sla_breach, kpi_anomalies,
-                  retention_curve]
+MONITOR_CHECKS = [
+    over_touch_3d,
+    over_touch_7d,
+    community_share,
+    sla_breach,
+    kpi_anomalies,
+    retention_curve,
+]

@@ -33,8 +33,10 @@ def _store_results(con, run_id: str, frame: pd.DataFrame) -> None:
             frame[column] = frame[column].map(lambda v: None if v is None else str(v))
     con.register("_results", frame)
     try:
-        exists = con.execute("select count(*) from information_schema.tables where "
-                             "table_schema = 'audit' and table_name = 'validation_results'").fetchone()[0]
+        exists = con.execute(
+            "select count(*) from information_schema.tables where "
+            "table_schema = 'audit' and table_name = 'validation_results'"
+        ).fetchone()[0]
         if not exists:
             con.execute(f"create table {RESULTS_TABLE} as select * from _results")
         else:
@@ -55,9 +57,11 @@ def _suite_markdown(result) -> str:
     rows = failed or result.results
     return "\n".join(
         ["| expectation | column | observed | unexpected % |", "|---|---|---|---|"]
-        + [f"| {r['expectation']} | {r.get('column') or ''} | {str(r.get('observed_value'))[:40]} "
-           f"| {r.get('unexpected_percent') if r.get('unexpected_percent') is not None else ''} |"
-           for r in rows[:40]]
+        + [
+            f"| {r['expectation']} | {r.get('column') or ''} | {str(r.get('observed_value'))[:40]} "
+            f"| {r.get('unexpected_percent') if r.get('unexpected_percent') is not None else ''} |"
+            for r in rows[:40]
+        ]
     )
 
 
@@ -65,14 +69,25 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
     """The audit step: every quality suite runs here, each a blocking check, after every mart of
     the run is built. Checks live on this gate (not on the marts) so a failure blocks exactly the
     publication and never cuts a dbt step in half."""
-    specs = [dg.AssetCheckSpec(suite_check_name(t), asset=GATE_KEY, blocking=True,
-                               description=f"Suite data_quality/suites/{t}.json on marts.{t}")
-             for t in tables]
+    specs = [
+        dg.AssetCheckSpec(
+            suite_check_name(t),
+            asset=GATE_KEY,
+            blocking=True,
+            description=f"Suite data_quality/suites/{t}.json on marts.{t}",
+        )
+        for t in tables
+    ]
 
-    @dg.asset(key=GATE_KEY, deps=[mart_key(t) for t in tables], check_specs=specs,
-              group_name="serving", kinds={"greatexpectations"},
-              description="Runs the Great Expectations suite of every published table (results in "
-                          "audit.validation_results); any failure blocks publication.")
+    @dg.asset(
+        key=GATE_KEY,
+        deps=[mart_key(t) for t in tables],
+        check_specs=specs,
+        group_name="serving",
+        kinds={"greatexpectations"},
+        description="Runs the Great Expectations suite of every published table (results in "
+        "audit.validation_results); any failure blocks publication.",
+    )
     def quality_gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         results = {}
         with warehouse.connect() as con:
@@ -80,77 +95,130 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
             for table in tables:
                 try:
                     results[table] = validate_duckdb(con, table, as_of=as_of)
-                    _store_results(con, context.run.run_id,
-                                   results[table].to_frame().assign(table_name=table))
+                    _store_results(
+                        con, context.run.run_id, results[table].to_frame().assign(table_name=table)
+                    )
                 except Exception as exc:  # a suite that cannot run still reports, and blocks
                     results[table] = exc
-        summary = pd.DataFrame([
-            {"table": t, "passed": not isinstance(r, Exception) and bool(r.success),
-             "expectations": 0 if isinstance(r, Exception) else r.n_expectations,
-             "failed": 1 if isinstance(r, Exception) else r.n_failed}
-            for t, r in results.items()]).set_index("table")
-        yield dg.MaterializeResult(metadata={
-            "as_of": str(as_of), "suites": len(tables), "suites_failed": int((~summary["passed"]).sum()),
-            "summary": dg.MetadataValue.md(summary.to_markdown()),
-        })
+        summary = pd.DataFrame(
+            [
+                {
+                    "table": t,
+                    "passed": not isinstance(r, Exception) and bool(r.success),
+                    "expectations": 0 if isinstance(r, Exception) else r.n_expectations,
+                    "failed": 1 if isinstance(r, Exception) else r.n_failed,
+                }
+                for t, r in results.items()
+            ]
+        ).set_index("table")
+        yield dg.MaterializeResult(
+            metadata={
+                "as_of": str(as_of),
+                "suites": len(tables),
+                "suites_failed": int((~summary["passed"]).sum()),
+                "summary": dg.MetadataValue.md(summary.to_markdown()),
+            }
+        )
         for table, r in results.items():
             if isinstance(r, Exception):
-                yield dg.AssetCheckResult(check_name=suite_check_name(table), passed=False,
-                                          metadata={"error": f"{type(r).__name__}: {r}"})
+                yield dg.AssetCheckResult(
+                    check_name=suite_check_name(table),
+                    passed=False,
+                    metadata={"error": f"{type(r).__name__}: {r}"},
+                )
                 continue
             yield dg.AssetCheckResult(
-                check_name=suite_check_name(table), passed=bool(r.success),
-                metadata={"table": f"marts.{table}", "expectations": r.n_expectations,
-                          "failed": r.n_failed, "as_of": str(as_of), "error": r.error or "",
-                          "results": dg.MetadataValue.md(_suite_markdown(r))})
+                check_name=suite_check_name(table),
+                passed=bool(r.success),
+                metadata={
+                    "table": f"marts.{table}",
+                    "expectations": r.n_expectations,
+                    "failed": r.n_failed,
+                    "as_of": str(as_of),
+                    "error": r.error or "",
+                    "results": dg.MetadataValue.md(_suite_markdown(r)),
+                },
+            )
 
     return quality_gate
 
 
 def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
-        key=PUBLICATION_KEY, deps=[GATE_KEY, *[mart_key(t) for t in tables]],
-        group_name="serving", kinds={"duckdb", "parquet"},
+        key=PUBLICATION_KEY,
+        deps=[GATE_KEY, *[mart_key(t) for t in tables]],
+        group_name="serving",
+        kinds={"duckdb", "parquet"},
         description="Publishes the audited marts atomically to data/serving.duckdb (schema marts), "
-                    "data/published/*.parquet and, when SIYU_PG_DSN is set, PostgreSQL schema marts.",
+        "data/published/*.parquet and, when SIYU_PG_DSN is set, PostgreSQL schema marts.",
     )
-    def publication(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                    siyu: SiyuSettingsResource) -> dg.MaterializeResult:
+    def publication(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
+    ) -> dg.MaterializeResult:
         # Belt and braces: the gate's blocking checks already stop this step; it re-reads this
         # run's stored results so a suite that did not run also blocks.
         with warehouse.connect(read_only=True) as con:
-            rows = con.execute(
-                f"select table_name, bool_and(success), count(*) filter (where not success) "
-                f"from {RESULTS_TABLE} where run_id = ? group by table_name", [context.run.run_id]
-            ).fetchall() if _has_results(con) else []
+            rows = (
+                con.execute(
+                    f"select table_name, bool_and(success), count(*) filter (where not success) "
+                    f"from {RESULTS_TABLE} where run_id = ? group by table_name",
+                    [context.run.run_id],
+                ).fetchall()
+                if _has_results(con)
+                else []
+            )
         status = {t: (ok, n_failed) for t, ok, n_failed in rows}
-        summary = {t: {"passed": bool(status[t][0]), "failed_expectations": int(status[t][1])}
-                   if t in status else {"passed": False, "reason": "suite did not run in this run"}
-                   for t in tables}
+        summary = {
+            t: {"passed": bool(status[t][0]), "failed_expectations": int(status[t][1])}
+            if t in status
+            else {"passed": False, "reason": "suite did not run in this run"}
+            for t in tables
+        }
         failed = sorted(t for t, s in summary.items() if not s["passed"])
         versions_dir = Path(siyu.serving_path).parent / "publications"
         if failed:
             record_blocked(versions_dir, run_id=context.run.run_id, check_summary=summary)
-            raise dg.Failure(description=f"publication blocked, served files unchanged; failed "
-                                         f"checks: {', '.join(failed)}",
-                             metadata={"failed_tables": ", ".join(failed)})
+            raise dg.Failure(
+                description=f"publication blocked, served files unchanged; failed "
+                f"checks: {', '.join(failed)}",
+                metadata={"failed_tables": ", ".join(failed)},
+            )
         pub = publish(
-            warehouse.path, tables, serving_path=siyu.serving_path, published_dir=siyu.published_dir,
-            versions_dir=versions_dir, run_id=context.run.run_id, check_summary=summary,
-            keep_versions=siyu.publish_keep_versions, pg_dsn=siyu.pg_dsn or None,
+            warehouse.path,
+            tables,
+            serving_path=siyu.serving_path,
+            published_dir=siyu.published_dir,
+            versions_dir=versions_dir,
+            run_id=context.run.run_id,
+            check_summary=summary,
+            keep_versions=siyu.publish_keep_versions,
+            pg_dsn=siyu.pg_dsn or None,
         )
-        return dg.MaterializeResult(metadata={
-            "version": pub.version, "tables": len(pub.row_counts),
-            "rows": sum(pub.row_counts.values()), "seconds": pub.duration_seconds,
-            "postgresql": pub.pg_schema or "not configured",
-            "serving_path": str(siyu.serving_path),
-            "row_counts": dg.MetadataValue.md(pd.Series(pub.row_counts, name="rows")
-                                              .rename_axis("table").to_frame().to_markdown()),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "version": pub.version,
+                "tables": len(pub.row_counts),
+                "rows": sum(pub.row_counts.values()),
+                "seconds": pub.duration_seconds,
+                "postgresql": pub.pg_schema or "not configured",
+                "serving_path": str(siyu.serving_path),
+                "row_counts": dg.MetadataValue.md(
+                    pd.Series(pub.row_counts, name="rows")
+                    .rename_axis("table")
+                    .to_frame()
+                    .to_markdown()
+                ),
+            }
+        )
 
     return publication
 
 
 def _has_results(con) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = 'audit' "
-                       "and table_name = 'validation_results'").fetchone()[0] > 0
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'audit' "
+            "and table_name = 'validation_results'"
+        ).fetchone()[0]
+        > 0
+    )

@@ -111,16 +111,20 @@ class ModelRegistry:
         if not folder.is_dir():
             return []
         pattern = re.compile(rf"^{re.escape(name)}-v(\d+)-\d{{8}}T\d{{6}}$")
-        return sorted(int(m.group(1)) for p in folder.iterdir()
-                      if p.is_dir() and (m := pattern.match(p.name)))
+        return sorted(
+            int(m.group(1)) for p in folder.iterdir() if p.is_dir() and (m := pattern.match(p.name))
+        )
 
     def _versions(self, name: str) -> list[str]:
         """Versions of a model, oldest first (by sequence number)."""
         folder = self.root / name
         if not folder.is_dir():
             return []
-        found = [p.name for p in folder.iterdir()
-                 if p.is_dir() and (p / MANIFEST_FILE).is_file() and p.name.startswith(f"{name}-v")]
+        found = [
+            p.name
+            for p in folder.iterdir()
+            if p.is_dir() and (p / MANIFEST_FILE).is_file() and p.name.startswith(f"{name}-v")
+        ]
         return sorted(found, key=lambda v: int(v.split("-v", 1)[1].split("-", 1)[0]))
 
     # -- public API --------------------------------------------------------------------------
@@ -225,8 +229,10 @@ class ModelRegistry:
         manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
         payload = (folder / MODEL_FILE).read_bytes()
         if hashlib.sha256(payload).hexdigest() != manifest["model_sha256"]:
-            raise ValueError(f"{folder / MODEL_FILE} does not match its manifest's model_sha256; "
-                             "the file was changed after saving, re-train or restore it")
+            raise ValueError(
+                f"{folder / MODEL_FILE} does not match its manifest's model_sha256; "
+                "the file was changed after saving, re-train or restore it"
+            )
         return pickle.loads(payload)  # noqa: S301 - registry root is trusted, hash checked
 
     def list(self, name: str | None = None) -> list[dict]:
@@ -237,8 +243,9 @@ class ModelRegistry:
         if name is not None:
             names = [name]
         elif self.root.is_dir():
-            names = sorted(p.name for p in self.root.iterdir()
-                           if p.is_dir() and not p.name.startswith("."))
+            names = sorted(
+                p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+            )
         else:
             names = []
         out = []
@@ -246,7 +253,8 @@ class ModelRegistry:
             promoted = self.promoted_version(model)
             for version in self._versions(model):
                 manifest = json.loads(
-                    (self.root / model / version / MANIFEST_FILE).read_text("utf-8"))
+                    (self.root / model / version / MANIFEST_FILE).read_text("utf-8")
+                )
                 manifest["promoted"] = version == promoted
                 out.append(manifest)
         return out
@@ -254,8 +262,11 @@ class ModelRegistry:
     def mark_promoted(self, name: str, version: str, *, reason: str = "") -> None:
         """Make ``version`` the serving version of ``name`` (earlier versions are kept)."""
         resolved = self._resolve(name, version)
-        record = {"version": resolved, "promoted_at": datetime.now(UTC).isoformat(),
-                  "reason": reason}
+        record = {
+            "version": resolved,
+            "promoted_at": datetime.now(UTC).isoformat(),
+            "reason": reason,
+        }
         _atomic_write_text(self.root / name / PROMOTED_FILE, json.dumps(record, indent=2))
 
     def promoted_version(self, name: str) -> str | None:

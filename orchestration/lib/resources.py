@@ -47,4 +47,7 @@ class SiyuSettingsResource(dg.ConfigurableResource):
 
     def dbt_env(self) -> dict[str, str]:
         """Environment the dbt subprocess reads in profiles.yml."""
-        return {"SIYU_WAREHOUSE_PATH": self.warehouse_path, "SIYU_DBT_THREADS": str(self.dbt_threads)}
+        return {
+            "SIYU_WAREHOUSE_PATH": self.warehouse_path,
+            "SIYU_DBT_THREADS": str(self.dbt_threads),
+        }

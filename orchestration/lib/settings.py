@@ -63,5 +63,7 @@ class Settings:
         )
 
     def as_strings(self) -> dict[str, str]:
-        return {f.name: "" if getattr(self, f.name) is None else str(getattr(self, f.name))
-                for f in fields(self)}
+        return {
+            f.name: "" if getattr(self, f.name) is None else str(getattr(self, f.name))
+            for f in fields(self)
+        }

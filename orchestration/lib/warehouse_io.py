@@ -5,15 +5,31 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-ORDER_COLUMNS = ["order_id", "person_id", "channel", "ordered_at", "amount", "discount_amount",
-                 "coupon_used", "is_refunded"]
-INTERACTION_COLUMNS = ["person_id", "occurred_at", "channel", "direction", "scenario",
-                       "content_type", "campaign_id"]
+ORDER_COLUMNS = [
+    "order_id",
+    "person_id",
+    "channel",
+    "ordered_at",
+    "amount",
+    "discount_amount",
+    "coupon_used",
+    "is_refunded",
+]
+INTERACTION_COLUMNS = [
+    "person_id",
+    "occurred_at",
+    "channel",
+    "direction",
+    "scenario",
+    "content_type",
+    "campaign_id",
+]
 USER_COLUMNS = ["person_id", "first_seen_at", "first_channel", "registered_at"]
 
 
-def read_facts(con: duckdb.DuckDBPyConnection, before: pd.Timestamp | None = None
-               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_facts(
+    con: duckdb.DuckDBPyConnection, before: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """orders, interactions, users as pandas frames (only the columns the models use)."""
     where_o = where_i = ""
     params: list = []
@@ -21,8 +37,9 @@ def read_facts(con: duckdb.DuckDBPyConnection, before: pd.Timestamp | None = Non
         where_o = " where ordered_at < ?"
         where_i = " where occurred_at < ?"
         params = [before.to_pydatetime()]
-    orders = con.execute(f"select {', '.join(ORDER_COLUMNS)} from marts.fct_orders{where_o}",
-                         params).df()
+    orders = con.execute(
+        f"select {', '.join(ORDER_COLUMNS)} from marts.fct_orders{where_o}", params
+    ).df()
     orders["amount"] = orders["amount"].astype(float)
     orders["discount_amount"] = orders["discount_amount"].astype(float)
     interactions = con.execute(
@@ -32,7 +49,9 @@ def read_facts(con: duckdb.DuckDBPyConnection, before: pd.Timestamp | None = Non
     return orders, interactions, users
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame) -> int:
+def replace_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
+) -> int:
     """Replace `schema.table` with `frame` in one transaction."""
     con.execute(f"create schema if not exists {schema}")
     con.register("_frame", frame)

@@ -44,7 +44,10 @@ def test_undecodable_file_is_a_one_line_error(tmp_path):
 
 def test_missing_required_column_names_file_and_column(tmp_path):
     p = tmp_path / "orders.csv"
-    p.write_text(ORDERS_HEADER.replace("订单号,", "") + "\nM1,2026-05-01 09:00:00,1,0,否,已完成,店\n", encoding="utf-8")
+    p.write_text(
+        ORDERS_HEADER.replace("订单号,", "") + "\nM1,2026-05-01 09:00:00,1,0,否,已完成,店\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ExtractFileError) as exc:
         read_extract(p, ORDERS, "crm/2026-05-01/orders.csv")
     msg = str(exc.value)
@@ -72,8 +75,11 @@ def test_truncated_csv_row_without_quote_is_a_file_error(tmp_path):
 
 def test_truncated_jsonl_is_a_file_error(tmp_path):
     p = tmp_path / "events.jsonl"
-    p.write_text('{"event_id": "e1", "openid": "o1", "event_name": "share", "event_time": 1777600000000}\n'
-                 '{"event_id": "e2", "openid": "o1", "event_na', encoding="utf-8")
+    p.write_text(
+        '{"event_id": "e1", "openid": "o1", "event_name": "share", "event_time": 1777600000000}\n'
+        '{"event_id": "e2", "openid": "o1", "event_na',
+        encoding="utf-8",
+    )
     with pytest.raises(ExtractFileError) as exc:
         read_extract(p, EVENTS, "miniprogram/2026-05-01/events.jsonl")
     assert "truncated at line 2" in str(exc.value)
@@ -81,20 +87,30 @@ def test_truncated_jsonl_is_a_file_error(tmp_path):
 
 def test_bad_rows_are_rejected_with_row_and_rule_and_the_rest_loads(tmp_path):
     p = tmp_path / "orders.csv"
-    p.write_text("\n".join([
-        ORDERS_HEADER,
-        "C1,M1,2026-05-01 09:30:00,199.00,20.00,是,已完成,店",
-        "C2,M1,2026-05-01 09:31:00,abc,0,否,已完成,店",
-        "C3,,2026-05-01 09:32:00,5,0,否,已完成,店",
-        "C4,M1,yesterday,5,0,否,已完成,店",
-        "C5,M1,2026-05-01 09:33:00,5,0,否,已完成",
-        "C6,M1,2026-05-01 09:34:00,5,0,maybe,已完成,店",
-    ]) + "\n", encoding="utf-8")
+    p.write_text(
+        "\n".join(
+            [
+                ORDERS_HEADER,
+                "C1,M1,2026-05-01 09:30:00,199.00,20.00,是,已完成,店",
+                "C2,M1,2026-05-01 09:31:00,abc,0,否,已完成,店",
+                "C3,,2026-05-01 09:32:00,5,0,否,已完成,店",
+                "C4,M1,yesterday,5,0,否,已完成,店",
+                "C5,M1,2026-05-01 09:33:00,5,0,否,已完成",
+                "C6,M1,2026-05-01 09:34:00,5,0,maybe,已完成,店",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     parsed = read_extract(p, ORDERS, "crm/x/orders.csv")
     assert parsed.rows["order_id"].tolist() == ["C1"]
     by_row = {r.row_number: r for r in parsed.rejects}
     assert set(by_row) == {2, 3, 4, 5, 6}
-    assert by_row[2].rule == "decimal" and "row 2" in by_row[2].message and "订单金额" in by_row[2].message
+    assert (
+        by_row[2].rule == "decimal"
+        and "row 2" in by_row[2].message
+        and "订单金额" in by_row[2].message
+    )
     assert by_row[3].rule == "required" and "会员编号 is empty" in by_row[3].message
     assert by_row[4].rule == "local_timestamp"
     assert by_row[5].rule == "field_count"
@@ -103,9 +119,12 @@ def test_bad_rows_are_rejected_with_row_and_rule_and_the_rest_loads(tmp_path):
 
 def test_jsonl_bad_line_is_rejected_and_others_load(tmp_path):
     p = tmp_path / "events.jsonl"
-    p.write_text('{"event_id": "e1", "openid": "o1", "event_name": "share", "event_time": 1777600000000, "properties": {"scenario": "ugc"}}\n'
-                 "{oops}\n"
-                 '{"event_id": "e3", "openid": "o1", "event_name": "share", "event_time": 17}\n', encoding="utf-8")
+    p.write_text(
+        '{"event_id": "e1", "openid": "o1", "event_name": "share", "event_time": 1777600000000, "properties": {"scenario": "ugc"}}\n'
+        "{oops}\n"
+        '{"event_id": "e3", "openid": "o1", "event_name": "share", "event_time": 17}\n',
+        encoding="utf-8",
+    )
     parsed = read_extract(p, EVENTS, "miniprogram/d/events.jsonl")
     assert parsed.rows["event_id"].tolist() == ["e1"]
     assert parsed.rows.loc[0, "scenario"] == "ugc"

@@ -19,9 +19,25 @@ def demo(tmp_path_factory, monkeypatch_session):
 
     data = tmp_path_factory.mktemp("demo")
     monkeypatch_session.setenv("SIYU_DATA_DIR", str(data))
-    assert siyu(["generate", "--persons", str(DEMO_PERSONS), "--days", str(DEMO_DAYS),
-                 "--start", DEMO_START.isoformat(), "--seed", "42", "--out", str(data / "landing"),
-                 "--no-progress"]) == 0
+    assert (
+        siyu(
+            [
+                "generate",
+                "--persons",
+                str(DEMO_PERSONS),
+                "--days",
+                str(DEMO_DAYS),
+                "--start",
+                DEMO_START.isoformat(),
+                "--seed",
+                "42",
+                "--out",
+                str(data / "landing"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert siyu(["run"]) == 0
     return make_settings(data)
 
@@ -40,8 +56,14 @@ def _warehouse(settings):
 def test_identity_resolution_precision_and_recall(demo):
     truth = pd.read_parquet(demo.landing_dir / "_truth" / "identities.parquet")
     with _warehouse(demo) as con:
-        predicted = con.execute("select id_type, id_value, person_id from intermediate.identity_map").df()
-        junk = set(con.execute("select id_value from intermediate.identity_map where person_id is null").fetchall())
+        predicted = con.execute(
+            "select id_type, id_value, person_id from intermediate.identity_map"
+        ).df()
+        junk = set(
+            con.execute(
+                "select id_value from intermediate.identity_map where person_id is null"
+            ).fetchall()
+        )
     scores = pairwise_scores(predicted, truth)
     assert scores["precision"] >= 0.99, scores
     assert scores["recall"] >= 0.99, scores
@@ -52,22 +74,47 @@ def test_identity_resolution_precision_and_recall(demo):
 
 def test_core_tables_exist_and_keys_hold(demo):
     with _warehouse(demo) as con:
-        for table in ("intermediate.identity_map", "marts.dim_users", "marts.fct_orders", "marts.fct_interactions"):
+        for table in (
+            "intermediate.identity_map",
+            "marts.dim_users",
+            "marts.fct_orders",
+            "marts.fct_interactions",
+        ):
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
-        n, distinct = con.execute("select count(*), count(distinct person_id) from marts.dim_users").fetchone()
+        n, distinct = con.execute(
+            "select count(*), count(distinct person_id) from marts.dim_users"
+        ).fetchone()
         assert n == distinct
 
 
 def test_published_marts_are_one_consistent_version(demo):
     with duckdb.connect(str(demo.serving_path), read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' "
-            "and table_name <> '_publication'").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_name <> '_publication'"
+            ).fetchall()
+        ]
         versions = set()
         for t in tables:
-            versions |= {r[0] for r in con.execute(f"select distinct publication_version from marts.{t}").fetchall()}
-    assert {"dim_users", "fct_orders", "user_rfm", "kpi_daily", "user_ltv", "user_churn_scores",
-            "user_segments", "registration_forecast", "experiment_results"} <= set(tables)
+            versions |= {
+                r[0]
+                for r in con.execute(
+                    f"select distinct publication_version from marts.{t}"
+                ).fetchall()
+            }
+    assert {
+        "dim_users",
+        "fct_orders",
+        "user_rfm",
+        "kpi_daily",
+        "user_ltv",
+        "user_churn_scores",
+        "user_segments",
+        "registration_forecast",
+        "experiment_results",
+    } <= set(tables)
     assert len(versions) == 1
     assert {p.stem for p in demo.published_dir.glob("*.parquet")} >= set(tables)
 
@@ -76,8 +123,14 @@ def test_planted_experiment_lift_lies_in_the_reported_interval(demo):
     truth = pd.read_parquet(demo.landing_dir / "_truth" / "experiments.parquet")
     true_lift = truth[truth["variant"] == "treatment"].set_index("experiment_id")["true_lift"]
     with _warehouse(demo) as con:
-        results = con.execute("select experiment_id, ci_low, ci_high, p_value from marts.experiment_results "
-                              "where variant = 'treatment'").df().set_index("experiment_id")
+        results = (
+            con.execute(
+                "select experiment_id, ci_low, ci_high, p_value from marts.experiment_results "
+                "where variant = 'treatment'"
+            )
+            .df()
+            .set_index("experiment_id")
+        )
     assert set(true_lift.index) <= set(results.index)
     for experiment, lift in true_lift.items():
         row = results.loc[experiment]
@@ -86,9 +139,14 @@ def test_planted_experiment_lift_lies_in_the_reported_interval(demo):
 
 def test_interaction_raises_retention_as_planted(demo):
     with _warehouse(demo) as con:
-        by_bucket = con.execute(
-            "select interaction_frequency_bucket, d30_retention, users from marts.interaction_retention "
-            "where scenario = 'all' order by 1").df().set_index("interaction_frequency_bucket")
+        by_bucket = (
+            con.execute(
+                "select interaction_frequency_bucket, d30_retention, users from marts.interaction_retention "
+                "where scenario = 'all' order by 1"
+            )
+            .df()
+            .set_index("interaction_frequency_bucket")
+        )
     assert by_bucket["users"].min() > 100
     none, most = by_bucket["d30_retention"].iloc[0], by_bucket["d30_retention"].iloc[-1]
     assert most > none * 1.3, by_bucket
@@ -101,21 +159,31 @@ def test_models_are_versioned_and_scores_name_their_version(demo):
     churn = registry.promoted_version("churn")
     assert churn and registry.promoted_version("segmentation")
     with _warehouse(demo) as con:
-        assert con.execute("select distinct model_version from marts.user_churn_scores").fetchall() == [(churn,)]
-        deciles = con.execute("select min(risk_decile), max(risk_decile) from marts.user_churn_scores").fetchone()
+        assert con.execute(
+            "select distinct model_version from marts.user_churn_scores"
+        ).fetchall() == [(churn,)]
+        deciles = con.execute(
+            "select min(risk_decile), max(risk_decile) from marts.user_churn_scores"
+        ).fetchone()
     assert deciles == (1, 10)
 
 
 # --- the audit gate: these tests plant bad data in the demo build, so they run last -------------
+
 
 def _served_fingerprint(settings) -> dict[str, str]:
     """What a BI tool sees: the live targets and the bytes of every served file."""
     import hashlib
     import os
 
-    out = {"serving -> ": os.readlink(settings.serving_path),
-           "published -> ": os.readlink(settings.published_dir)}
-    for path in [settings.serving_path.resolve(), *sorted(settings.published_dir.resolve().glob("*.parquet"))]:
+    out = {
+        "serving -> ": os.readlink(settings.serving_path),
+        "published -> ": os.readlink(settings.published_dir),
+    }
+    for path in [
+        settings.serving_path.resolve(),
+        *sorted(settings.published_dir.resolve().glob("*.parquet")),
+    ]:
         out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
@@ -127,9 +195,12 @@ def _run_assets(settings, keys):
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def("daily")
-    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                                  asset_selection=[dg.AssetKey(k) for k in keys],
-                                  tags={"dagster/partition": "2026-10-27"})
+    return job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey(k) for k in keys],
+        tags={"dagster/partition": "2026-10-27"},
+    )
 
 
 def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
@@ -138,23 +209,36 @@ def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
         con.execute("insert into marts.user_segments select * from marts.user_segments limit 1")
     result = _run_assets(demo, [["audit", "quality_gate"], ["serving", "publication"]])
     assert not result.success
-    checks = {e.event_specific_data.check_name: e.event_specific_data.passed
-              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    checks = {
+        e.event_specific_data.check_name: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     assert checks["user_segments_suite"] is False
     assert checks["dim_users_suite"] is True
-    assert not [e for e in result.all_events
-                if e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key.path == ["serving", "publication"]]
+    assert not [
+        e
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.asset_key.path == ["serving", "publication"]
+    ]
     assert _served_fingerprint(demo) == before
     with duckdb.connect(str(demo.warehouse_path)) as con:
-        stored = con.execute("select count(*) from audit.validation_results where table_name = 'user_segments' "
-                             "and not success").fetchone()[0]
+        stored = con.execute(
+            "select count(*) from audit.validation_results where table_name = 'user_segments' "
+            "and not success"
+        ).fetchone()[0]
     assert stored >= 1
 
 
 def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(demo):
     before = _served_fingerprint(demo)
     last_day = demo.landing_dir / "crm" / "2026-10-27"
-    orders = pd.read_csv(last_day / "orders.csv", encoding_errors="strict", encoding=_encoding(last_day / "orders.csv"))
+    orders = pd.read_csv(
+        last_day / "orders.csv",
+        encoding_errors="strict",
+        encoding=_encoding(last_day / "orders.csv"),
+    )
     assert len(orders) > 20
     bad = orders.sample(frac=0.05, random_state=0).index.union(orders.index[:1])
     orders.loc[bad, "订单金额"] = -orders.loc[bad, "订单金额"].abs() - 1
@@ -163,8 +247,11 @@ def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(d
 
     result = run_daily(demo, dt.date(2026, 10, 27), dt.date(2026, 10, 27))
     assert not result.success
-    failed_checks = [e.event_specific_data.check_name for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    failed_checks = [
+        e.event_specific_data.check_name
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
     assert any("fct_orders_amount" in name for name in failed_checks), failed_checks
     assert _served_fingerprint(demo) == before
 

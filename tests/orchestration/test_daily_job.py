@@ -5,8 +5,14 @@ import duckdb
 from tests.conftest import make_settings, run_daily, step_errors
 from tests.fixtures.tiny_landing import DAY1, DAY2, EXPECTED_PERSONS, JUNK, write_tiny_landing
 
-TABLES = ["raw.crm__orders", "raw._quarantine_rows", "intermediate.identity_map", "marts.dim_users",
-          "marts.fct_orders", "marts.fct_interactions"]
+TABLES = [
+    "raw.crm__orders",
+    "raw._quarantine_rows",
+    "intermediate.identity_map",
+    "marts.dim_users",
+    "marts.fct_orders",
+    "marts.fct_interactions",
+]
 
 
 def _counts(path):
@@ -16,12 +22,17 @@ def _counts(path):
 
 def test_identity_resolution_matches_the_known_persons(tiny_run):
     with duckdb.connect(str(tiny_run.warehouse_path), read_only=True) as con:
-        rows = con.execute("select id_type, id_value, person_id from intermediate.identity_map").fetchall()
+        rows = con.execute(
+            "select id_type, id_value, person_id from intermediate.identity_map"
+        ).fetchall()
         n_users = con.execute("select count(*) from marts.dim_users").fetchone()[0]
         orders = dict(con.execute("select order_id, amount from marts.fct_orders").fetchall())
-        consent = dict(con.execute(
-            "select m.id_value, d.consent_marketing from marts.dim_users d join intermediate.identity_map m "
-            "using (person_id) where m.id_type = 'member_id'").fetchall())
+        consent = dict(
+            con.execute(
+                "select m.id_value, d.consent_marketing from marts.dim_users d join intermediate.identity_map m "
+                "using (person_id) where m.id_type = 'member_id'"
+            ).fetchall()
+        )
     persons: dict[str, set] = {}
     for id_type, id_value, person_id in rows:
         if person_id is None:
@@ -55,7 +66,9 @@ def test_a_bad_file_fails_its_asset_with_one_line_and_is_quarantined(tmp_path):
     result = run_daily(settings, DAY1, DAY1, marts_only=True)
     assert not result.success
     errors = step_errors(result)
-    assert any("crm/2026-05-01/orders.csv: missing required column 订单号" in e for e in errors), errors
+    assert any("crm/2026-05-01/orders.csv: missing required column 订单号" in e for e in errors), (
+        errors
+    )
     assert (settings.quarantine_dir / "files" / "crm" / "2026-05-01" / "orders.csv").exists()
     # the other sources still loaded
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:

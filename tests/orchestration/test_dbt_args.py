@@ -8,8 +8,12 @@ from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
 
 def test_vars_from_a_partition_window():
     v = dbt_vars(dt.date(2026, 5, 1), dt.date(2026, 5, 3), "salt", 5)
-    assert v == {"min_date": "2026-05-01", "max_date": "2026-05-03", "hash_salt": "salt",
-                 "identity_junk_max_accounts": 5}
+    assert v == {
+        "min_date": "2026-05-01",
+        "max_date": "2026-05-03",
+        "hash_salt": "salt",
+        "identity_junk_max_accounts": 5,
+    }
 
 
 def test_unpartitioned_run_has_no_window():

@@ -5,11 +5,22 @@ import dagster as dg
 from tests.conftest import make_settings
 
 EXPECTED_ASSET_KEYS = {
-    "raw/crm__members", "raw/crm__orders", "raw/crm__points", "raw/crm__feedback", "raw/crm__sms_sends",
-    "raw/wecom__external_contacts", "raw/wecom__group_members", "raw/wecom__messages",
-    "raw/wecom__campaign_sends", "raw/miniprogram__users", "raw/miniprogram__events",
+    "raw/crm__members",
+    "raw/crm__orders",
+    "raw/crm__points",
+    "raw/crm__feedback",
+    "raw/crm__sms_sends",
+    "raw/wecom__external_contacts",
+    "raw/wecom__group_members",
+    "raw/wecom__messages",
+    "raw/wecom__campaign_sends",
+    "raw/miniprogram__users",
+    "raw/miniprogram__events",
     "raw/miniprogram__orders",
-    "intermediate/identity_map", "marts/dim_users", "marts/fct_orders", "marts/fct_interactions",
+    "intermediate/identity_map",
+    "marts/dim_users",
+    "marts/fct_orders",
+    "marts/fct_interactions",
 }
 
 

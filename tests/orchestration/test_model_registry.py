@@ -20,9 +20,12 @@ def _save(registry, name="churn", obj=None, when=AT, **overrides):
         training_window=(date(2026, 1, 1), date(2026, 10, 31)),
         features=["recency_days", "frequency_365d"],
         params={"max_iter": np.int64(200), "calibration": "isotonic"},
-        metrics={"roc_auc": np.float64(0.81), "brier": 0.12,
-                 "calibration": pd.DataFrame({"bin": [1, 2], "n": [10, 20]}),
-                 "missing": float("nan")},
+        metrics={
+            "roc_auc": np.float64(0.81),
+            "brier": 0.12,
+            "calibration": pd.DataFrame({"bin": [1, 2], "n": [10, 20]}),
+            "missing": float("nan"),
+        },
         training_data_hash="abc123",
         saved_at=when,
     )
@@ -53,8 +56,11 @@ def test_versions_increase_and_earlier_versions_stay(tmp_path):
     v1 = _save(registry, obj={"n": 1})
     v2 = _save(registry, obj={"n": 2}, when=datetime(2026, 11, 21, tzinfo=UTC))  # clock went back
     v3 = _save(registry, obj={"n": 3})
-    assert [v1, v2, v3] == ["churn-v0001-20261122T060000", "churn-v0002-20261121T000000",
-                            "churn-v0003-20261122T060000"]
+    assert [v1, v2, v3] == [
+        "churn-v0001-20261122T060000",
+        "churn-v0002-20261121T000000",
+        "churn-v0003-20261122T060000",
+    ]
     assert registry.load("churn") == {"n": 3}
     assert registry.load("churn", "latest") == {"n": 3}
     assert registry.load("churn", v1) == {"n": 1}
@@ -82,8 +88,10 @@ def test_list_all_models_and_real_estimator_roundtrip(tmp_path):
     model = LogisticRegression().fit(X, [0, 0, 1, 1])
     _save(registry, name="segmentation")
     v = _save(registry, name="churn", obj=model)
-    assert [(m["name"], m["sequence"]) for m in registry.list()] == [("churn", 1),
-                                                                      ("segmentation", 1)]
+    assert [(m["name"], m["sequence"]) for m in registry.list()] == [
+        ("churn", 1),
+        ("segmentation", 1),
+    ]
     loaded = registry.load("churn", v)
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
     assert registry.manifest("churn")["model_class"].endswith("LogisticRegression")

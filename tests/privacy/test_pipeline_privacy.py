@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import make_settings
 
 PERSONS, DAYS, START = 1500, 95, dt.date(2026, 5, 1)
+SALT = "privacy-test-salt"
 MIN_LEN = 8  # shorter identifiers would match by accident
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{8,}")
 _PHONE_LIKE = re.compile(r"\+?[0-9][0-9 \-]{9,20}[0-9]")
@@ -28,16 +29,28 @@ def run(tmp_path_factory):
 
     mp = pytest.MonkeyPatch()
     data = tmp_path_factory.mktemp("privacy_run")
-    mp.setenv("SIYU_DATA_DIR", str(data))
-    mp.setenv("SIYU_HASH_SALT", "privacy-test-salt")
-    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+    _point_env_at(mp, data)
     assert siyu(["generate", "--persons", str(PERSONS), "--days", str(DAYS), "--start",
                  START.isoformat(), "--seed", "3", "--out", str(data / "landing"), "--no-progress"]) == 0
     assert siyu(["run"]) == 0
-    settings = make_settings(data, SIYU_HASH_SALT="privacy-test-salt")
+    settings = make_settings(data, SIYU_HASH_SALT=SALT)
     _materialize_export(settings, START + dt.timedelta(days=DAYS - 1))
     yield settings
     mp.undo()
+
+
+def _point_env_at(mp: pytest.MonkeyPatch, data: Path) -> None:
+    """The CLI reads its data dir from the environment; conftest clears SIYU_* before each test,
+    so every test that calls the CLI points it at the run again (never at ./data)."""
+    mp.setenv("SIYU_DATA_DIR", str(data))
+    mp.setenv("SIYU_HASH_SALT", SALT)
+    mp.setenv("DAGSTER_HOME", str(data / "dagster_home"))
+
+
+@pytest.fixture
+def cli_env(run, monkeypatch):
+    _point_env_at(monkeypatch, run.data_dir)
+    return run
 
 
 def _materialize_export(settings, day: dt.date) -> None:
@@ -168,7 +181,12 @@ def erased(run):
             limit 1""", {"day": LAST_DAY}).fetchall()[0]
         identifiers = con.execute("select id_type, id_value from intermediate.identity_map "
                                   "where person_id = ?", [person_id]).fetchall()
-    assert erase(["--phone", phone, "--requested-by", "dpo@example.com"]) == 0
+    mp = pytest.MonkeyPatch()
+    _point_env_at(mp, run.data_dir)
+    try:
+        assert erase(["--phone", phone, "--requested-by", "dpo@example.com"]) == 0
+    finally:
+        mp.undo()
     needles = {v for _, v in identifiers} | {person_id}
     return {"person_id": person_id, "identifiers": identifiers, "needles": needles}
 
@@ -203,7 +221,8 @@ def test_erasure_is_audited_with_hashed_references(run, erased):
         assert con.execute("select count(*) from privacy.erasure_audit").fetchone()[0] == 1
 
 
-def test_reloading_the_landing_day_does_not_bring_them_back(run, erased):
+def test_reloading_the_landing_day_does_not_bring_them_back(cli_env, erased):
+    run = cli_env
     from orchestration.cli import main as siyu
 
     landed = "".join(p.read_bytes().decode("utf-8", errors="ignore")
