@@ -19,8 +19,7 @@ import pandas as pd
 
 from ingestion.entities import Entity
 from ingestion.reader import ExtractFileError, ParsedExtract, files_for, read_extract, validate
-from privacy.suppression import Suppression, salt_from_env
-from privacy.suppression import load as load_suppression
+from privacy.suppression import Suppression
 
 RAW_SCHEMA = "raw"
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine_rows"
@@ -60,15 +59,6 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
         "rows_quarantined bigint, status varchar, message varchar, _loaded_at timestamp, "
         "_partition_date date)"
     )
-
-
-def _stored_suppression(con: duckdb.DuckDBPyConnection) -> Suppression | None:
-    """The build database's suppression list, or None when nobody was ever erased."""
-    exists = con.execute("select count(*) from information_schema.tables where "
-                         "table_schema = 'privacy' and table_name = 'suppression_list'").fetchall()[0][0]
-    if not exists or not con.execute("select count(*) from privacy.suppression_list").fetchall()[0][0]:
-        return None
-    return load_suppression(con, salt_from_env())
 
 
 def quarantine_file(path: Path, quarantine_dir: Path, entity: Entity, day: dt.date, reason: str) -> Path:
@@ -142,8 +132,6 @@ def load_days(
     data, rejects = validate(data.reset_index(drop=True), entity, data["_source_file"]) if len(data) \
         else (data, [])
     parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
-    if suppressed is None:
-        suppressed = _stored_suppression(con)
     if isinstance(suppressed, Suppression):
         if suppressed:
             if len(data):

@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", help="one business day YYYY-MM-DD")
     run.add_argument("--start", help="first day of a range (default: first landed day)")
     run.add_argument("--end", help="last day of a range, inclusive (default: last landed day)")
+    from orchestration.erase_cli import add_erase_arguments
+
+    add_erase_arguments(
+        sub.add_parser("erase", help="erase persons from every layer (PIPL art. 47)")
+    )
     models = sub.add_parser("models", help="list trained model versions (newest last)")
     models.add_argument("--name", help="segmentation or churn (default: all)")
     return parser
@@ -207,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "models":
         return cmd_models(args)
+    if args.command == "erase":
+        from orchestration.erase_cli import cmd_erase
+
+        return cmd_erase(args)
     return 2
 
 

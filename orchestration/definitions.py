@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.defs.activation import build_activation_assets
 from orchestration.defs.automation import (
     build_daily_job,
     build_daily_schedule,
@@ -32,7 +33,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
     dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
-    assets = [*ingestion_assets(daily), *build_dbt_assets(), *training, *build_scoring_assets()]
+    assets = [
+        *ingestion_assets(daily),
+        *build_dbt_assets(),
+        *training,
+        *build_scoring_assets(),
+        *build_activation_assets(daily),
+    ]
     tables = published_tables({key for a in assets for key in a.keys})
     return dg.Definitions(
         assets=[*assets, build_quality_gate(tables), build_publication_asset(tables)],

@@ -125,10 +125,3 @@ def add(con: duckdb.DuckDBPyConnection, identifiers: Iterable[tuple[str, str]], 
             for rec in frame.to_dict("records"):
                 fh.write(json.dumps({**rec, "suppressed_at": rec["suppressed_at"].isoformat()}) + "\n")
     return len(frame)
-
-
-def salt_from_env() -> str:
-    """SIYU_HASH_SALT as the platform's settings read it (for loads not given a salt)."""
-    from orchestration.lib.settings import Settings
-
-    return Settings.from_env().hash_salt

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ingestion.entities import ENTITIES, Entity
 from ingestion.loader import load_days
+from privacy.suppression import load as load_suppression
 from orchestration.lib.dbt_translator import raw_asset_key
 from orchestration.lib.partitions import days_in_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -33,7 +34,13 @@ def build_ingestion_asset(
         days = days_in_window(window.start, window.end)
         results, errors = [], []
         with warehouse.connect() as con:
-            result = load_days(con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir))
+            # erased persons (PIPL art. 47) stay out of every later load
+            suppressed = load_suppression(
+                con, siyu.hash_salt, Path(siyu.data_dir) / "privacy" / "suppression_list.jsonl"
+            )
+            result = load_days(
+                con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir), suppressed
+            )
             results.append(result)
             errors.extend(result.errors)
             for line in result.errors:
