@@ -174,6 +174,14 @@ def write_fixture_db(path: Path) -> Builder:
         con.execute("alter table marts.dim_users alter unsubscribed_at type timestamp")
         for col in ("birth_year", "birth_month", "birth_day"):
             con.execute(f"alter table marts.dim_users alter {col} type integer")
+        # the full birthday is internal (intermediate.int_users__birthdays); dim_users keeps the month
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            "create or replace table intermediate.int_users__birthdays as select person_id, "
+            "birth_month, birth_day, birth_year from marts.dim_users where birth_month is not null"
+        )
+        con.execute("alter table marts.dim_users drop column birth_day")
+        con.execute("alter table marts.dim_users drop column birth_year")
     finally:
         con.close()
     return b

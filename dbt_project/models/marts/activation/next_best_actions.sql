@@ -17,6 +17,7 @@
 with
 
 users as (select * from {{ ref('dim_users') }}),
+birthdays as (select * from {{ ref('int_users__birthdays') }}),
 orders as (select * from {{ ref('fct_orders') }}),
 interactions as (select * from {{ ref('fct_interactions') }}),
 rfm as (select * from {{ ref('user_rfm') }}),
@@ -147,11 +148,11 @@ persons as (
 
         -- attributes
         case
-            when users.birth_year is not null then
-                extract(year from days.action_date) - users.birth_year
+            when birthdays.birth_year is not null then
+                extract(year from days.action_date) - birthdays.birth_year
                 - case
                     when extract(month from days.action_date) * 100 + extract(day from days.action_date)
-                        < users.birth_month * 100 + users.birth_day then 1
+                        < birthdays.birth_month * 100 + birthdays.birth_day then 1
                     else 0
                 end
         end as age_years,
@@ -168,12 +169,12 @@ persons as (
         phones.person_id is not null as has_phone,
 
         -- triggers (journey nodes, seed 5.1)
-        users.birth_month = extract(month from days.action_date)
+        birthdays.birth_month = extract(month from days.action_date)
         and (
-            users.birth_day = extract(day from days.action_date)
+            birthdays.birth_day = extract(day from days.action_date)
             -- a 29 February birthday is celebrated on 28 February in other years
             or (
-                users.birth_month = 2 and users.birth_day = 29
+                birthdays.birth_month = 2 and birthdays.birth_day = 29
                 and extract(day from days.action_date) = 28
                 and extract(month from {{ dbt.dateadd('day', 1, 'days.action_date') }}) = 3
             )
@@ -202,6 +203,7 @@ persons as (
         coalesce(users.consent_marketing, false) and users.unsubscribed_at is null as is_contactable
     from users
     cross join days
+    left join birthdays on birthdays.person_id = users.person_id
     left join order_stats on order_stats.person_id = users.person_id
     left join touch_stats on touch_stats.person_id = users.person_id
     left join activity on activity.person_id = users.person_id

@@ -93,8 +93,6 @@ final as (
         latest_member.member_tier,
         latest_member.city,
         cast(extract(month from latest_member.birth_date) as {{ dbt.type_int() }}) as birth_month,
-        cast(extract(day from latest_member.birth_date) as {{ dbt.type_int() }}) as birth_day,
-        cast(extract(year from latest_member.birth_date) as {{ dbt.type_int() }}) as birth_year,
         identifiers.has_crm,
         identifiers.has_wecom,
         identifiers.has_miniprogram,
