@@ -238,7 +238,6 @@ ENTITIES: tuple[Entity, ...] = (
             _c("discount_cny", "decimal", path=("properties", "discount_cny")),
             _c("scenario", path=("properties", "scenario")),
             _c("campaign_id", path=("properties", "campaign_id")),
-            _c("properties"),
         ),
         description="Mini-program event log.",
     ),

@@ -129,3 +129,23 @@ def test_jsonl_bad_line_is_rejected_and_others_load(tmp_path):
     assert parsed.rows["event_id"].tolist() == ["e1"]
     assert parsed.rows.loc[0, "scenario"] == "ugc"
     assert [(r.row_number, r.rule) for r in parsed.rejects] == [(2, "json"), (3, "epoch_ms")]
+
+
+def test_arrow_fast_path_gives_the_same_rows_as_the_line_parser(tmp_path, monkeypatch):
+    import ingestion.reader as reader
+
+    messages = entity("wecom", "messages")
+    lines = [
+        '{"msgid": "m1", "action": "send", "from": "wmA", "tolist": ["s1", "s2"], "roomid": "", '
+        '"msgtime": 1777600000123, "msgtype": "text", "text": {"content": "你好"}}',
+        '{"msgid": "m2", "action": "send", "from": "s1", "tolist": [], "roomid": "wr1", '
+        '"msgtime": 1777600000456, "msgtype": "image"}',
+    ]
+    p = tmp_path / "messages.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = read_extract(p, messages)
+    monkeypatch.setattr(reader, "_parse_jsonl_arrow", lambda *a: None)
+    slow = read_extract(p, messages)
+    assert fast.rows.fillna("<null>").equals(slow.rows.fillna("<null>"))
+    assert fast.rows.loc[0, "tolist"] == "s1|s2" and fast.rows.loc[0, "content"] == "你好"
+    assert fast.rows["_row_number"].tolist() == [1, 2]
