@@ -96,6 +96,29 @@ FEATURES: list[Feature] = [
             "Share of outbound touches sent through wecom_group; 0 if no touches."),
     Feature("wecom_1v1_inbound_90d", "interactions", "trailing 90 days",
             "Inbound WeCom 1:1 messages."),
+    # Lifetime behaviour, normalised by active tenure: describes *how* a person behaved while
+    # active, so a person who churned long ago still shows their habits (persona segmentation).
+    Feature("active_span_days", "days", "all history",
+            "Days from first_seen_at to the last activity (any order, refunded included, or "
+            "inbound interaction); 0 if no activity."),
+    Feature("orders_per_100_active_days", "orders / 100 days", "all history",
+            "Non-refunded orders x 100 / (active_span_days + 7); the +7 damps very short spans."),
+    Feature("inbound_per_10_active_days", "interactions / 10 days", "all history",
+            "Inbound interactions (all channels) x 10 / (active_span_days + 7)."),
+    Feature("spend_per_active_day_cny", "CNY / day", "all history",
+            "Sum of non-refunded order amounts / (active_span_days + 7)."),
+    Feature("order_amount_mean_all_cny", "CNY", "all history",
+            "Mean amount per non-refunded order; 0 if none."),
+    Feature("coupon_order_share_all", "share 0..1", "all history",
+            "Share of non-refunded orders with coupon_used; 0 if none."),
+    Feature("discount_depth_mean_all", "share 0..1", "all history",
+            "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; "
+            "0 if none."),
+    Feature("ugc_share_all", "share 0..1", "all history",
+            "Share of inbound mini-program events that are share, review or task_complete; "
+            "0 if none."),
+    Feature("coupon_claim_share_all", "share 0..1", "all history",
+            "Share of inbound mini-program events that are coupon_claim; 0 if none."),
 ]
 
 #: Column order of :func:`build_features`.
@@ -257,5 +280,34 @@ def build_features(
     out["wecom_1v1_inbound_90d"] = _count(
         keys, inbound & in90 & (it["channel"] == "wecom_1v1").to_numpy(), index
     )
+
+    # --- lifetime, per active tenure ----------------------------------------------------------
+    last_in_any = it[inbound].groupby("person_id")["occurred_at"].max().reindex(index)
+    last_any = pd.concat([last_in_any, last_order_any], axis=1).max(axis=1)
+    span = (_days_before(cutoff, seen) - _days_before(cutoff, last_any)).clip(lower=0.0)
+    out["active_span_days"] = span.fillna(0.0).to_numpy()
+    denom = out["active_span_days"] + 7.0
+    out["orders_per_100_active_days"] = _count(kept["person_id"], kept_age >= 0, index) * 100.0 / denom
+    out["inbound_per_10_active_days"] = _count(keys, inbound, index) * 10.0 / denom
+    spend = kept.groupby("person_id")["amount"].sum().reindex(index, fill_value=0.0)
+    out["spend_per_active_day_cny"] = spend.astype(float) / denom
+    gross_all = kept["amount"].astype(float) + kept["discount_amount"].fillna(0.0).astype(float)
+    life = pd.DataFrame({
+        "person_id": kept["person_id"].to_numpy(),
+        "amount": kept["amount"].astype(float).to_numpy(),
+        "depth": (kept["discount_amount"].fillna(0.0).astype(float)
+                  / gross_all.where(gross_all > 0)).fillna(0.0).to_numpy(),
+        "coupon": kept["coupon_used"].fillna(False).astype(float).to_numpy(),
+    }).groupby("person_id").agg(
+        order_amount_mean_all_cny=("amount", "mean"),
+        coupon_order_share_all=("coupon", "mean"),
+        discount_depth_mean_all=("depth", "mean"),
+    )
+    out = out.join(life.reindex(index).fillna(0.0))
+    n_mini = _count(keys, mini_in, index)
+    ugc_all = _count(keys, mini_in & np.isin(scenario, ["share", "review", "task_complete"]), index)
+    claims_all = _count(keys, mini_in & (scenario == "coupon_claim"), index)
+    out["ugc_share_all"] = (ugc_all / n_mini.where(n_mini > 0)).fillna(0.0)
+    out["coupon_claim_share_all"] = (claims_all / n_mini.where(n_mini > 0)).fillna(0.0)
 
     return out[FEATURE_NAMES].astype(float)

@@ -38,21 +38,25 @@ __all__ = [
 SEGMENTS: tuple[str, ...] = ("high_value_paying", "content_sharing", "price_sensitive", "dormant")
 
 #: Features the segmenter clusters on (columns of :func:`ml.features.build_features`).
+#: All are lifetime behaviour normalised by active tenure (rates per active day, shares, means),
+#: not trailing-window counts: a persona is *how* someone behaves while active, and on real data
+#: many persons churned long ago or were seen only briefly, so windowed counts made every such
+#: person look "dormant" (ARI 0.20 on the demo data vs 0.41 with these features).
 SEGMENTATION_FEATURES: tuple[str, ...] = (
-    "recency_days",
-    "days_since_last_inbound",
-    "frequency_365d",
-    "inbound_90d",
-    "monetary_mean_cny",
-    "monetary_total_365d_cny",
-    "ugc_90d",
-    "coupon_order_share",
-    "discount_depth_mean",
-    "coupon_claims_90d",
+    "inbound_per_10_active_days",
+    "spend_per_active_day_cny",
+    "ugc_share_all",
+    "coupon_claim_share_all",
+    "coupon_order_share_all",
+    "discount_depth_mean_all",
 )
 
 #: Right-skewed, non-negative features transformed with log1p before standardising.
 LOG_FEATURES: frozenset[str] = frozenset({
+    "spend_per_active_day_cny",
+    "orders_per_100_active_days",
+    "inbound_per_10_active_days",
+    "order_amount_mean_all_cny",
     "recency_days",
     "days_since_last_inbound",
     "frequency_365d",
@@ -64,19 +68,26 @@ LOG_FEATURES: frozenset[str] = frozenset({
 })
 
 # The naming rules: each segment's score for a centroid is the mean z-score of the features it
-# is characterised by (sign +1 = high value is typical, -1 = low value is typical).
-#   dormant            lowest activity: long since last order / inbound action, few orders/actions
-#   high_value_paying  highest spend: order value, yearly spend, order frequency
-#   content_sharing    highest user-generated content: shares, reviews, completed tasks
+# is characterised by (sign +1 = high value is typical, -1 = low value is typical). Rules name
+# features of both the default lifetime feature set and the older trailing-window set; features
+# not being clustered on are skipped.
+#   dormant            lowest activity rates (orders and inbound actions per active day), or long
+#                      since last order / inbound action and few orders/actions
+#   high_value_paying  highest spend: order value, order rate / yearly spend and frequency
+#   content_sharing    highest user-generated content: share of shares, reviews, completed tasks
 #   price_sensitive    highest coupon and discount use, coupon claims
 NAME_RULES: dict[str, dict[str, float]] = {
-    "dormant": {"recency_days": 1.0, "days_since_last_inbound": 1.0,
+    "dormant": {"orders_per_100_active_days": -1.0, "inbound_per_10_active_days": -1.0,
+                "spend_per_active_day_cny": -0.5,
+                "recency_days": 1.0, "days_since_last_inbound": 1.0,
                 "frequency_365d": -1.0, "inbound_90d": -1.0},
-    "high_value_paying": {"monetary_mean_cny": 1.0, "monetary_total_365d_cny": 1.0,
+    "high_value_paying": {"spend_per_active_day_cny": 1.0, "order_amount_mean_all_cny": 1.0, "orders_per_100_active_days": 0.5,
+                          "monetary_mean_cny": 1.0, "monetary_total_365d_cny": 1.0,
                           "frequency_365d": 0.5},
-    "content_sharing": {"ugc_90d": 1.0},
-    "price_sensitive": {"coupon_order_share": 1.0, "discount_depth_mean": 1.0,
-                        "coupon_claims_90d": 1.0},
+    "content_sharing": {"ugc_share_all": 1.0, "ugc_90d": 1.0},
+    "price_sensitive": {"coupon_claim_share_all": 1.0, "coupon_order_share_all": 1.0,
+                        "discount_depth_mean_all": 1.0, "coupon_order_share": 1.0,
+                        "discount_depth_mean": 1.0, "coupon_claims_90d": 1.0},
 }
 
 

@@ -23,7 +23,7 @@ from ml.clv import BetaGeoFitter, GammaGammaFitter, discounted_expected_purchase
 from ml.features import FEATURE_NAMES, build_features
 from ml.forecast import RegistrationForecaster, backtest, daily_registrations
 from ml.plots import calibration_plot, forecast_plot
-from ml.segmentation import PersonaSegmenter
+from ml.segmentation import SEGMENTATION_FEATURES, PersonaSegmenter
 from orchestration.lib.model_registry import ModelRegistry, hash_frame
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -83,7 +83,13 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
             registry = _registry(siyu)
             previous_version = registry.promoted_version(SEGMENTATION)
             previous = registry.load(SEGMENTATION, previous_version) if previous_version else None
-            model = PersonaSegmenter(random_state=0).fit(X, previous=previous)
+            model = PersonaSegmenter(random_state=0)
+            if previous is not None and list(previous.features_) != list(
+                model.features or SEGMENTATION_FEATURES
+            ):
+                # a new feature set cannot be matched to the old centroids: start a new lineage
+                previous_version, previous = f"none ({previous_version} used other features)", None
+            model.fit(X, previous=previous)
         sizes = model.predict(X).value_counts().rename_axis("segment").rename("persons")
         version = registry.save(
             SEGMENTATION,

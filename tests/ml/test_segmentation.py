@@ -80,15 +80,15 @@ def test_fit_is_deterministic(samples):
 def test_naming_rules_on_handmade_centroids():
     features = list(SEGMENTATION_FEATURES)
     centroids = pd.DataFrame(0.0, index=range(4), columns=features)
-    # cluster 0: long gaps, few orders -> dormant
-    centroids.loc[0, ["recency_days", "days_since_last_inbound"]] = 1.5
-    centroids.loc[0, ["frequency_365d", "inbound_90d"]] = -1.5
+    # cluster 0: low activity rates -> dormant
+    centroids.loc[0, ["inbound_per_10_active_days", "spend_per_active_day_cny"]] = -1.5
     # cluster 1: heavy coupon use -> price_sensitive
-    centroids.loc[1, ["coupon_order_share", "discount_depth_mean", "coupon_claims_90d"]] = 1.2
+    centroids.loc[1, ["coupon_order_share_all", "discount_depth_mean_all",
+                      "coupon_claim_share_all"]] = 1.2
     # cluster 2: big spend -> high_value_paying
-    centroids.loc[2, ["monetary_mean_cny", "monetary_total_365d_cny"]] = 2.0
-    # cluster 3: lots of shares/reviews -> content_sharing
-    centroids.loc[3, "ugc_90d"] = 1.8
+    centroids.loc[2, "spend_per_active_day_cny"] = 2.0
+    # cluster 3: mostly shares/reviews -> content_sharing
+    centroids.loc[3, "ugc_share_all"] = 1.8
     scores = centroid_name_scores(centroids.to_numpy(), features)
     assert scores.shape == (4, 4)
     names = assign_names(scores)
@@ -120,8 +120,8 @@ def test_adjusted_rand_aligns_series_and_ignores_label_names():
 
 def test_missing_feature_column_is_a_clear_error(samples):
     X, _ = samples[0]
-    with pytest.raises(ValueError, match="ugc_90d"):
-        PersonaSegmenter().fit(X.drop(columns=["ugc_90d"]))
+    with pytest.raises(ValueError, match="ugc_share_all"):
+        PersonaSegmenter().fit(X.drop(columns=["ugc_share_all"]))
 
 
 def test_previous_must_be_passed_by_keyword_and_model_pickles(samples, fitted):
@@ -134,5 +134,5 @@ def test_previous_must_be_passed_by_keyword_and_model_pickles(samples, fitted):
     pd.testing.assert_series_equal(restored.predict(X), fitted.predict(X))
     table = fitted.centroid_table()
     assert set(table["segment"]) == set(SEGMENTS)
-    high = table.set_index("segment").loc["high_value_paying", "monetary_mean_cny"]
-    assert high == table["monetary_mean_cny"].max()
+    high = table.set_index("segment").loc["high_value_paying", "spend_per_active_day_cny"]
+    assert high == table["spend_per_active_day_cny"].max()
