@@ -688,3 +688,51 @@ def sample_gamma_gamma(
     repeat = x > 0
     out[repeat] = rng.gamma(shape=p * x[repeat], scale=1.0 / (x[repeat] * nu[repeat]))
     return out
+
+
+def score_buyers(
+    transactions: pd.DataFrame,
+    observation_end: Any,
+    *,
+    horizon_days: float = 365.0,
+    monthly_discount_rate: float = 0.01,
+    penalizer_coef: float = 0.001,
+) -> tuple[pd.DataFrame, BetaGeoFitter, GammaGammaFitter | None]:
+    """Fit BG/NBD and Gamma-Gamma on daily transactions and score every buyer.
+
+    ``transactions``: customer_id, ordered_at (timestamps strictly before ``observation_end``),
+    amount (order value). Time unit: days. Returns one row per buyer (index customer_id) with
+    p_alive, expected_orders_<h>d, expected_order_value and clv_<h>d (discounted in average-month
+    steps at ``monthly_discount_rate``), plus the fitted models.
+
+    Order value: Gamma-Gamma's posterior mean for repeat buyers when its population mean exists
+    (q > 1); otherwise the buyer's own mean repeat spend. A one-time buyer is valued at their first
+    order (Gamma-Gamma would give them the population mean, which with q <= 1 is undefined).
+    """
+    summary = rfm_summary(transactions, "customer_id", "ordered_at", "amount", observation_end, freq="D")
+    f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, t)
+    ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f, m) if (f > 0).any() else None
+    first_value = (
+        transactions.sort_values("ordered_at").groupby("customer_id")["amount"].first()
+        .reindex(summary.index).to_numpy(dtype=float)
+    )
+    if ggf is not None and ggf.params_["q"] > 1:
+        repeat_value = ggf.conditional_expected_average_profit(np.maximum(f, 1), np.where(f > 0, m, first_value))
+    else:
+        repeat_value = m
+    order_value = np.where(f > 0, repeat_value, first_value)
+    discounted = discounted_expected_purchases(
+        bgf, f, r, t, time=horizon_days, discount_rate=monthly_discount_rate
+    )
+    horizon = int(horizon_days)
+    scores = pd.DataFrame(
+        {
+            "p_alive": bgf.conditional_probability_alive(f, r, t),
+            f"expected_orders_{horizon}d": bgf.conditional_expected_number_of_purchases_up_to_time(horizon_days, f, r, t),
+            "expected_order_value": order_value,
+            f"clv_{horizon}d": order_value * discounted,
+        },
+        index=summary.index,
+    )
+    return scores, bgf, ggf

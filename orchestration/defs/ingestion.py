@@ -6,10 +6,10 @@ import dagster as dg
 
 from ingestion.entities import ENTITIES, Entity
 from ingestion.loader import load_days
-from privacy.suppression import load as load_suppression
 from orchestration.lib.dbt_translator import raw_asset_key
 from orchestration.lib.partitions import days_in_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
+from privacy.suppression import load as load_suppression
 
 
 def build_ingestion_asset(

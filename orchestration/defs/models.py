@@ -5,7 +5,6 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -19,7 +18,7 @@ from ml.churn import (
     risk_decile,
     temporal_split,
 )
-from ml.clv import BetaGeoFitter, GammaGammaFitter, discounted_expected_purchases, rfm_summary
+from ml.clv import score_buyers
 from ml.features import FEATURE_NAMES, build_features
 from ml.forecast import RegistrationForecaster, backtest, daily_registrations
 from ml.plots import calibration_plot, forecast_plot
@@ -328,55 +327,14 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
             ).df()
             orders["amount"] = orders["amount"].astype(float)
             # orders are strictly before as_of, so every buyer's age T is at least one day
-            summary = rfm_summary(orders, "person_id", "ordered_at", "amount", as_of, freq="D")
             started = dt.datetime.now()
             with threadpool_limits(1):
-                bgf = BetaGeoFitter(penalizer_coef=0.001).fit(
-                    summary["frequency"], summary["recency"], summary["T"]
-                )
-                # Gamma-Gamma needs repeat buyers; without them each buyer is valued at their own spend
-                ggf = (
-                    GammaGammaFitter(penalizer_coef=0.001).fit(
-                        summary["frequency"], summary["monetary_value"]
-                    )
-                    if (summary["frequency"] > 0).any()
-                    else None
+                scores, bgf, ggf = score_buyers(
+                    orders.rename(columns={"person_id": "customer_id"}), as_of,
+                    horizon_days=CLV_HORIZON_DAYS, monthly_discount_rate=CLV_MONTHLY_DISCOUNT,
                 )
             fit_seconds = (dt.datetime.now() - started).total_seconds()
-            f, r, t, m = (
-                summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value")
-            )
-            first_value = (
-                orders.sort_values("ordered_at")
-                .groupby("person_id")["amount"]
-                .first()
-                .reindex(summary.index)
-                .to_numpy()
-            )
-            # Gamma-Gamma's mean spend exists only for q > 1; a one-time buyer is valued at their
-            # first order, a repeat buyer at the Gamma-Gamma posterior mean (their own mean if q <= 1)
-            if ggf is not None and ggf.params_["q"] > 1:
-                repeat_value = ggf.conditional_expected_average_profit(
-                    np.maximum(f, 1), np.where(f > 0, m, first_value)
-                )
-            else:
-                repeat_value = m
-            order_value = np.where(f > 0, repeat_value, first_value)
-            discounted = discounted_expected_purchases(
-                bgf, f, r, t, time=CLV_HORIZON_DAYS, discount_rate=CLV_MONTHLY_DISCOUNT
-            )
-            frame = pd.DataFrame(
-                {
-                    "person_id": summary.index,
-                    "p_alive": bgf.conditional_probability_alive(f, r, t),
-                    "expected_orders_365d": bgf.conditional_expected_number_of_purchases_up_to_time(
-                        CLV_HORIZON_DAYS, f, r, t
-                    ),
-                    "expected_order_value": order_value,
-                    "clv_365d": order_value * discounted,
-                    "clv_as_of": as_of,
-                }
-            )
+            frame = scores.rename_axis("person_id").reset_index().assign(clv_as_of=as_of)
             replace_table(con, "ml", "user_clv", frame)
         return dg.MaterializeResult(
             metadata={

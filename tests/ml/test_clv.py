@@ -520,3 +520,32 @@ def test_clv_defaults_are_a_year_in_days(cdnow_summary: pd.DataFrame) -> None:
     )
     np.testing.assert_array_equal(default, explicit)
     assert default.shape == (2357,) and np.all(default > 0)
+
+
+def test_score_buyers_values_every_buyer_non_negatively():
+    from ml.clv import score_buyers
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(400):
+        n = int(rng.integers(1, 6))
+        days = np.sort(rng.choice(180, size=n, replace=False))
+        for d in days:
+            rows.append((f"c{i}", pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d)), float(rng.gamma(2.0, 50.0))))
+    tx = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount"])
+    scores, bgf, ggf = score_buyers(tx, pd.Timestamp("2026-07-01"))
+    assert len(scores) == tx["customer_id"].nunique()
+    assert (scores[["p_alive", "expected_orders_365d", "expected_order_value", "clv_365d"]] >= 0).all().all()
+    assert ((scores["p_alive"] > 0) & (scores["p_alive"] <= 1)).all()
+    one_time = tx.groupby("customer_id").filter(lambda g: len(g) == 1)
+    first = one_time.set_index("customer_id")["amount"]
+    assert np.allclose(scores.loc[first.index, "expected_order_value"], first)
+
+
+def test_score_buyers_without_repeat_buyers_skips_gamma_gamma():
+    from ml.clv import score_buyers
+
+    tx = pd.DataFrame({"customer_id": ["a", "b"], "ordered_at": pd.to_datetime(["2026-01-05", "2026-02-01"]),
+                       "amount": [10.0, 20.0]})
+    scores, _, ggf = score_buyers(tx, pd.Timestamp("2026-03-01"))
+    assert ggf is None and scores["expected_order_value"].tolist() == [10.0, 20.0]
