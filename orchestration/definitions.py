@@ -20,6 +20,7 @@ from orchestration.defs.publication import (
     build_quality_gate,
     published_tables,
 )
+from orchestration.defs.reports import daily_report
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import REPO_ROOT, Settings
@@ -42,7 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     ]
     tables = published_tables({key for a in assets for key in a.keys})
     return dg.Definitions(
-        assets=[*assets, build_quality_gate(tables), build_publication_asset(tables)],
+        assets=[*assets, build_quality_gate(tables), build_publication_asset(tables), daily_report],
         asset_checks=MONITOR_CHECKS,
         jobs=[daily_job, monthly_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],

@@ -168,6 +168,12 @@ def test_models_are_versioned_and_scores_name_their_version(demo):
     assert deciles == (1, 10)
 
 
+def test_the_run_leaves_a_dated_versioned_report(demo):
+    reports = sorted(p.name for p in demo.reports_dir.glob("*_RPT_daily_v*.md"))
+    assert reports and reports[-1].startswith("2026-10-27_RPT_daily_v")
+    assert "2026-10-27_RPT_daily_v1.md" in (demo.reports_dir / "index.md").read_text(encoding="utf-8")
+
+
 # --- the audit gate: these tests plant bad data in the demo build, so they run last -------------
 
 

@@ -1,0 +1,1 @@
+"""Dated, versioned report documents (seed 001: naming, version control, change log, archive)."""

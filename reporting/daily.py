@@ -1,0 +1,157 @@
+"""The daily operations report: `YYYY-MM-DD_RPT_<name>_vN.md` with charts, a change log and an index.
+
+Seed 001 asks for documents named by date and type, version numbers, a change log, archived old
+versions and an index; charts: the registration trend (line), registrations by channel (bars),
+retention curves. Rendering is pure (frames in, files' contents out); `write_report` does the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ml.plots import figure_png, line_plot
+
+REPORT_NAME = "daily"
+FILE_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})_RPT_(\w+)_v(\d+)\.md$")
+
+
+@dataclass
+class ReportInputs:
+    report_date: dt.date  # the business day the report covers
+    publication_version: str
+    kpis: pd.DataFrame  # kpi, value, target, status, trailing_28d, change_pct, is_anomaly
+    registrations: pd.DataFrame  # date, channel, registrations (daily, history)
+    retention: pd.DataFrame  # day_n, cohort_channel, retention
+
+
+def _bar_png(totals: pd.Series, title: str) -> bytes:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.add_subplot()
+    ax.bar(totals.index.astype(str), totals.to_numpy(), color="#4c78a8")
+    ax.set_title(title)
+    ax.set_ylabel("registrations")
+    fig.tight_layout()
+    return figure_png(fig)
+
+
+def render(
+    inputs: ReportInputs, version: int, previous_kpis: pd.DataFrame | None
+) -> tuple[str, dict[str, bytes]]:
+    """Markdown text and the chart files (name -> PNG bytes) of one report version."""
+    stem = f"{inputs.report_date.isoformat()}_RPT_{REPORT_NAME}_v{version}"
+    trend = inputs.registrations.groupby("date", as_index=False)["registrations"].sum()
+    charts = {
+        f"{stem}_registrations_trend.png": line_plot(
+            trend.assign(series="all"),
+            x="date",
+            y="registrations",
+            hue="series",
+            title="Registrations per day",
+            xlabel="date",
+            ylabel="registrations",
+        ),
+        f"{stem}_registrations_by_channel.png": _bar_png(
+            inputs.registrations.groupby("channel")["registrations"]
+            .sum()
+            .sort_values(ascending=False),
+            "Registrations by channel",
+        ),
+    }
+    if not inputs.retention.empty:
+        charts[f"{stem}_retention_curves.png"] = line_plot(
+            inputs.retention,
+            x="day_n",
+            y="retention",
+            hue="cohort_channel",
+            percent=True,
+            title="Return on day N by first channel",
+            xlabel="day N",
+            ylabel="retained",
+        )
+    kpis = inputs.kpis.sort_values("kpi")
+    lines = [
+        f"# Daily operations report {inputs.report_date.isoformat()} (v{version})",
+        "",
+        f"Data: publication `{inputs.publication_version}`. Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        "## KPIs",
+        "",
+        kpis.to_markdown(index=False, floatfmt=".3f") if len(kpis) else "No KPI measurable yet.",
+        "",
+        "## Charts",
+        "",
+        *[f"![{name}]({name})" for name in charts],
+        "",
+        "## Change log",
+        "",
+        *change_log(kpis, previous_kpis, version),
+        "",
+    ]
+    return "\n".join(lines), charts
+
+
+def change_log(kpis: pd.DataFrame, previous: pd.DataFrame | None, version: int) -> list[str]:
+    """What changed against the previous version of the same day's report."""
+    if previous is None or version == 1:
+        return ["- v1: first version of this day's report."]
+    merged = kpis.merge(previous, on="kpi", how="outer", suffixes=("", "_before"))
+    changed = merged[(merged["value"] - merged["value_before"]).abs().fillna(1) > 1e-9]
+    if changed.empty:
+        return [f"- v{version}: regenerated; no KPI value changed."]
+    return [
+        f"- v{version}: {r.kpi} {r.value_before:.3f} -> {r.value:.3f}" for r in changed.itertuples()
+    ]
+
+
+def _versions(reports_dir: Path, day: dt.date) -> list[int]:
+    out = []
+    for p in reports_dir.glob(f"{day.isoformat()}_RPT_{REPORT_NAME}_v*.md"):
+        m = FILE_PATTERN.match(p.name)
+        if m:
+            out.append(int(m.group(3)))
+    return sorted(out)
+
+
+def write_report(inputs: ReportInputs, reports_dir: Path) -> Path:
+    """Write the next version of the day's report beside its KPI snapshot (`_kpis.csv`, which the
+    next version's change log compares against); earlier versions stay; rewrite the index."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    versions = _versions(reports_dir, inputs.report_date)
+    version = (versions or [0])[-1] + 1
+    previous_kpis = None
+    if versions:
+        snapshot = (
+            reports_dir
+            / f"{inputs.report_date.isoformat()}_RPT_{REPORT_NAME}_v{versions[-1]}_kpis.csv"
+        )
+        if snapshot.exists():
+            previous_kpis = pd.read_csv(snapshot)[["kpi", "value"]]
+    text, charts = render(inputs, version, previous_kpis)
+    inputs.kpis.to_csv(
+        reports_dir / f"{inputs.report_date.isoformat()}_RPT_{REPORT_NAME}_v{version}_kpis.csv",
+        index=False,
+    )
+    for name, png in charts.items():
+        (reports_dir / name).write_bytes(png)
+    path = reports_dir / f"{inputs.report_date.isoformat()}_RPT_{REPORT_NAME}_v{version}.md"
+    path.write_text(text, encoding="utf-8")
+    (reports_dir / "index.md").write_text(render_index(reports_dir), encoding="utf-8")
+    return path
+
+
+def render_index(reports_dir: Path) -> str:
+    rows = sorted(
+        (m.group(1), m.group(2), int(m.group(3)), p.name)
+        for p in reports_dir.glob("*.md")
+        if (m := FILE_PATTERN.match(p.name))
+    )
+    lines = ["# Report index", "", "| date | report | version | file |", "|---|---|---|---|"]
+    lines += [f"| {d} | {n} | v{v} | [{f}]({f}) |" for d, n, v, f in reversed(rows)]
+    return "\n".join(lines) + "\n"
