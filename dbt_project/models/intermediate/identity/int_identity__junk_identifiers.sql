@@ -48,7 +48,8 @@ unioned as (
 
     select * from blocked
     union all
-    select * from too_shared where node_id not in (select node_id from blocked)
+    select * from too_shared
+    where node_id not in (select node_id from blocked)
 
 ),
 

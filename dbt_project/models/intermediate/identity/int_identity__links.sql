@@ -10,18 +10,48 @@ mp_users as (select * from {{ ref('stg_miniprogram__users') }}),
 
 links as (
 
-    select 'member_id' as account_type, member_id as account_value, 'phone' as attribute_type, phone as attribute_value
+    select
+        'member_id' as account_type,
+        member_id as account_value,
+        'phone' as attribute_type,
+        phone as attribute_value
     from crm_members
     union all
-    select 'external_userid', external_userid, 'unionid', unionid from wecom_contacts
+    select
+        'external_userid',
+        external_userid,
+        'unionid',
+        unionid
+    from wecom_contacts
     union all
-    select 'external_userid', external_userid, 'phone', remark_phone from wecom_contacts
+    select
+        'external_userid',
+        external_userid,
+        'phone',
+        remark_phone
+    from wecom_contacts
     union all
-    select 'external_userid', member_userid, 'unionid', unionid from wecom_group_members where is_external
+    select
+        'external_userid',
+        member_userid,
+        'unionid',
+        unionid
+    from wecom_group_members
+    where is_external
     union all
-    select 'openid', openid, 'unionid', unionid from mp_users
+    select
+        'openid',
+        openid,
+        'unionid',
+        unionid
+    from mp_users
     union all
-    select 'openid', openid, 'phone', phone from mp_users
+    select
+        'openid',
+        openid,
+        'phone',
+        phone
+    from mp_users
 
 ),
 

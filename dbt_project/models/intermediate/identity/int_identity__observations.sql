@@ -16,44 +16,166 @@ mp_orders as (select * from {{ ref('stg_miniprogram__orders') }}),
 
 observed as (
 
-    select 'crm' as source, 'member_id' as id_type, member_id as id_value, registered_at as seen_at, registration_channel as channel from crm_members
+    select
+        'crm' as source,
+        'member_id' as id_type,
+        member_id as id_value,
+        registered_at as seen_at,
+        registration_channel as channel
+    from crm_members
     union all
-    select 'crm', 'phone', phone, registered_at, registration_channel from crm_members where phone is not null
+    select
+        'crm',
+        'phone',
+        phone,
+        registered_at,
+        registration_channel
+    from crm_members
+    where phone is not null
     union all
-    select 'crm', 'member_id', member_id, ordered_at, 'crm' from crm_orders
+    select
+        'crm',
+        'member_id',
+        member_id,
+        ordered_at,
+        'crm'
+    from crm_orders
     union all
-    select 'crm', 'member_id', member_id, changed_at, 'crm' from crm_points
+    select
+        'crm',
+        'member_id',
+        member_id,
+        changed_at,
+        'crm'
+    from crm_points
     union all
-    select 'crm', 'member_id', member_id, submitted_at, 'crm' from crm_feedback
+    select
+        'crm',
+        'member_id',
+        member_id,
+        submitted_at,
+        'crm'
+    from crm_feedback
     union all
-    select 'crm', 'member_id', member_id, sent_at, 'crm' from crm_sms_sends
+    select
+        'crm',
+        'member_id',
+        member_id,
+        sent_at,
+        'crm'
+    from crm_sms_sends
     union all
-    select 'wecom', 'external_userid', external_userid, added_at, 'wecom' from wecom_contacts
+    select
+        'wecom',
+        'external_userid',
+        external_userid,
+        added_at,
+        'wecom'
+    from wecom_contacts
     union all
-    select 'wecom', 'unionid', unionid, added_at, 'wecom' from wecom_contacts where unionid is not null
+    select
+        'wecom',
+        'unionid',
+        unionid,
+        added_at,
+        'wecom'
+    from wecom_contacts
+    where unionid is not null
     union all
-    select 'wecom', 'phone', remark_phone, added_at, 'wecom' from wecom_contacts where remark_phone is not null
+    select
+        'wecom',
+        'phone',
+        remark_phone,
+        added_at,
+        'wecom'
+    from wecom_contacts
+    where remark_phone is not null
     union all
-    select 'wecom', 'external_userid', member_userid, joined_at, 'wecom' from wecom_group_members where is_external
+    select
+        'wecom',
+        'external_userid',
+        member_userid,
+        joined_at,
+        'wecom'
+    from wecom_group_members
+    where is_external
     union all
-    select 'wecom', 'unionid', unionid, joined_at, 'wecom' from wecom_group_members where is_external and unionid is not null
+    select
+        'wecom',
+        'unionid',
+        unionid,
+        joined_at,
+        'wecom'
+    from wecom_group_members
+    where is_external and unionid is not null
     union all
-    select 'wecom', 'external_userid', from_userid, sent_at, 'wecom' from wecom_messages where is_inbound
+    select
+        'wecom',
+        'external_userid',
+        from_userid,
+        sent_at,
+        'wecom'
+    from wecom_messages
+    where is_inbound
     union all
-    select 'wecom', 'external_userid', first_recipient_id, sent_at, 'wecom' from wecom_messages
+    select
+        'wecom',
+        'external_userid',
+        first_recipient_id,
+        sent_at,
+        'wecom'
+    from wecom_messages
     where not is_inbound and room_id is null and (first_recipient_id like 'wm%' or first_recipient_id like 'wo%')
     union all
-    select 'wecom', 'external_userid', external_userid, sent_at, 'wecom' from wecom_campaign_sends
+    select
+        'wecom',
+        'external_userid',
+        external_userid,
+        sent_at,
+        'wecom'
+    from wecom_campaign_sends
     union all
-    select 'miniprogram', 'openid', openid, registered_at, 'miniprogram' from mp_users
+    select
+        'miniprogram',
+        'openid',
+        openid,
+        registered_at,
+        'miniprogram'
+    from mp_users
     union all
-    select 'miniprogram', 'unionid', unionid, registered_at, 'miniprogram' from mp_users where unionid is not null
+    select
+        'miniprogram',
+        'unionid',
+        unionid,
+        registered_at,
+        'miniprogram'
+    from mp_users
+    where unionid is not null
     union all
-    select 'miniprogram', 'phone', phone, registered_at, 'miniprogram' from mp_users where phone is not null
+    select
+        'miniprogram',
+        'phone',
+        phone,
+        registered_at,
+        'miniprogram'
+    from mp_users
+    where phone is not null
     union all
-    select 'miniprogram', 'openid', openid, event_at, 'miniprogram' from mp_events
+    select
+        'miniprogram',
+        'openid',
+        openid,
+        event_at,
+        'miniprogram'
+    from mp_events
     union all
-    select 'miniprogram', 'openid', openid, ordered_at, 'miniprogram' from mp_orders
+    select
+        'miniprogram',
+        'openid',
+        openid,
+        ordered_at,
+        'miniprogram'
+    from mp_orders
 
 ),
 

@@ -98,18 +98,34 @@ touch_stats as (
     select
         past_interactions.person_id,
         count(case when past_interactions.occurred_date >= days.day_minus_7 then 1 end) as touches_7d,
-        count(distinct case when past_interactions.occurred_date >= days.streak_start
-            then past_interactions.occurred_date end) as touch_days_in_streak_window,
-        count(case when past_interactions.scenario like 'recall%'
-            and past_interactions.occurred_date >= days.day_minus_14 then 1 end) as recall_touches_14d,
-        count(case when past_interactions.scenario like 'recall%'
-            and past_interactions.occurred_date >= days.day_minus_30 then 1 end) as recall_touches_30d,
-        max(case when past_interactions.scenario like 'recall%'
-            then past_interactions.occurred_date end) as last_recall_date,
-        count(case when past_interactions.scenario in ('new_product', 'new_product_preview')
-            and past_interactions.occurred_date >= days.day_minus_30 then 1 end) as new_product_touches_30d,
-        count(case when past_interactions.scenario = 'ugc_topic'
-            and past_interactions.occurred_date >= days.day_minus_6 then 1 end) as ugc_topic_touches_6d
+        count(distinct case
+            when past_interactions.occurred_date >= days.streak_start
+                then past_interactions.occurred_date
+        end) as touch_days_in_streak_window,
+        count(case
+            when
+                past_interactions.scenario like 'recall%'
+                and past_interactions.occurred_date >= days.day_minus_14 then 1
+        end) as recall_touches_14d,
+        count(case
+            when
+                past_interactions.scenario like 'recall%'
+                and past_interactions.occurred_date >= days.day_minus_30 then 1
+        end) as recall_touches_30d,
+        max(case
+            when past_interactions.scenario like 'recall%'
+                then past_interactions.occurred_date
+        end) as last_recall_date,
+        count(case
+            when
+                past_interactions.scenario in ('new_product', 'new_product_preview')
+                and past_interactions.occurred_date >= days.day_minus_30 then 1
+        end) as new_product_touches_30d,
+        count(case
+            when
+                past_interactions.scenario = 'ugc_topic'
+                and past_interactions.occurred_date >= days.day_minus_6 then 1
+        end) as ugc_topic_touches_6d
     from past_interactions
     cross join days
     where past_interactions.direction = 'outbound'
@@ -120,11 +136,19 @@ touch_stats as (
 activity as (
 
     -- the person's last own action: an order or an inbound interaction
-    select person_id, max(activity_date) as last_active_date
+    select
+        person_id,
+        max(activity_date) as last_active_date
     from (
-        select person_id, ordered_date as activity_date from past_orders
+        select
+            person_id,
+            ordered_date as activity_date
+        from past_orders
         union all
-        select person_id, occurred_date as activity_date from past_interactions
+        select
+            person_id,
+            occurred_date as activity_date
+        from past_interactions
         where direction = 'inbound'
     ) as acts
     group by person_id
@@ -133,7 +157,9 @@ activity as (
 
 latest_rfm as (
 
-    select rfm.person_id, rfm.rfm_tier
+    select
+        rfm.person_id,
+        rfm.rfm_tier
     from rfm
     inner join days on rfm.as_of_date = days.day_before
 
@@ -151,7 +177,8 @@ persons as (
             when birthdays.birth_year is not null then
                 extract(year from days.action_date) - birthdays.birth_year
                 - case
-                    when extract(month from days.action_date) * 100 + extract(day from days.action_date)
+                    when
+                        extract(month from days.action_date) * 100 + extract(day from days.action_date)
                         < birthdays.birth_month * 100 + birthdays.birth_day then 1
                     else 0
                 end
@@ -218,7 +245,8 @@ eligible as (
 
     select *
     from persons
-    where is_contactable
+    where
+        is_contactable
         and touches_7d < {{ max_touches_7d }}
         and touch_days_in_streak_window < {{ max_consecutive_days }}
 
@@ -245,16 +273,18 @@ matched as (
         matrix.segment as rule_segment
     from eligible
     inner join matrix
-        on (matrix.scenario = 'birthday' and eligible.is_birthday)
-        or (matrix.scenario = 'member_day' and eligible.is_member_day)
-        or (matrix.scenario = 'welcome_3d' and eligible.is_welcome_3d)
-        or (matrix.scenario = 'post_purchase_7d' and eligible.is_post_purchase_7d)
-        or (matrix.scenario = 'recall_step_1' and eligible.is_recall_step_1)
-        or (matrix.scenario = 'recall_step_2' and eligible.is_recall_step_2)
-        or (matrix.scenario = 'recall_step_3' and eligible.is_recall_step_3)
-        or (matrix.scenario = 'new_product_preview' and eligible.is_new_product_due)
-        or (matrix.scenario = 'ugc_topic' and eligible.is_ugc_topic_day)
-    where (matrix.min_age is null or eligible.age_years >= matrix.min_age)
+        on
+            (matrix.scenario = 'birthday' and eligible.is_birthday)
+            or (matrix.scenario = 'member_day' and eligible.is_member_day)
+            or (matrix.scenario = 'welcome_3d' and eligible.is_welcome_3d)
+            or (matrix.scenario = 'post_purchase_7d' and eligible.is_post_purchase_7d)
+            or (matrix.scenario = 'recall_step_1' and eligible.is_recall_step_1)
+            or (matrix.scenario = 'recall_step_2' and eligible.is_recall_step_2)
+            or (matrix.scenario = 'recall_step_3' and eligible.is_recall_step_3)
+            or (matrix.scenario = 'new_product_preview' and eligible.is_new_product_due)
+            or (matrix.scenario = 'ugc_topic' and eligible.is_ugc_topic_day)
+    where
+        (matrix.min_age is null or eligible.age_years >= matrix.min_age)
         and (matrix.max_age is null or eligible.age_years <= matrix.max_age)
         and (matrix.min_orders_30d is null or eligible.orders_30d >= matrix.min_orders_30d)
         and (matrix.max_orders_30d is null or eligible.orders_30d <= matrix.max_orders_30d)
@@ -289,7 +319,8 @@ ranked as (
 
 chosen as (
 
-    select * from ranked where rule_rank = 1
+    select * from ranked
+    where rule_rank = 1
 
 ),
 
@@ -343,7 +374,8 @@ final as (
 
         -- the figures that decided it
         touches_7d,
-        concat_ws('; ',
+        concat_ws(
+            '; ',
             case scenario
                 when 'birthday' then 'birthday on ' || cast(action_date as varchar)
                 when 'member_day' then 'member day (day {{ member_day_of_month }} of the month)'
@@ -355,17 +387,24 @@ final as (
                 when 'new_product_preview' then 'no new-product touch in 30 days'
                 when 'ugc_topic' then 'weekly UGC topic day'
             end,
-            case when min_age is not null or max_age is not null
-                then 'age ' || cast(age_years as varchar) end,
-            case when min_orders_30d is not null or max_orders_30d is not null
-                then cast(orders_30d as varchar) || ' orders in 30 days' end,
+            case
+                when min_age is not null or max_age is not null
+                    then 'age ' || cast(age_years as varchar)
+            end,
+            case
+                when min_orders_30d is not null or max_orders_30d is not null
+                    then cast(orders_30d as varchar) || ' orders in 30 days'
+            end,
             case when rule_rfm_tier is not null then 'RFM tier ' || rfm_tier end,
             case when rule_segment is not null then 'segment ' || segment end,
-            case when min_churn_decile is not null or max_churn_decile is not null
-                then 'churn risk decile ' || cast(risk_decile as varchar) end,
+            case
+                when min_churn_decile is not null or max_churn_decile is not null
+                    then 'churn risk decile ' || cast(risk_decile as varchar)
+            end,
             'touches in the last 7 days: ' || cast(touches_7d as varchar) || ' (cap {{ max_touches_7d }})',
             case
-                when final_channel <> rule_channel and planned_channel = 'wecom_group'
+                when
+                    final_channel <> rule_channel and planned_channel = 'wecom_group'
                     and final_channel <> planned_channel
                     then 'moved from wecom_group to ' || final_channel || ' by the community cap'
                 when final_channel <> rule_channel

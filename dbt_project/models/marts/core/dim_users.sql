@@ -7,7 +7,8 @@ mp_users as (select * from {{ ref('stg_miniprogram__users') }}),
 
 resolved as (
 
-    select * from identity_map where person_id is not null
+    select * from identity_map
+    where person_id is not null
 
 ),
 

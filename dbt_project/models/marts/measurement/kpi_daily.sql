@@ -39,9 +39,13 @@ cohort_members as (
 
 day_n_values as (
 
-    select 1 as day_n, 'next_day_retention' as kpi
+    select
+        1 as day_n,
+        'next_day_retention' as kpi
     union all
-    select 7 as day_n, 'd7_retention' as kpi
+    select
+        7 as day_n,
+        'd7_retention' as kpi
 
 ),
 
@@ -144,25 +148,65 @@ high_value as (
 
 kpi_values as (
 
-    select date, 'interaction_rate' as kpi, interaction_rate as value from engagement_daily
+    select
+        date,
+        'interaction_rate' as kpi,
+        interaction_rate as value
+    from engagement_daily
     union all
-    select date, 'community_share', community_share from engagement_daily
+    select
+        date,
+        'community_share',
+        community_share
+    from engagement_daily
     union all
-    select date, 'over_touch_3d_share', over_touch_3d_share from engagement_daily
+    select
+        date,
+        'over_touch_3d_share',
+        over_touch_3d_share
+    from engagement_daily
     union all
-    select date, 'over_touch_7d_share', over_touch_7d_share from engagement_daily
+    select
+        date,
+        'over_touch_7d_share',
+        over_touch_7d_share
+    from engagement_daily
     union all
-    select date, 'sla_2h_breach_rate', sla_2h_breach_rate from engagement_daily
+    select
+        date,
+        'sla_2h_breach_rate',
+        sla_2h_breach_rate
+    from engagement_daily
     union all
-    select date, 'touches_per_user_week', touches_per_user_week from engagement_daily
+    select
+        date,
+        'touches_per_user_week',
+        touches_per_user_week
+    from engagement_daily
     union all
-    select date, kpi, 1.0 * retained_users / cohort_users from cohort_retention
+    select
+        date,
+        kpi,
+        1.0 * retained_users / cohort_users
+    from cohort_retention
     union all
-    select date, 'repurchase_rate_30d', 1.0 * repurchasers / first_time_buyers from repurchase
+    select
+        date,
+        'repurchase_rate_30d',
+        1.0 * repurchasers / first_time_buyers
+    from repurchase
     union all
-    select date, 'churn_rate', 1.0 * churned_users / nullif(base_users, 0) from churn
+    select
+        date,
+        'churn_rate',
+        1.0 * churned_users / nullif(base_users, 0)
+    from churn
     union all
-    select date, 'high_value_share', high_value_share from high_value
+    select
+        date,
+        'high_value_share',
+        high_value_share
+    from high_value
 
 ),
 

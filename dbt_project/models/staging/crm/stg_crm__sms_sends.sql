@@ -44,7 +44,8 @@ deduplicated as (
 
 final as (
 
-    select * from deduplicated where delivery_rank = 1
+    select * from deduplicated
+    where delivery_rank = 1
 
 )
 

@@ -47,7 +47,8 @@ deduplicated as (
 
 final as (
 
-    select * from deduplicated where delivery_rank = 1
+    select * from deduplicated
+    where delivery_rank = 1
 
 )
 

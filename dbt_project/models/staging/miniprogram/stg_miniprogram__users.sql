@@ -48,7 +48,8 @@ latest as (
 
 final as (
 
-    select * from latest where version_rank = 1
+    select * from latest
+    where version_rank = 1
 
 )
 
