@@ -8,6 +8,7 @@ import pandas as pd
 
 from ml.plots import line_plot
 from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.warehouse_io import retention_curve as retention_curve_frame
 
 ENGAGEMENT_KEY = dg.AssetKey(["marts", "engagement_daily"])
 KPI_KEY = dg.AssetKey(["marts", "kpi_daily"])
@@ -24,23 +25,33 @@ def _png_md(png: bytes) -> str:
     return f"![plot](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def _latest_engagement(warehouse: WarehouseResource) -> pd.Series | None:
-    with warehouse.connect(read_only=True) as con:
-        frame = con.execute("select * from marts.engagement_daily order by date desc limit 1").df()
-    return None if frame.empty else frame.iloc[0]
+def _read(
+    warehouse: WarehouseResource, read
+) -> tuple[pd.DataFrame | None, dg.AssetCheckResult | None]:
+    """Run `read(con)`; a read that fails becomes a failed WARN result naming the error."""
+    try:
+        with warehouse.connect(read_only=True) as con:
+            return read(con), None
+    except Exception as exc:
+        return None, dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"error": f"{type(exc).__name__}: {exc}"},
+        )
 
 
 def _threshold_check(name: str, column: str, limit: float, description: str):
     @dg.asset_check(asset=ENGAGEMENT_KEY, name=name, description=description, blocking=False)
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        try:
-            row = _latest_engagement(warehouse)
-        except Exception as exc:
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"error": f"{type(exc).__name__}: {exc}"},
-            )
+        frame, error = _read(
+            warehouse,
+            lambda con: con.execute(
+                "select * from marts.engagement_daily order by date desc limit 1"
+            ).df(),
+        )
+        if error:
+            return error
+        row = None if frame.empty else frame.iloc[0]
         if row is None or pd.isna(row[column]):
             return dg.AssetCheckResult(
                 passed=True,
@@ -91,18 +102,15 @@ sla_breach = _threshold_check(
     "the KPI status table is in the metadata.",
 )
 def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    try:
-        with warehouse.connect(read_only=True) as con:
-            latest = con.execute(
-                "select kpi, value, target, status, trailing_28d, change_pct, is_anomaly "
-                "from marts.kpi_daily where date = (select max(date) from marts.kpi_daily) order by kpi"
-            ).df()
-    except Exception as exc:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"error": f"{type(exc).__name__}: {exc}"},
-        )
+    latest, error = _read(
+        warehouse,
+        lambda con: con.execute(
+            "select kpi, value, target, status, trailing_28d, change_pct, is_anomaly "
+            "from marts.kpi_daily where date = (select max(date) from marts.kpi_daily) order by kpi"
+        ).df(),
+    )
+    if error:
+        return error
     anomalies = latest[latest["is_anomaly"].fillna(False).astype(bool)]
     return dg.AssetCheckResult(
         passed=anomalies.empty,
@@ -122,20 +130,15 @@ def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     description="The retention curve by first channel (day 0..30), as a picture.",
 )
 def retention_curve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    try:
-        with warehouse.connect(read_only=True) as con:
-            curve = con.execute(
-                "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention "
-                "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
-            ).df()
-    except Exception as exc:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"error": f"{type(exc).__name__}: {exc}"},
-        )
+    curve, error = _read(warehouse, retention_curve_frame)
+    if error:
+        return error
     if curve.empty:
-        return dg.AssetCheckResult(passed=True, metadata={"note": "no cohort old enough yet"})
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"note": "no cohort old enough yet"},
+        )
     png = line_plot(
         curve,
         x="day_n",

@@ -8,6 +8,7 @@ import pandas as pd
 
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
+from orchestration.lib.warehouse_io import retention_curve
 from reporting.daily import ReportInputs, write_report
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
@@ -35,10 +36,7 @@ def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
             "select first_seen_date as date, first_channel as channel, count(*) as registrations "
             "from marts.dim_users group by 1, 2 order by 1, 2"
         ).df()
-        retention = con.execute(
-            "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention "
-            "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
-        ).df()
+        retention = retention_curve(con)
     path = write_report(
         ReportInputs(pd.Timestamp(report_date).date(), version, kpis, registrations, retention),
         Path(siyu.reports_dir),

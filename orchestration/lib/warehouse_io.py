@@ -71,3 +71,12 @@ def data_end(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
         "(select max(occurred_date) from marts.fct_interactions))"
     ).fetchone()[0]
     return pd.Timestamp(last) + pd.Timedelta(days=1)
+
+
+def retention_curve(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Return-on-day-N by first channel over every cohort (day_n, cohort_channel, retention),
+    pooled from marts.retention_cohorts; used by the retention-curve check and the report."""
+    return con.execute(
+        "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention "
+        "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
+    ).df()

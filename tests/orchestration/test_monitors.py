@@ -1,0 +1,92 @@
+"""The seed's business alarms as WARN checks, on a hand-made warehouse."""
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from orchestration.defs.monitors import (
+    community_share,
+    kpi_anomalies,
+    over_touch_3d,
+    over_touch_7d,
+    retention_curve,
+    sla_breach,
+)
+from orchestration.lib.resources import WarehouseResource
+
+
+def _warehouse(tmp_path) -> WarehouseResource:
+    path = tmp_path / "w.duckdb"
+    engagement = pd.DataFrame(
+        {
+            "date": [dt.date(2026, 5, 1), dt.date(2026, 5, 2)],
+            # the older day would fail every alarm; only the latest day counts
+            "over_touch_3d_share": [0.50, 0.08],
+            "over_touch_7d_share": [0.50, 0.01],
+            "community_share": [0.90, 0.30],
+            "sla_2h_breach_rate": [0.90, 0.12],
+        }
+    )
+    kpis = pd.DataFrame(
+        {
+            "date": [dt.date(2026, 5, 2)] * 2,
+            "kpi": ["interaction_rate", "churn_rate"],
+            "value": [0.4, 0.2],
+            "target": [0.35, 0.25],
+            "status": ["green", "red"],
+            "trailing_28d": [0.3, 0.2],
+            "change_pct": [0.33, 0.0],
+            "is_anomaly": [True, False],
+        }
+    )
+    cohorts = pd.DataFrame(
+        {
+            "cohort_date": [dt.date(2026, 5, 1)] * 2,
+            "cohort_channel": ["store", "wecom"],
+            "day_n": [1, 1],
+            "cohort_size": [10, 20],
+            "retained_users": [3, 4],
+        }
+    )
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        for name, frame in [
+            ("engagement_daily", engagement),
+            ("kpi_daily", kpis),
+            ("retention_cohorts", cohorts),
+        ]:
+            con.register("f", frame)
+            con.execute(f"create table marts.{name} as select * from f")
+            con.unregister("f")
+    return WarehouseResource(path=str(path))
+
+
+def test_thresholds_judge_the_latest_day_with_warn_severity(tmp_path):
+    warehouse = _warehouse(tmp_path)
+    results = [
+        c(warehouse=warehouse) for c in (over_touch_3d, over_touch_7d, community_share, sla_breach)
+    ]
+    assert [r.passed for r in results] == [False, True, True, False]
+    assert all(r.severity == dg.AssetCheckSeverity.WARN for r in results)
+    over = results[0]
+    assert (
+        over.metadata["over_touch_3d_share"].value == 0.08 and over.metadata["limit"].value == 0.05
+    )
+
+
+def test_kpi_anomalies_name_the_moving_kpi(tmp_path):
+    result = kpi_anomalies(warehouse=_warehouse(tmp_path))
+    assert not result.passed and result.metadata["anomalies"].value == "interaction_rate"
+    assert result.metadata["red"].value == 1
+
+
+def test_retention_curve_is_a_picture_and_a_missing_table_is_a_warning(tmp_path):
+    result = retention_curve(warehouse=_warehouse(tmp_path))
+    assert result.passed and "data:image/png;base64," in result.metadata["curve"].value
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    empty = WarehouseResource(path=str(tmp_path / "empty.duckdb"))
+    broken = retention_curve(warehouse=empty)
+    assert not broken.passed and broken.severity == dg.AssetCheckSeverity.WARN
+    assert "retention_cohorts" in broken.metadata["error"].value
