@@ -71,10 +71,11 @@ def build_daily_schedule(job) -> dg.ScheduleDefinition:
     )
 
 
-def complete_days(landing_dir: Path) -> list[str]:
-    """Days for which every source has delivered a folder (so a run sees all three systems)."""
+def complete_days(landing_dir: Path, sources: tuple[str, ...] = SOURCES) -> list[str]:
+    """Days for which every source the brand has (SIYU_SOURCES) has delivered a folder, so a
+    run sees all of the brand's systems; a system the brand does not have is never waited for."""
     per_source = []
-    for source in SOURCES:
+    for source in sources:
         d = landing_dir / source
         per_source.append({p.name for p in d.iterdir() if p.is_dir()} if d.is_dir() else set())
     days = set.intersection(*per_source) if per_source else set()
@@ -95,20 +96,26 @@ def build_landing_sensor(job, partitions_def: dg.PartitionsDefinition) -> dg.Sen
         minimum_interval_seconds=300,
         name="new_landing_day",
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Requests a run for a day once all three sources have landed its folder.",
+        description="Requests a run for a day once every source in SIYU_SOURCES has landed its "
+        "day folder.",
     )
     def new_landing_day(context: dg.SensorEvaluationContext, siyu: SiyuSettingsResource):
         seen = set(json.loads(context.cursor)) if context.cursor else set()
         valid = set(partitions_def.get_partition_keys())
         new_days = [
-            d for d in complete_days(Path(siyu.landing_dir)) if d not in seen and d in valid
+            d
+            for d in complete_days(Path(siyu.landing_dir), siyu.source_list)
+            if d not in seen and d in valid
         ]
         for day in new_days:
             yield dg.RunRequest(run_key=f"landing-{day}", partition_key=day)
         if new_days:
             context.update_cursor(json.dumps(sorted(seen | set(new_days))))
         else:
-            yield dg.SkipReason(f"no new complete day folder under {siyu.landing_dir}")
+            yield dg.SkipReason(
+                f"no new day folder landed by every source in SIYU_SOURCES={siyu.sources} "
+                f"under {siyu.landing_dir}"
+            )
 
     return new_landing_day
 

@@ -51,7 +51,7 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
         window = run_window(context.run.tags)
         start, end = window if window else (None, None)
-        vars_ = dbt_vars(start, end, siyu.hash_salt, siyu.junk_max_accounts)
+        vars_ = dbt_vars(start, end)
         # profiles.yml reads the warehouse path from the environment of the dbt subprocess,
         # which copies os.environ when it starts: set it for that moment only.
         with _environment(siyu.dbt_env()):

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.entities import ENTITIES, Entity
-from ingestion.loader import load_days
+from ingestion.loader import ensure_raw_tables, load_days
 from orchestration.lib.dbt_translator import raw_asset_key
 from orchestration.lib.partitions import days_in_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -32,11 +32,21 @@ def build_ingestion_asset(
     ) -> dg.MaterializeResult:
         window = context.partition_time_window
         days = days_in_window(window.start, window.end)
+        if entity.source not in siyu.source_list:
+            # A brand without this system: an empty raw table keeps every model building.
+            with warehouse.connect() as con:
+                ensure_raw_tables(con, entity)
+            status = f"source not configured (SIYU_SOURCES={siyu.sources})"
+            context.log.info(f"raw.{entity.table}: {status}")
+            return dg.MaterializeResult(
+                metadata={"status": status, "rows_loaded": 0, "days": len(days),
+                          "table": f"raw.{entity.table}"}
+            )
         results, errors = [], []
         with warehouse.connect() as con:
             # erased persons (PIPL art. 47) stay out of every later load
             suppressed = load_suppression(
-                con, siyu.hash_salt, Path(siyu.data_dir) / "privacy" / "suppression_list.jsonl"
+                con, siyu.read_hash_salt(), Path(siyu.data_dir) / "privacy" / "suppression_list.jsonl"
             )
             result = load_days(
                 con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir), suppressed
@@ -56,8 +66,10 @@ def build_ingestion_asset(
         rows = sum(r.rows_loaded for r in results)
         quarantined = sum(r.rows_quarantined for r in results)
         files = [f for r in results for f in r.files]
+        days_with_files = len({f["day"] for f in files})
         return dg.MaterializeResult(
             metadata={
+                "status": f"{days_with_files} of {len(days)} day(s) had files",
                 "rows_loaded": rows,
                 "rows_quarantined": quarantined,
                 "bytes_read": sum(r.bytes_read for r in results),

@@ -192,7 +192,7 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
             run_id=context.run.run_id,
             check_summary=summary,
             keep_versions=siyu.publish_keep_versions,
-            pg_dsn=siyu.pg_dsn or None,
+            pg_dsn=siyu.read_pg_dsn(),
         )
         return dg.MaterializeResult(
             metadata={

@@ -6,20 +6,14 @@ import datetime as dt
 import json
 
 
-def dbt_vars(
-    window_start: dt.date | None,
-    window_end: dt.date | None,
-    hash_salt: str,
-    junk_max_accounts: int,
-) -> dict[str, object]:
+def dbt_vars(window_start: dt.date | None, window_end: dt.date | None) -> dict[str, object]:
     """`--vars` for a run over the business days [window_start, window_end).
 
-    Without a window (an unpartitioned run) incremental models take every loaded day.
+    Without a window (an unpartitioned run) incremental models take every loaded day. Settings
+    reach dbt through its environment (dbt_project.yml, profiles.yml), and secrets never go on
+    the command line, which Dagster logs and stores with the run.
     """
-    out: dict[str, object] = {
-        "hash_salt": hash_salt,
-        "identity_junk_max_accounts": junk_max_accounts,
-    }
+    out: dict[str, object] = {}
     if window_start is not None and window_end is not None:
         if window_end <= window_start:
             raise ValueError(f"empty partition window {window_start} .. {window_end}")
@@ -29,7 +23,9 @@ def dbt_vars(
 
 
 def dbt_build_args(vars_: dict[str, object], full_refresh: bool = False) -> list[str]:
-    args = ["build", "--vars", json.dumps(vars_, sort_keys=True)]
+    args = ["build"]
+    if vars_:
+        args += ["--vars", json.dumps(vars_, sort_keys=True)]
     if full_refresh:
         args.append("--full-refresh")
     return args

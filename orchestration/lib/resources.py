@@ -6,8 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import os
+
 import dagster as dg
 import duckdb
+
+from orchestration.lib.settings import DEFAULT_HASH_SALT, parse_roles, parse_sources
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -27,7 +31,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class SiyuSettingsResource(dg.ConfigurableResource):
-    """Paths and settings the assets need, from `Settings.from_env()` at definitions load."""
+    """Paths and settings the assets need, from `Settings.as_strings()` at definitions load.
+
+    Dagster stores resource config with every run, so the secrets are not fields: they are read
+    from the process environment when an asset needs them (`read_hash_salt`, `read_pg_dsn`).
+    """
 
     data_dir: str
     landing_dir: str
@@ -39,15 +47,34 @@ class SiyuSettingsResource(dg.ConfigurableResource):
     models_dir: str
     restricted_dir: str
     start_date: str
-    hash_salt: str
-    pg_dsn: str = ""
     dbt_threads: int = 2
     junk_max_accounts: int = 5
     publish_keep_versions: int = 5
+    sources: str = "crm,wecom,miniprogram"
+    environment: str = "development"
+    pg_readers: str = ""
+
+    @property
+    def source_list(self) -> tuple[str, ...]:
+        return parse_sources(self.sources)
+
+    @property
+    def pg_reader_roles(self) -> tuple[str, ...]:
+        return parse_roles(self.pg_readers)
+
+    def read_hash_salt(self) -> str:
+        """SIYU_HASH_SALT from the environment (validated when the settings were loaded)."""
+        return os.environ.get("SIYU_HASH_SALT") or DEFAULT_HASH_SALT
+
+    def read_pg_dsn(self) -> str | None:
+        return os.environ.get("SIYU_PG_DSN") or None
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment the dbt subprocess reads in profiles.yml."""
+        """Environment the dbt subprocess reads in profiles.yml and dbt_project.yml. The salt is
+        inherited from this process's environment and bound by the profile's plugin."""
         return {
             "SIYU_WAREHOUSE_PATH": self.warehouse_path,
             "SIYU_DBT_THREADS": str(self.dbt_threads),
+            "SIYU_IDENTITY_JUNK_MAX_ACCOUNTS": str(self.junk_max_accounts),
+            "SIYU_ENVIRONMENT": self.environment,
         }

@@ -7,22 +7,23 @@ from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
 
 
 def test_vars_from_a_partition_window():
-    v = dbt_vars(dt.date(2026, 5, 1), dt.date(2026, 5, 3), "salt", 5)
-    assert v == {
-        "min_date": "2026-05-01",
-        "max_date": "2026-05-03",
-        "hash_salt": "salt",
-        "identity_junk_max_accounts": 5,
-    }
+    v = dbt_vars(dt.date(2026, 5, 1), dt.date(2026, 5, 3))
+    assert v == {"min_date": "2026-05-01", "max_date": "2026-05-03"}
+
+
+def test_no_setting_or_secret_goes_on_the_command_line():
+    args = dbt_build_args(dbt_vars(dt.date(2026, 5, 1), dt.date(2026, 5, 3)))
+    assert not any("salt" in a or "junk" in a for a in args)
 
 
 def test_unpartitioned_run_has_no_window():
-    assert "min_date" not in dbt_vars(None, None, "s", 5)
+    assert dbt_vars(None, None) == {}
+    assert dbt_build_args(dbt_vars(None, None)) == ["build"]
 
 
 def test_empty_window_is_rejected():
     with pytest.raises(ValueError):
-        dbt_vars(dt.date(2026, 5, 3), dt.date(2026, 5, 3), "s", 5)
+        dbt_vars(dt.date(2026, 5, 3), dt.date(2026, 5, 3))
 
 
 def test_build_args():

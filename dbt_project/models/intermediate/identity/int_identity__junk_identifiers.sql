@@ -26,7 +26,7 @@ too_shared as (
         n_accounts,
         'linked to ' || cast(n_accounts as {{ dbt.type_string() }}) || ' accounts' as reason
     from fan_out
-    where n_accounts > {{ var('identity_junk_max_accounts') }}
+    where n_accounts > {{ siyu.junk_max_accounts() }}
 
 ),
 

@@ -1,0 +1,52 @@
+"""dbt-duckdb plugin: hands the platform's secrets to DuckDB as data, never as SQL text.
+
+The hash salt is read from the environment of the dbt process (`SIYU_HASH_SALT`) and bound as a
+parameter of `SET VARIABLE` on every connection and cursor dbt opens; models read it with
+`getvariable('siyu_hash_salt')` (macro `salted_hash`). So the salt never appears in a compiled
+model, a dbt log, a command line or Dagster's run storage, and an apostrophe or `{{ }}` in it is
+just a character. Outside development (`SIYU_ENVIRONMENT`, default `development`) the
+development salt is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+# Same value as orchestration.lib.settings.DEFAULT_HASH_SALT (a test keeps the two equal).
+DEFAULT_HASH_SALT = "siyu-dev-salt-change-me"
+SALT_VARIABLE = "siyu_hash_salt"
+
+
+class SecretSaltError(RuntimeError):
+    """The salt cannot be used in this environment."""
+
+
+def hash_salt_from_env(env: dict[str, str] | os._Environ | None = None) -> str:
+    env = os.environ if env is None else env
+    salt = env.get("SIYU_HASH_SALT") or DEFAULT_HASH_SALT
+    environment = (env.get("SIYU_ENVIRONMENT") or "development").strip().lower()
+    if salt == DEFAULT_HASH_SALT and environment != "development":
+        raise SecretSaltError(
+            f"SIYU_ENVIRONMENT={environment} but SIYU_HASH_SALT is unset or the development salt: "
+            "set SIYU_HASH_SALT to the brand's secret salt (every person_id depends on it)"
+        )
+    return salt
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        # fail at start-up, before any model runs, when the salt cannot be used
+        self._salt = hash_salt_from_env()
+
+    def _bind(self, conn) -> None:
+        conn.execute(f"set variable {SALT_VARIABLE} = ?", [self._salt])
+
+    def configure_connection(self, conn) -> None:
+        self._bind(conn)
+
+    def configure_cursor(self, cursor) -> None:
+        # DuckDB variables belong to one connection; dbt's threads each use a cursor
+        self._bind(cursor)
