@@ -59,6 +59,24 @@ REFERENCE_QUERIES: dict[str, str] = {
     ),
 }
 
+# Expectations that summarise a column: on an empty table there is nothing to summarise, so they
+# report "not applicable" instead of failing on a null; the row-count check decides whether the
+# table may be empty at all.
+AGGREGATE_EXPECTATIONS = {
+    "expect_column_max_to_be_between",
+    "expect_column_min_to_be_between",
+    "expect_column_mean_to_be_between",
+    "expect_column_median_to_be_between",
+    "expect_column_sum_to_be_between",
+    "expect_column_stdev_to_be_between",
+    "expect_column_quantile_values_to_be_between",
+    "expect_column_unique_value_count_to_be_between",
+    "expect_column_proportion_of_unique_values_to_be_between",
+}
+# Conditions a suite may put in an expectation's `meta.applies_when`, and what the run tells the
+# runner (`context`): the brand's sources (SIYU_SOURCES) and the models that are promoted.
+APPLIES_WHEN_KEYS = {"sources_any", "model_promoted"}
+
 _PARAMETER_RE = re.compile(r"^as_of(?:_(minus|plus)_(\d+)d)?$")
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 _COLUMN_LIST_KWARGS = ("column_list", "column_set")
@@ -116,6 +134,14 @@ def load_suite(table: str) -> SuiteDefinition:
             or not isinstance(exp.get("kwargs"), dict)
         ):
             raise ValueError(f"{path}: expectation #{i} needs 'type' and a 'kwargs' object")
+        unknown_conditions = (
+            set((exp.get("meta") or {}).get("applies_when") or {}) - APPLIES_WHEN_KEYS
+        )
+        if unknown_conditions:
+            raise ValueError(
+                f"{path}: expectation #{i} ({exp['type']}): unknown applies_when condition(s) "
+                f"{sorted(unknown_conditions)}; allowed: {sorted(APPLIES_WHEN_KEYS)}"
+            )
         if mode == "summary" and exp["type"] not in SUMMARY_EXPECTATIONS:
             raise ValueError(
                 f"{path}: expectation #{i} ({exp['type']}) needs the table's rows; a summary-mode "
@@ -213,6 +239,15 @@ class SuiteResult:
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [r for r in self.results if not r["success"]]
+
+    @property
+    def not_applicable(self) -> list[str]:
+        """One line per expectation that could not apply in this run, with the reason."""
+        return [
+            f"{r['expectation']}({r['column'] or ''}): {r['details']['not_applicable']}"
+            for r in self.results
+            if isinstance(r["details"], dict) and "not_applicable" in r["details"]
+        ]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per expectation, for storing in a results table.
@@ -365,6 +400,7 @@ def validate_frame(
     as_of: dt.date | str | pd.Timestamp | None = None,
     reference: Mapping[str, Collection] | Collection | None = None,
     row_count: int | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
     """Validate a frame holding (the needed columns of) `table` against its suite.
 
@@ -375,6 +411,12 @@ def validate_frame(
         as `dim_users.person_id`. A referential expectation without its key set fails.
     row_count: the table's true row count when `df` is a summary of it (facts); row-count
         expectations are then evaluated against this number instead of len(df).
+    context: what the run knows about the brand, for expectations with `meta.applies_when`:
+        `{"sources": ["crm", ...], "models": ["churn", ...]}` (its sources and promoted models).
+        Without it every expectation applies.
+
+    An expectation that cannot apply (its `applies_when` condition is not met, or it summarises
+    a column of an empty table) passes with `observed_value` "not applicable: <reason>".
 
     Never raises: any error gives a failed SuiteResult with the error text.
     """
@@ -385,7 +427,7 @@ def validate_frame(
         as_of_text = as_of_ts.date().isoformat()
         suite = load_suite(table)
         refs = _normalise_reference(reference)
-        results = _run_suite(suite, df, as_of_ts, refs, row_count)
+        results = _run_suite(suite, df, as_of_ts, refs, row_count, context)
     except Exception as exc:  # the gate must get a result, whatever went wrong
         return _error_result(table, _describe(exc), as_of_text, started)
     n_failed = sum(not r["success"] for r in results)
@@ -406,8 +448,10 @@ def validate_duckdb(
     schema: str = "marts",
     as_of: dt.date | str | pd.Timestamp | None = None,
     reference: Mapping[str, Collection] | Collection | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> SuiteResult:
-    """Validate `schema.table` through a DuckDB connection the caller owns.
+    """Validate `schema.table` through a DuckDB connection the caller owns (`context`: see
+    `validate_frame`).
 
     Reads only the columns the suite needs. For `mode: "summary"` suites (the large facts) it
     reads no rows: one aggregate query gives the row count and the min/max of the columns the
@@ -439,7 +483,9 @@ def validate_duckdb(
         return _error_result(
             table, f"reading {schema}.{table} failed: {_describe(exc)}", _as_of_text(as_of), started
         )
-    result = validate_frame(table, df, as_of=as_of, reference=refs, row_count=row_count)
+    result = validate_frame(
+        table, df, as_of=as_of, reference=refs, row_count=row_count, context=context
+    )
     result.duration_s = _elapsed(started)
     return result
 
@@ -477,13 +523,23 @@ def _run_suite(
     as_of: pd.Timestamp,
     refs: dict[str, Collection],
     row_count: int | None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame for {suite.table}, got {type(df).__name__}")
+    n_rows = row_count if row_count is not None else len(df)
     gx_indexed: list[tuple[int, dict[str, Any]]] = []
     results: dict[int, dict[str, Any]] = {}
     for i, exp in enumerate(suite.expectations):
-        if exp["type"] == REFERENCE_EXPECTATION:
+        reason = not_applicable_reason(exp, n_rows, context)
+        if reason:
+            results[i] = _result_row(
+                exp,
+                success=True,
+                observed_value=f"not applicable: {reason}",
+                details={"not_applicable": reason},
+            )
+        elif exp["type"] == REFERENCE_EXPECTATION:
             results[i] = _check_reference(exp, df, refs)
         elif row_count is not None and exp["type"] in ROW_COUNT_EXPECTATIONS:
             results[i] = _check_row_count(exp, row_count)
@@ -494,6 +550,27 @@ def _run_suite(
         parameters = _parameters(as_of, [exp for _, exp in gx_indexed])
         results.update(_run_gx(suite, frame, gx_indexed, parameters))
     return [results[i] for i in range(len(suite.expectations))]
+
+
+def not_applicable_reason(
+    exp: Mapping[str, Any], n_rows: int, context: Mapping[str, Any] | None
+) -> str | None:
+    """Why `exp` cannot judge this table in this run, or None when it applies."""
+    conditions = (exp.get("meta") or {}).get("applies_when") or {}
+    if context is not None:
+        wanted = conditions.get("sources_any")
+        sources = list(context.get("sources") or [])
+        if wanted and not set(wanted) & set(sources):
+            return (
+                f"needs a {' or '.join(wanted)} source; this brand's sources are "
+                f"{', '.join(sources) or 'none'} (SIYU_SOURCES)"
+            )
+        model = conditions.get("model_promoted")
+        if model and model not in set(context.get("models") or []):
+            return f"no promoted {model} model yet (too little history to train one)"
+    if n_rows == 0 and exp["type"] in AGGREGATE_EXPECTATIONS:
+        return "the table is empty, there is no value to summarise"
+    return None
 
 
 def _prepare_frame(

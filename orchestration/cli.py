@@ -12,9 +12,12 @@ from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANG
 
 
 def _settings():
-    from orchestration.lib.settings import Settings
+    from orchestration.lib.settings import Settings, SettingsError
 
-    return Settings.from_env()
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"siyu: {exc}") from None
 
 
 def ensure_dagster_home(data_dir: Path) -> Path:
@@ -25,10 +28,13 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     return home
 
 
-def landed_days(landing_dir: Path) -> list[dt.date]:
+def landed_days(landing_dir: Path, sources: tuple[str, ...] | None = None) -> list[dt.date]:
+    """Days with a day folder from any of `sources` (default: any source folder)."""
     days = set()
     for source_dir in landing_dir.iterdir() if landing_dir.is_dir() else []:
         if source_dir.name.startswith("_") or not source_dir.is_dir():
+            continue
+        if sources is not None and source_dir.name not in sources:
             continue
         for d in source_dir.iterdir():
             try:
@@ -38,21 +44,42 @@ def landed_days(landing_dir: Path) -> list[dt.date]:
     return sorted(days)
 
 
-def resolve_range(args, landing_dir: Path) -> tuple[dt.date, dt.date]:
-    """The inclusive day range to run: --date, --start/--end, or every landed day."""
-    if args.date:
-        day = dt.date.fromisoformat(args.date)
-        return day, day
-    days = landed_days(landing_dir)
-    start = dt.date.fromisoformat(args.start) if args.start else (days[0] if days else None)
-    end = dt.date.fromisoformat(args.end) if args.end else (days[-1] if days else None)
-    if start is None or end is None:
+def parse_day(option: str, text: str) -> dt.date:
+    """A YYYY-MM-DD day from the command line, or one line saying what is wrong."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise SystemExit(f"siyu run: {option} {text!r} is not a date YYYY-MM-DD") from None
+
+
+def resolve_range(
+    args, landing_dir: Path, sources: tuple[str, ...] | None = None
+) -> tuple[dt.date, dt.date]:
+    """The inclusive day range to run: --date, --start/--end, or every landed day of `sources`."""
+    days = landed_days(landing_dir, sources)
+    where = f"{landing_dir} (sources: {', '.join(sources)})" if sources else str(landing_dir)
+    if not days:
         raise SystemExit(
-            f"siyu run: nothing landed under {landing_dir}; run `siyu generate` first "
-            "or pass --date"
+            f"siyu run: nothing landed under {where}; run `siyu generate` first or check "
+            "SIYU_LANDING_DIR and SIYU_SOURCES"
         )
+    if args.date:
+        day = parse_day("--date", args.date)
+        if day not in days:
+            raise SystemExit(
+                f"siyu run: --date {day}: no day folder landed for it under {where}; "
+                f"landed days are {days[0]} .. {days[-1]}"
+            )
+        return day, day
+    start = parse_day("--start", args.start) if args.start else days[0]
+    end = parse_day("--end", args.end) if args.end else days[-1]
     if end < start:
         raise SystemExit(f"siyu run: --end {end} is before --start {start}")
+    if not any(start <= d <= end for d in days):
+        raise SystemExit(
+            f"siyu run: nothing landed between {start} and {end} under {where}; "
+            f"landed days are {days[0]} .. {days[-1]}"
+        )
     return start, end
 
 
@@ -66,7 +93,7 @@ def cmd_run(args) -> int:
     from orchestration.lib.partitions import monthly_partitions
 
     settings = _settings()
-    start, end = resolve_range(args, settings.landing_dir)
+    start, end = resolve_range(args, settings.landing_dir, settings.sources)
     if start < dt.date.fromisoformat(settings.start_date):
         raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
     ensure_dagster_home(settings.data_dir)
@@ -75,41 +102,57 @@ def cmd_run(args) -> int:
     registry = ModelRegistry(settings.models_dir)
     bootstrap = not (registry.promoted_version(SEGMENTATION) and registry.promoted_version(CHURN))
 
+    print(f"siyu run: sources {', '.join(settings.sources)}", file=sys.stderr)
+    results = []
     with dg.DagsterInstance.get() as instance:
         if not bootstrap:
             # A range is one run over the daily partitions (a single-run backfill).
-            return _execute(daily_job, instance, start, end, "daily job")
-        # First run on an empty model registry: build the marts over the range, train the
-        # models on the last month, then score, audit and publish.
-        upstream, downstream = split_at_models(defs, build_scoring_assets())
-        code = _execute(
-            daily_job, instance, start, end, "daily job, marts only", asset_selection=upstream
-        )
-        if code:
-            return code
-        monthly = monthly_partitions(settings.start_date)
-        month_key = end.replace(day=1).isoformat()
-        if month_key not in monthly.get_partition_keys():
-            month_key = monthly.get_last_partition_key()
-        monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
-        print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
-        result = monthly_job.execute_in_process(
-            instance=instance, partition_key=month_key, raise_on_error=False
-        )
-        if not result.success:
-            _report_failures(result)
-            return 1
-        return _execute(
-            daily_job,
-            instance,
-            end,
-            end,
-            "daily job, models to publication",
-            asset_selection=downstream,
-        )
+            results.append(_execute(daily_job, instance, start, end, "daily job"))
+        else:
+            # No promoted model yet: build the marts over the range, train the models on the
+            # last month (a model with too little history is skipped and says why), then score,
+            # audit and publish.
+            upstream, downstream = split_at_models(defs, build_scoring_assets())
+            results.append(
+                _execute(
+                    daily_job,
+                    instance,
+                    start,
+                    end,
+                    "daily job, marts only",
+                    asset_selection=upstream,
+                )
+            )
+            if results[-1].success:
+                monthly = monthly_partitions(settings.start_date)
+                month_key = end.replace(day=1).isoformat()
+                if month_key not in monthly.get_partition_keys():
+                    month_key = monthly.get_last_partition_key()
+                monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
+                print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
+                results.append(
+                    monthly_job.execute_in_process(
+                        instance=instance, partition_key=month_key, raise_on_error=False
+                    )
+                )
+                _report_run(results[-1], "model training")
+            if results[-1].success:
+                results.append(
+                    _execute(
+                        daily_job,
+                        instance,
+                        end,
+                        end,
+                        "daily job, models to publication",
+                        asset_selection=downstream,
+                    )
+                )
+    for line in run_summary(results, settings):
+        print(line, file=sys.stderr)
+    return 0 if all(r.success for r in results) else 1
 
 
-def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None) -> int:
+def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None):
     tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
     print(
         f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
@@ -118,24 +161,102 @@ def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_sele
     result = job.execute_in_process(
         instance=instance, tags=tags, raise_on_error=False, asset_selection=asset_selection
     )
-    if not result.success:
-        _report_failures(result)
-        return 1
-    print(f"siyu run: {label} ok (run {result.run_id})", file=sys.stderr)
-    return 0
+    _report_run(result, label)
+    return result
 
 
-def _report_failures(result) -> None:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            first = error.message.strip().splitlines()[0] if error else ""
-            print(f"siyu run: step {event.step_key} failed: {first}", file=sys.stderr)
+def _report_run(result, label: str) -> None:
+    """One line per failed check and failed step, each with its whole reason; skipped models."""
+    for line in failure_lines(result):
+        print(f"siyu run: {line}", file=sys.stderr)
+    for line in skipped_model_lines(result):
+        print(f"siyu run: {line}", file=sys.stderr)
+    state = "ok" if result.success else "FAILED"
+    print(f"siyu run: {label} {state} (run {result.run_id})", file=sys.stderr)
+
+
+def failure_lines(result) -> list[str]:
+    """Every failed asset check with its reason, then every failed step with its message.
+
+    A step that failed only because blocking checks failed is named once, after the checks."""
+    lines = []
+    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    for check in failed_checks:
+        reason = check.description or _metadata_text(check.metadata, "reason", "error")
+        key = check.asset_key.to_user_string()
+        lines.append(f"check {key}:{check.check_name} failed: {reason or 'no reason given'}")
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        message = " ".join((error.message if error else "").split())
+        if failed_checks and "blocking asset checks failed" in message:
+            message = f"{len(failed_checks)} blocking check(s) failed (above)"
+        lines.append(f"step {event.step_key} failed: {message}")
+    return lines
+
+
+def skipped_model_lines(result) -> list[str]:
+    """Models that could not train or score in this run, with the reason their asset gave."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key.path[0] not in ("models", "ml"):
+            continue
+        status = _metadata_text(mat.metadata, "skipped", "status")
+        if status:
+            lines.append(f"{mat.asset_key.to_user_string()}: {status}")
+    return lines
+
+
+def _metadata_text(metadata, *names: str) -> str:
+    for name in names:
+        value = metadata.get(name)
+        if value is not None:
+            return str(getattr(value, "value", value))
+    return ""
+
+
+def run_summary(results, settings) -> list[str]:
+    """The closing lines of `siyu run`: what was published where, or what blocked it."""
+    published, report = None, None
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            mat = event.step_materialization_data.materialization
+            key = mat.asset_key.to_user_string()
+            if key == "serving/publication":
+                published = mat.metadata
+            elif key == "reports/daily_report":
+                report = mat.metadata
+    if published is not None:
+        lines = [
+            f"siyu run: published {_metadata_text(published, 'version')} "
+            f"({_metadata_text(published, 'tables')} tables, {_metadata_text(published, 'rows')} rows)",
+            f"siyu run:   serving DuckDB  {settings.serving_path}",
+            f"siyu run:   Parquet folder  {settings.published_dir}",
+            f"siyu run:   PostgreSQL      {_metadata_text(published, 'postgresql')}",
+        ]
+        if report is not None:
+            lines.append(f"siyu run:   report          {_metadata_text(report, 'report')}")
+        return lines
+    failed = [line for result in results for line in failure_lines(result)]
+    if failed:
+        return [
+            "siyu run: NOT published: the served files are unchanged "
+            f"({settings.serving_path}); `siyu publish --log` records the attempt",
+            f"siyu run:   blocked by: {failed[0]}",
+        ]
+    return ["siyu run: nothing published (the run did not reach publication)"]
 
 
 def cmd_models(args) -> int:
+    from orchestration.defs.models import CHURN, SEGMENTATION
     from orchestration.lib.model_registry import ModelRegistry
 
+    known = (SEGMENTATION, CHURN)
+    if args.name and args.name not in known:
+        print(
+            f"siyu models: unknown model {args.name!r}; known: {', '.join(known)}", file=sys.stderr
+        )
+        return 2
     registry = ModelRegistry(_settings().models_dir)
     rows = registry.list(args.name)
     if not rows:

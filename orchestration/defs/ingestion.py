@@ -39,14 +39,20 @@ def build_ingestion_asset(
             status = f"source not configured (SIYU_SOURCES={siyu.sources})"
             context.log.info(f"raw.{entity.table}: {status}")
             return dg.MaterializeResult(
-                metadata={"status": status, "rows_loaded": 0, "days": len(days),
-                          "table": f"raw.{entity.table}"}
+                metadata={
+                    "status": status,
+                    "rows_loaded": 0,
+                    "days": len(days),
+                    "table": f"raw.{entity.table}",
+                }
             )
         results, errors = [], []
         with warehouse.connect() as con:
             # erased persons (PIPL art. 47) stay out of every later load
             suppressed = load_suppression(
-                con, siyu.read_hash_salt(), Path(siyu.data_dir) / "privacy" / "suppression_list.jsonl"
+                con,
+                siyu.read_hash_salt(),
+                Path(siyu.data_dir) / "privacy" / "suppression_list.jsonl",
             )
             result = load_days(
                 con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir), suppressed

@@ -88,13 +88,18 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
         description="Runs the Great Expectations suite of every published table (results in "
         "audit.validation_results); any failure blocks publication.",
     )
-    def quality_gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def quality_gate(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
+    ):
         results = {}
+        # what the brand has decides which expectations apply (an empty fct_interactions is
+        # valid without WeCom and the mini-program; scores only once a model is promoted)
+        brand = {"sources": list(siyu.source_list), "models": _promoted_models(siyu)}
         with warehouse.connect() as con:
             as_of = (data_end(con) - pd.Timedelta(days=1)).date()
             for table in tables:
                 try:
-                    results[table] = validate_duckdb(con, table, as_of=as_of)
+                    results[table] = validate_duckdb(con, table, as_of=as_of, context=brand)
                     _store_results(
                         con, context.run.run_id, results[table].to_frame().assign(table_name=table)
                     )
@@ -111,9 +116,29 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
                 for t, r in results.items()
             ]
         ).set_index("table")
+        reasons = {
+            t: (f"{type(r).__name__}: {r}" if isinstance(r, Exception) else _failure_reason(r))
+            for t, r in results.items()
+            if isinstance(r, Exception) or not r.success
+        }
+        if reasons:
+            # the publication step will not run: the log records the blocked attempt and why
+            record_blocked(
+                Path(siyu.serving_path).parent / "publications",
+                run_id=context.run.run_id,
+                check_summary={
+                    t: {
+                        "passed": t not in reasons,
+                        **({"reason": reasons[t]} if t in reasons else {}),
+                    }
+                    for t in tables
+                },
+            )
         yield dg.MaterializeResult(
             metadata={
                 "as_of": str(as_of),
+                "sources": ", ".join(brand["sources"]),
+                "promoted_models": ", ".join(brand["models"]) or "none",
                 "suites": len(tables),
                 "suites_failed": int((~summary["passed"]).sum()),
                 "summary": dg.MetadataValue.md(summary.to_markdown()),
@@ -130,10 +155,14 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
             yield dg.AssetCheckResult(
                 check_name=suite_check_name(table),
                 passed=bool(r.success),
+                description=None if r.success else reasons[table],
                 metadata={
                     "table": f"marts.{table}",
                     "expectations": r.n_expectations,
                     "failed": r.n_failed,
+                    "not_applicable": dg.MetadataValue.md(
+                        "\n".join(f"- {line}" for line in r.not_applicable) or "none"
+                    ),
                     "as_of": str(as_of),
                     "error": r.error or "",
                     "results": dg.MetadataValue.md(_suite_markdown(r)),
@@ -212,6 +241,29 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
         )
 
     return publication
+
+
+def _failure_reason(result) -> str:
+    """The failed expectations of a suite in one line: what was observed and the rule's why."""
+    if result.error:
+        return result.error
+    parts = []
+    for r in result.failed:
+        seen = (
+            f"{r['unexpected_count']} unexpected ({r['unexpected_percent']:.3g}%)"
+            if r["unexpected_count"] is not None and r["unexpected_percent"] is not None
+            else f"observed {r['observed_value']}"
+        )
+        parts.append(f"{r['expectation']}({r['column'] or ''}): {seen} [{r['why']}]")
+    return "; ".join(parts)
+
+
+def _promoted_models(siyu: SiyuSettingsResource) -> list[str]:
+    from orchestration.defs.models import CHURN, SEGMENTATION
+    from orchestration.lib.model_registry import ModelRegistry
+
+    registry = ModelRegistry(Path(siyu.models_dir))
+    return [name for name in (SEGMENTATION, CHURN) if registry.promoted_version(name)]
 
 
 def _has_results(con) -> bool:

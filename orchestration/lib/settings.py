@@ -156,5 +156,7 @@ def _start_date(raw: str) -> str:
 def _environment(raw: str | None) -> str:
     value = (raw or "development").strip().lower()
     if value not in ENVIRONMENTS:
-        raise SettingsError(f"SIYU_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+        raise SettingsError(
+            f"SIYU_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}"
+        )
     return value
