@@ -22,6 +22,9 @@ ENTITIES = (
     ("wecom", "campaign_sends"),
     ("miniprogram", "users"), ("miniprogram", "events"), ("miniprogram", "orders"),
 )
+# The logs of touches and inbound actions: a brand without interactions has none of them.
+INTERACTION_ENTITIES = frozenset({("crm", "sms_sends"), ("wecom", "messages"),
+                                  ("wecom", "campaign_sends"), ("miniprogram", "events")})
 KIND_WECOM_SINGLE, KIND_GROUP, KIND_SMS = 0, 1, 2
 
 
@@ -64,6 +67,7 @@ def _seq(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
 def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Batch]:
     rng = np.random.default_rng([seed, 1, d])
     day0 = int(local_midnight_ms(pop.start_epoch_day + d))
+    interactions = pop.shape.interactions
     out: dict[tuple[str, str], Batch] = {}
 
     registered = int(np.searchsorted(pop.arrival, d, side="right"))  # persons sorted by arrival
@@ -77,7 +81,8 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
                                                           config.TOUCH_CAP)
     p_sess = np.minimum(config.P_SESSION[persona] * pop.activity[alive] * novelty * lift, 0.9)
     p_sess[age == 0] = 1.0
-    sess = alive[rng.random(len(alive)) < p_sess]
+    # sessions are interactions (events, messages, check-ins): none without them
+    sess = alive[(rng.random(len(alive)) < p_sess) & interactions]
     sess_start = day0 + time_of_day_ms(rng, len(sess))
     on_mini = (pop.mini_day[sess] >= 0) & (pop.mini_day[sess] <= d)
     # on the registration day activity starts after the registration itself
@@ -167,9 +172,9 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     # --- orders ------------------------------------------------------------------------------------------
     p_order = config.P_ORDER[persona] * pop.activity[alive]
     in_window = np.zeros(len(alive), dtype=bool)
-    for e in range(len(config.EXPERIMENTS)):
+    for e, ex in enumerate(pop.experiments):
         sd = pop.exp_send_day[e]
-        if sd >= 0 and sd <= d < sd + config.EXPERIMENTS[e].window_days:
+        if sd >= 0 and sd <= d < sd + ex.window_days:
             in_window |= pop.exp_variant[e, alive] >= 0
     buyers = alive[(rng.random(len(alive)) < p_order) & ~in_window]
     buy_ms = day0 + time_of_day_ms(rng, len(buyers))
@@ -243,7 +248,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     cons = pop.consent[:registered] & ((unsub_day < 0) | (unsub_day > d))
     crm_on = (pop.crm_day[:registered] >= 0) & (pop.crm_day[:registered] < d)
     wecom_on = (pop.wecom_day[:registered] >= 0) & (pop.wecom_day[:registered] < d)
-    reach = cons & (crm_on | wecom_on)
+    reach = cons & (crm_on | wecom_on) & interactions
     in_burst = (pop.burst_start[:registered] >= 0) & (pop.burst_start[:registered] <= d) & (
         d < pop.burst_start[:registered] + pop.burst_len[:registered])
     touched = reach & ((rng.random(registered) < pop.touches_ind[:registered] / 7) | in_burst)
@@ -265,7 +270,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     t_exp = np.full(len(t_people), -1)
     t_var = np.full(len(t_people), -1)
     # experiment sends
-    for e, ex in enumerate(config.EXPERIMENTS):
+    for e, ex in enumerate(pop.experiments):
         if pop.exp_send_day[e] != d:
             continue
         who = np.flatnonzero(pop.exp_variant[e] >= 0)
@@ -292,7 +297,8 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     w = t_wecom
     # customer-group mass sends: one row per external member already in the group
     sending = np.flatnonzero((pop.group_day <= d) & (rng.random(len(pop.group_day))
-                                                     < config.GROUP_SENDS_PER_WEEK / 7))
+                                                     < config.GROUP_SENDS_PER_WEEK / 7)
+                             & interactions)
     g_scen = rng.choice(len(config.SCENARIOS), len(sending), p=config.SCENARIO_MIX)
     g_content = rng.choice(len(config.CONTENT_TYPES), len(sending), p=config.CONTENT_MIX)
     g_ms = day0 + rng.integers(9 * 3_600_000, 21 * 3_600_000, len(sending))

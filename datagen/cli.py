@@ -8,7 +8,16 @@ import os
 import pathlib
 import sys
 
-from datagen.config import MessConfig
+from datagen.config import EXPERIMENTS, MAX_EXPERIMENTS, SOURCES, BrandShape, MessConfig
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a comma-separated subset of {','.join(SOURCES)}, e.g. crm,wecom")
+    return names
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +38,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="landing folder (default $SIYU_DATA_DIR/landing or ./data/landing)")
     p.add_argument("--clean", action="store_true", help="no mess: plain phones, no duplicates, "
                    "resends, late rows or junk phones, UTF-8 only")
+    shape = p.add_argument_group("brand shape (default: all three systems, 4 experiments, "
+                                 "interactions)")
+    shape.add_argument("--sources", type=_sources, default=SOURCES,
+                       help="systems the brand runs, comma separated: only their folders and "
+                            "files are written, persons register only through them "
+                            f"(default {','.join(SOURCES)})")
+    shape.add_argument("--experiments", type=int, default=None,
+                       help=f"A/B experiments running, 0..{MAX_EXPERIMENTS}; 0 = no "
+                            "experiment_id or variant anywhere (default "
+                            f"{len(EXPERIMENTS)}, or 0 when nothing can be sent)")
+    shape.add_argument("--no-interactions", action="store_true",
+                       help="no SMS sends, WeCom messages or campaign sends, mini-program "
+                            "events (nor check-in/UGC points): members, contacts, groups, "
+                            "users, orders, purchase points and feedback only")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU, at most 4; the output does not "
                         "depend on it)")
@@ -40,14 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments that follow `generate` and run the generator; returns an exit code."""
     from datagen.generate import generate
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        shape = BrandShape(sources=args.sources, experiments=args.experiments,
+                           interactions=not args.no_interactions)
+    except ValueError as exc:
+        parser.error(str(exc))
     out = args.out
     if out is None:
         out = pathlib.Path(os.environ.get("SIYU_DATA_DIR", "data")) / "landing"
     summary = generate(
         persons=args.persons, days=args.days, start=args.start, seed=args.seed, out=out,
         progress=not args.no_progress, mess=MessConfig.off() if args.clean else None,
-        workers=args.workers,
+        workers=args.workers, shape=shape,
     )
     print(summary.report(), file=sys.stderr)
     return 0

@@ -120,6 +120,28 @@ EXPERIMENTS = (
     Experiment("exp_03", "cmp_exp_03", "member_day", "sms", 0.6, "points", "coupon", 0.10, 0.04),
     Experiment("exp_04", "cmp_exp_04", "promotion", "wecom", 0.8, "article", "live", 0.18, 0.01),
 )
+# Each experiment holds three per-person arrays; a brand rarely runs more at once.
+MAX_EXPERIMENTS = 20
+
+
+def plan_experiments(count: int, sources: tuple[str, ...]) -> tuple[Experiment, ...]:
+    """``count`` experiments sent at evenly spaced points of the window (k / (count + 1)).
+
+    Experiment k repeats the design of ``EXPERIMENTS[k % 4]`` under the id ``exp_<k+1>``; one
+    whose channel the brand lacks goes out on the other one (WeCom 1:1 <-> SMS). The default
+    four are exactly ``EXPERIMENTS``. Empty without a CRM (SMS) or WeCom to send from.
+    """
+    channels = [c for c, source in (("wecom", "wecom"), ("sms", "crm")) if source in sources]
+    if not channels:
+        return ()
+    planned = []
+    for k in range(count):
+        template = EXPERIMENTS[k % len(EXPERIMENTS)]
+        planned.append(dataclasses.replace(
+            template, experiment_id=f"exp_{k + 1:02d}", campaign_id=f"cmp_exp_{k + 1:02d}",
+            channel=template.channel if template.channel in channels else channels[0],
+            window_frac=(k + 1) / (count + 1)))
+    return tuple(planned)
 
 # --- identifiers ------------------------------------------------------------------------------
 JUNK_PHONE = "13800000000"
@@ -174,6 +196,54 @@ EVENT_PAGE = np.array([0, 2, 3, 4, 5, 6])  # default page per event name
 POINT_REASONS = ("消费", "签到", "兑换", "UGC奖励", "过期")
 MINI_SCENES = np.array([1001, 1011, 1047, 1089, 1007, 1036])
 COUPON_VALUES_CNY = np.unique(np.round(np.geomspace(5, 400, 400)))  # coupon cp_NNNN is worth this
+
+
+SOURCES = ("crm", "wecom", "miniprogram")
+
+
+@dataclass(frozen=True)
+class BrandShape:
+    """Which systems the brand has and what it does with them (``siyu generate --sources``,
+    ``--experiments``, ``--no-interactions``). The default is the full three-system brand.
+
+    ``sources``: the systems the brand runs, hence the only extracts written. Registration
+    channels are those of the brand's systems (store and online mall need the CRM, the
+    mini-program channel the mini-program, the WeCom channel WeCom), so every person is present
+    in some written extract. ``interactions=False``: the brand sends nothing and keeps no
+    interaction logs (no SMS sends, WeCom messages or campaign sends, mini-program events; no
+    check-in or UGC points): members, contacts, groups, users, orders, purchase points and
+    feedback only. ``experiments``: how many A/B tests run (None: the four of ``EXPERIMENTS``
+    when the brand can send at all, else 0).
+    """
+
+    sources: tuple[str, ...] = SOURCES
+    experiments: int | None = None
+    interactions: bool = True
+
+    def __post_init__(self):
+        sources = tuple(self.sources)
+        unknown = sorted(set(sources) - set(SOURCES))
+        if unknown or not sources:
+            raise ValueError(f"sources must be a non-empty subset of {', '.join(SOURCES)}; "
+                             f"got {', '.join(sources) or 'none'}")
+        object.__setattr__(self, "sources", tuple(s for s in SOURCES if s in sources))
+        can_send = self.interactions and ("crm" in sources or "wecom" in sources)
+        if self.experiments is None:
+            object.__setattr__(self, "experiments", len(EXPERIMENTS) if can_send else 0)
+        if not 0 <= self.experiments <= MAX_EXPERIMENTS:
+            raise ValueError(f"experiments must be 0..{MAX_EXPERIMENTS}, got {self.experiments}")
+        if self.experiments and not can_send:
+            why = ("no interactions are sent" if not self.interactions
+                   else "the brand has neither a CRM (SMS) nor WeCom to send from")
+            raise ValueError(f"{self.experiments} experiments asked for, but {why}: "
+                             "use experiments=0 (--experiments 0)")
+
+    def has(self, source: str) -> bool:
+        return source in self.sources
+
+    def describe(self) -> str:
+        return (f"sources {','.join(self.sources)}; experiments {self.experiments}; "
+                f"interactions {'yes' if self.interactions else 'no'}")
 
 
 @dataclass(frozen=True)

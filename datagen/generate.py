@@ -22,12 +22,12 @@ import numpy as np
 from tqdm import tqdm
 
 from datagen import truth
-from datagen.activity import ENTITIES, simulate_day
-from datagen.config import MessConfig
+from datagen.activity import ENTITIES, INTERACTION_ENTITIES, simulate_day
+from datagen.config import BrandShape, MessConfig
 from datagen.population import DAY_MS, TZ_OFFSET_MS, build_population
 from datagen.writers import Formatter
 
-__all__ = ["GenerationSummary", "MessConfig", "generate"]
+__all__ = ["BrandShape", "GenerationSummary", "MessConfig", "generate"]
 
 LATE_ENTITIES = {("crm", "orders"), ("miniprogram", "events"), ("miniprogram", "orders")}
 EXTENSIONS = {"crm": "csv", "wecom": "jsonl", "miniprogram": "jsonl"}
@@ -42,6 +42,8 @@ class GenerationSummary:
     out: pathlib.Path
     persons: int
     days: int
+    shape: BrandShape = field(default_factory=BrandShape)
+    experiments_run: tuple[str, ...] = ()  # planned experiments whose window fits in the run
     rows: dict[str, int] = field(default_factory=dict)
     resent_rows: int = 0
     files: int = 0
@@ -58,8 +60,20 @@ class GenerationSummary:
     def rows_per_second(self) -> float:
         return self.total_rows / self.seconds if self.seconds else 0.0
 
+    def shape_line(self) -> str:
+        """The brand shape as run: sources, experiments (ids; planned ones whose window does
+        not fit in the run are not run), interactions."""
+        shape = self.shape
+        run = ", ".join(self.experiments_run) or "none"
+        skipped = shape.experiments - len(self.experiments_run)
+        fit = f", {skipped} more did not fit in {self.days} days" if skipped else ""
+        return (f"shape: sources {','.join(shape.sources)}; experiments "
+                f"{len(self.experiments_run)} ({run}{fit}); "
+                f"interactions {'yes' if shape.interactions else 'no'}")
+
     def report(self) -> str:
-        lines = [f"{k:32s} {v:>12,d}" for k, v in sorted(self.rows.items())]
+        lines = [self.shape_line()]
+        lines += [f"{k:32s} {v:>12,d}" for k, v in sorted(self.rows.items())]
         lines += [
             f"{'resent copies':32s} {self.resent_rows:>12,d}",
             f"total rows {self.total_rows:,d} in {self.files:,d} files, "
@@ -85,22 +99,33 @@ def _n(batch: dict[str, np.ndarray]) -> int:
 
 def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Path,
              progress: bool = True, mess: MessConfig | None = None,
-             workers: int | None = None) -> GenerationSummary:
+             workers: int | None = None, shape: BrandShape | None = None) -> GenerationSummary:
     """Write ``days`` daily folders of extracts for ``persons`` persons under ``out``.
 
-    Layout and formats: datagen/FORMATS.md. Ground truth goes to ``out/_truth``. Deterministic:
-    the same arguments give byte-identical files whatever ``workers`` is (default: one process
-    per available CPU, at most 4; 1 = no worker processes). Returns the rows, bytes and speed.
+    Layout and formats: datagen/FORMATS.md. Ground truth goes to ``out/_truth``. ``shape``
+    (default: the three-system brand) says which sources are written, how many experiments
+    run and whether there are interactions; the truth only holds what was written.
+    Deterministic: the same arguments give byte-identical files whatever ``workers`` is
+    (default: one process per available CPU, at most 4; 1 = no worker processes). Returns the
+    rows, bytes and speed.
     """
     if persons < 1 or days < 1:
         raise ValueError(f"persons and days must be >= 1, got persons={persons}, days={days}")
     mess = MessConfig() if mess is None else mess
+    shape = BrandShape() if shape is None else shape
     out = pathlib.Path(out)
     t0, c0 = time.perf_counter(), time.process_time()
-    pop = build_population(persons, days, start, seed, mess)
+    pop = build_population(persons, days, start, seed, mess, shape)
     fmt = Formatter(pop, mess)
-    summary = GenerationSummary(out=out, persons=persons, days=days)
-    ctx = _Context(pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess)
+    summary = GenerationSummary(
+        out=out, persons=persons, days=days, shape=shape,
+        experiments_run=tuple(ex.experiment_id for ex, d in
+                              zip(pop.experiments, pop.exp_send_day, strict=True) if d >= 0))
+    written = tuple(key[0] in shape.sources and (shape.interactions
+                                                 or key not in INTERACTION_ENTITIES)
+                    for key in ENTITIES)
+    ctx = _Context(pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess,
+                   written=written)
     workers = _default_workers() if workers is None else max(1, workers)
     if workers > 1 and days > 1 and "fork" in mp.get_all_start_methods():
         chunks = _day_chunks(pop, min(days, 2 * workers))
@@ -146,6 +171,7 @@ class _Context:
     days: int
     out: pathlib.Path
     mess: MessConfig
+    written: tuple[bool, ...]  # per entry of ENTITIES: is its file written
 
 
 @dataclass
@@ -205,6 +231,8 @@ def _route_day(ctx: _Context, d: int, pending: dict) -> list[tuple[int, dict[str
     day_start0 = ctx.pop.start_epoch_day
     ready = []
     for e_idx, key in enumerate(ENTITIES):
+        if not ctx.written[e_idx]:
+            continue
         batch = batches[key]
         if key == ("wecom", "messages") and _n(batch):
             # replies sent after midnight belong to a later day's archive
@@ -230,7 +258,7 @@ def _run_days(ctx: _Context, a: int, b: int, progress: bool = False) -> _Stats:
     never depends on another one and the bytes do not depend on scheduling."""
     # a reply comes at most 20 h after its burst, i.e. on the next day
     warmup = max(1, ctx.mess.late_max_days if ctx.mess.late_row_rate > 0 else 1)
-    for source in EXTENSIONS:
+    for source in ctx.pop.shape.sources:
         for d in range(a, min(b + 1, ctx.days)):  # b: resent files of day b - 1
             (ctx.out / source / (ctx.start + dt.timedelta(days=d)).isoformat()).mkdir(
                 parents=True, exist_ok=True)

@@ -94,6 +94,8 @@ class Population:
     exp_send_ms: np.ndarray  # (n_exp, n)
     exp_conv_ms: np.ndarray  # (n_exp, n) planted order time, -1 none
     names: list[str] = field(default_factory=list)
+    shape: config.BrandShape = field(default_factory=config.BrandShape)
+    experiments: tuple[config.Experiment, ...] = config.EXPERIMENTS  # exp_* arrays' rows
 
 
 def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
@@ -128,7 +130,12 @@ def time_of_day_ms(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def build_population(persons: int, days: int, start: dt.date, seed: int,
-                     mess: config.MessConfig) -> Population:
+                     mess: config.MessConfig,
+                     shape: config.BrandShape | None = None) -> Population:
+    """Draw every person of the run. ``shape`` limits the brand's systems (a person only has
+    the systems the brand runs, and registers through one of them), whether it sends anything,
+    and its experiments; the default shape draws exactly what it always did."""
+    shape = config.BrandShape() if shape is None else shape
     rng = np.random.default_rng([seed, 0])
     n = persons
     start_epoch_day = (start - dt.date(1970, 1, 1)).days
@@ -137,8 +144,11 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     # --- arrivals: weekly pattern and a mild trend per channel --------------------------------
     dow = (np.arange(days) + start.weekday()) % 7
     t = np.arange(days) / max(days - 1, 1)
+    # a brand registers persons only through channels of the systems it runs
+    channel_open = np.array([shape.has("crm"), shape.has("crm"), shape.has("miniprogram"),
+                             shape.has("wecom")], dtype=float)
     w = (config.CHANNEL_MIX[None, :] * config.CHANNEL_WEEKLY[:, dow].T
-         * (1 + config.CHANNEL_TREND[None, :] * t[:, None]))
+         * (1 + config.CHANNEL_TREND[None, :] * t[:, None]) * channel_open[None, :])
     cell = rng.choice(days * 4, size=n, p=(w / w.sum()).ravel())
     arrival_raw, channel_raw = cell // 4, cell % 4
     tod = time_of_day_ms(rng, n)
@@ -154,17 +164,23 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     has_crm = rng.random(n) < config.P_HAS_CRM[channel]
     has_wecom = rng.random(n) < config.P_HAS_WECOM[channel]
     has_mini = rng.random(n) < config.P_HAS_MINI[channel]
-    has_mini |= ~has_crm  # everyone can order somewhere
+    has_crm &= shape.has("crm")
+    has_wecom &= shape.has("wecom")
+    has_mini |= ~has_crm  # everyone can order somewhere (when the brand has a mini-program)
+    has_mini &= shape.has("miniprogram")
     consent = rng.random(n) < config.P_CONSENT
 
     # --- touches and churn ----------------------------------------------------------------------
-    reachable = consent & (has_crm | has_wecom)
+    # a brand without interactions sends nothing: no individual or group touches, no blitz,
+    # so the hazard is the zero-touch one
+    reachable = consent & (has_crm | has_wecom) & shape.interactions
+    group_sends_per_week = config.GROUP_SENDS_PER_WEEK if shape.interactions else 0.0
     touches_ind = np.clip(rng.gamma(config.TOUCH_SHAPE, config.TOUCH_SCALE, size=n)
                           * config.TOUCH_PERSONA_FACTOR[persona], 0, config.TOUCH_MAX)
     touches_ind = np.where(reachable, touches_ind, 0.0)
     n_groups = np.where(has_wecom & (rng.random(n) < config.P_JOIN_GROUP[persona]),
                         1 + (rng.random(n) < config.P_SECOND_GROUP), 0)
-    touches_total = touches_ind + n_groups * config.GROUP_SENDS_PER_WEEK
+    touches_total = touches_ind + n_groups * group_sends_per_week
     effective = np.minimum(config.TOUCH_CAP,
                            np.minimum(touches_total, config.TOUCH_KNEE)
                            + config.TOUCH_TAIL * np.maximum(touches_total - config.TOUCH_KNEE, 0))
@@ -309,13 +325,14 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     chat_ids = ids.random_ids(rng, n_grp, "wr", 30)
 
     # --- experiments ------------------------------------------------------------------------------------
-    n_exp = len(config.EXPERIMENTS)
+    experiments = config.plan_experiments(shape.experiments, shape.sources)
+    n_exp = len(experiments)
     exp_send_day = np.full(n_exp, -1, dtype=np.int64)
     exp_variant = np.full((n_exp, n), -1, dtype=np.int8)
     exp_send_ms = np.full((n_exp, n), -1, dtype=np.int64)
     exp_conv_ms = np.full((n_exp, n), -1, dtype=np.int64)
     busy_until = np.full(n, -1, dtype=np.int64)
-    for e, ex in enumerate(config.EXPERIMENTS):
+    for e, ex in enumerate(experiments):
         d = int(ex.window_frac * days)
         if d + ex.window_days > days or d < 1:
             continue
@@ -354,5 +371,6 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
         primary_mem=primary_mem, gm_person=gm_person, gm_group=gm_group, gm_day=gm_day,
         gm_ms=gm_ms, group_day=group_day, group_owner=group_owner, chat_ids=chat_ids,
         staff_ids=staff_ids, exp_send_day=exp_send_day, exp_variant=exp_variant,
-        exp_send_ms=exp_send_ms, exp_conv_ms=exp_conv_ms, names=name_pool,
+        exp_send_ms=exp_send_ms, exp_conv_ms=exp_conv_ms, names=name_pool, shape=shape,
+        experiments=experiments,
     )

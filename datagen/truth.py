@@ -70,7 +70,8 @@ def _date_col(pop: Population, day: np.ndarray, valid: np.ndarray) -> pa.Array:
 
 
 def persons_table(pop: Population) -> pa.Table:
-    horizon = config.TWO_YEARS_DAYS
+    # churned_after is null beyond two years, but never for a churn inside a longer window
+    horizon = max(config.TWO_YEARS_DAYS, pop.days)
     return pa.table({
         "true_person_id": pop.person_ids,
         "persona": pa.array(np.array(config.PERSONAS)[pop.persona]),
@@ -92,7 +93,7 @@ def persons_table(pop: Population) -> pa.Table:
 
 def experiments_table(pop: Population) -> pa.Table:
     rows = []
-    for e, ex in enumerate(config.EXPERIMENTS):
+    for e, ex in enumerate(pop.experiments):
         d = int(pop.exp_send_day[e])
         if d < 0:
             continue

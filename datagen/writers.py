@@ -197,7 +197,7 @@ class Formatter:
         self.store = pa.array(stores)
         self.scenario = pa.array(list(config.SCENARIOS))
         self.content = pa.array(list(config.CONTENT_TYPES))
-        exps = config.EXPERIMENTS
+        exps = pop.experiments
         self.exp_campaign = pa.array([e.campaign_id for e in exps])
         self.exp_csv = pa.array([""] + [e.experiment_id for e in exps])
         self.exp_json = _json_pool([None] + [e.experiment_id for e in exps])
@@ -249,6 +249,8 @@ class Formatter:
 
     def _campaign(self, code: np.ndarray) -> pa.Array:
         regular = _join("cmp_", ids.padded(np.maximum(code, 0), 6))
+        if not len(self.exp_campaign):  # no experiment runs: every code is a regular campaign
+            return regular
         exp = _take(self.exp_campaign, np.maximum(-code - 1, 0))
         return pc.if_else(pa.array(code < 0), exp, regular)
 
