@@ -130,7 +130,8 @@ def interaction_effect(pop: Population) -> dict:
         "cap": config.TOUCH_CAP, "hazard_sigma": config.HAZARD_SIGMA,
         "base_hazard": dict(zip(config.PERSONAS, config.BASE_HAZARD.tolist(), strict=True)),
         "session_lift_per_touch": config.SESSION_LIFT_PER_TOUCH,
-        "group_sends_per_week_per_group": config.GROUP_SENDS_PER_WEEK,
+        "group_sends_per_week_per_group": (config.GROUP_SENDS_PER_WEEK if pop.shape.interactions
+                                           else 0.0),
         "reply_within_2h_share": float(config.REPLY_MIX[0]),
         "reply_late_share": float(config.REPLY_MIX[1]),
         "reply_never_share": float(config.REPLY_MIX[2]),
