@@ -3,21 +3,33 @@
 Seed 001 asks for documents named by date and type, version numbers, a change log, archived old
 versions and an index; charts: the registration trend (line), registrations by channel (bars),
 retention curves. Rendering is pure (frames in, files' contents out); `write_report` does the I/O.
+
+The file links its charts by relative path (PNG files beside it): any markdown viewer opened on
+the reports folder shows them, and versions stay small and diffable. Viewers that cannot resolve
+a path next to the file (the Dagster UI's preview) get `inline_images`, the same text with the
+charts embedded as base64 data URIs.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from ml.plots import figure_png, line_plot
+from reporting.retention import left_out_lines, split_retention_curve
 
 REPORT_NAME = "daily"
 FILE_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})_RPT_(\w+)_v(\d+)\.md$")
+_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 @dataclass
@@ -26,12 +38,11 @@ class ReportInputs:
     publication_version: str
     kpis: pd.DataFrame  # kpi, value, target, status, trailing_28d, change_pct, is_anomaly
     registrations: pd.DataFrame  # date, channel, registrations (daily, history)
-    retention: pd.DataFrame  # day_n, cohort_channel, retention
+    # day_n, cohort_channel, retention, cohort_size (persons pooled): every point, however small
+    retention: pd.DataFrame
 
 
 def _bar_png(totals: pd.Series, title: str) -> bytes:
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(6, 3.2))
     ax = fig.add_subplot()
     ax.bar(totals.index.astype(str), totals.to_numpy(), color="#4c78a8")
@@ -39,6 +50,22 @@ def _bar_png(totals: pd.Series, title: str) -> bytes:
     ax.set_ylabel("registrations")
     fig.tight_layout()
     return figure_png(fig)
+
+
+def retention_figure(curve: pd.DataFrame) -> Figure:
+    """Return on day N, one line per first channel (the points worth plotting)."""
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    for channel, part in curve.groupby("cohort_channel", sort=True):
+        part = part.sort_values("day_n")
+        ax.plot(part["day_n"], part["retention"], marker="o", markersize=3, linewidth=1.2,
+                label=str(channel))
+    ax.legend(title="first channel", fontsize="small")
+    # decimals from the axis range: whole percents repeat labels once the range is below ~5%
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    ax.set(title="Return on day N by first channel", xlabel="day N", ylabel="retained")
+    ax.grid(alpha=0.3)
+    return fig
 
 
 def render(
@@ -64,17 +91,9 @@ def render(
             "Registrations by channel",
         ),
     }
-    if not inputs.retention.empty:
-        charts[f"{stem}_retention_curves.png"] = line_plot(
-            inputs.retention,
-            x="day_n",
-            y="retention",
-            hue="cohort_channel",
-            percent=True,
-            title="Return on day N by first channel",
-            xlabel="day N",
-            ylabel="retained",
-        )
+    plotted, _ = split_retention_curve(inputs.retention)
+    if not plotted.empty:
+        charts[f"{stem}_retention_curves.png"] = figure_png(retention_figure(plotted))
     kpis = inputs.kpis.sort_values("kpi")
     lines = [
         f"# Daily operations report {inputs.report_date.isoformat()} (v{version})",
@@ -88,6 +107,12 @@ def render(
         "## Charts",
         "",
         *[f"![{name}]({name})" for name in charts],
+        "",
+        "Retention curves: each point pools every cohort of the first channel old enough for "
+        "day N, weighted by cohort size (retained persons over cohort persons).",
+        "",
+        *(left_out_lines(inputs.retention) if len(inputs.retention)
+          else ["No cohort is old enough for day 1 yet."]),
         "",
         "## Change log",
         "",
@@ -144,6 +169,21 @@ def write_report(inputs: ReportInputs, reports_dir: Path) -> Path:
     path.write_text(text, encoding="utf-8")
     (reports_dir / "index.md").write_text(render_index(reports_dir), encoding="utf-8")
     return path
+
+
+def inline_images(markdown: str, folder: Path) -> str:
+    """The report with every relative image link replaced by the image itself (a base64 data
+    URI), for viewers that cannot resolve links next to the file (the Dagster UI preview)."""
+
+    def embed(match: re.Match) -> str:
+        alt, target = match.group(1), match.group(2)
+        if _URL_SCHEME.match(target) or target.startswith("/"):
+            return match.group(0)
+        mime = mimetypes.guess_type(target)[0] or "application/octet-stream"
+        data = base64.b64encode((folder / target).read_bytes()).decode("ascii")
+        return f"![{alt}](data:{mime};base64,{data})"
+
+    return _IMAGE_LINK.sub(embed, markdown)
 
 
 def render_index(reports_dir: Path) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
 from orchestration.lib.warehouse_io import retention_curve
-from reporting.daily import ReportInputs, write_report
+from reporting.daily import ReportInputs, inline_images, write_report
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 
@@ -36,7 +36,8 @@ def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
             "select first_seen_date as date, first_channel as channel, count(*) as registrations "
             "from marts.dim_users group by 1, 2 order by 1, 2"
         ).df()
-        retention = retention_curve(con)
+        # every point, however small: the report draws the big ones and names the others
+        retention = retention_curve(con, min_cohort_size=0)
     path = write_report(
         ReportInputs(pd.Timestamp(report_date).date(), version, kpis, registrations, retention),
         Path(siyu.reports_dir),
@@ -46,6 +47,9 @@ def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
             "report": str(path),
             "publication_version": version,
             "index": str(Path(siyu.reports_dir) / "index.md"),
-            "preview": dg.MetadataValue.md(path.read_text(encoding="utf-8")[:3000]),
+            # the UI cannot resolve the file's relative image links: embed the charts
+            "preview": dg.MetadataValue.md(
+                inline_images(path.read_text(encoding="utf-8"), path.parent)
+            ),
         }
     )

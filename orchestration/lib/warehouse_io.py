@@ -5,6 +5,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from reporting.retention import MIN_COHORT_SIZE, split_retention_curve
+
 ORDER_COLUMNS = [
     "order_id",
     "person_id",
@@ -73,10 +75,18 @@ def data_end(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
     return pd.Timestamp(last) + pd.Timedelta(days=1)
 
 
-def retention_curve(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Return-on-day-N by first channel over every cohort (day_n, cohort_channel, retention),
-    pooled from marts.retention_cohorts; used by the retention-curve check and the report."""
-    return con.execute(
-        "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention "
+def retention_curve(
+    con: duckdb.DuckDBPyConnection, min_cohort_size: int = MIN_COHORT_SIZE
+) -> pd.DataFrame:
+    """Return on day N by first channel (day_n, cohort_channel, retention, cohort_size), pooled
+    from marts.retention_cohorts over every cohort old enough for day N: retained persons over
+    cohort persons, i.e. the cohorts' rates weighted by their size; cohort_size is the persons
+    pooled. Points pooling fewer than ``min_cohort_size`` persons are left out
+    (``reporting.retention.MIN_COHORT_SIZE`` says why; 0 keeps every point). Used by the
+    retention-curve check and the report."""
+    curve = con.execute(
+        "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention, "
+        "cast(sum(cohort_size) as bigint) as cohort_size "
         "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
     ).df()
+    return split_retention_curve(curve, min_cohort_size)[0]

@@ -16,7 +16,7 @@ def _inputs(value: float) -> ReportInputs:
         registrations=pd.DataFrame({"date": list(days) * 2, "channel": ["store"] * 20 + ["wecom"] * 20,
                                     "registrations": range(40)}),
         retention=pd.DataFrame({"day_n": [1, 2, 1, 2], "cohort_channel": ["store", "store", "wecom", "wecom"],
-                                "retention": [0.2, 0.1, 0.3, 0.2]}),
+                                "retention": [0.2, 0.1, 0.3, 0.2], "cohort_size": [300] * 4}),
     )
 
 
