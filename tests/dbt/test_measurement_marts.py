@@ -50,7 +50,13 @@ def read_seed(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run_dbt(db: Path, target: Path, select: list[str], variables: str | None = None) -> None:
+def run_dbt(
+    db: Path,
+    target: Path,
+    select: list[str],
+    variables: str | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> None:
     env = {
         **os.environ,
         "DBT_TARGET_PATH": str(target),
@@ -60,6 +66,7 @@ def run_dbt(db: Path, target: Path, select: list[str], variables: str | None = N
     cmd = [str(DBT), "build", "--profiles-dir", ".", "--select", *select]
     if variables:
         cmd += ["--vars", variables]
+    cmd += list(extra_args)
     proc = subprocess.run(cmd, cwd=DBT_PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 

@@ -4,6 +4,7 @@ with
 identity_map as (select * from {{ ref('identity_map') }}),
 crm_members as (select * from {{ ref('stg_crm__members') }}),
 mp_users as (select * from {{ ref('stg_miniprogram__users') }}),
+first_channels as (select * from {{ ref('int_users__first_channels') }}),
 
 resolved as (
 
@@ -23,18 +24,6 @@ identifiers as (
         max(case when id_type = 'openid' then 1 else 0 end) = 1 as has_miniprogram
     from resolved
     group by person_id
-
-),
-
-first_channel as (
-
-    select
-        person_id,
-        first_channel,
-        row_number() over (
-            partition by person_id order by first_seen_at, id_type, id_value
-        ) as seen_rank
-    from resolved
 
 ),
 
@@ -90,7 +79,7 @@ final as (
         identifiers.person_id,
 
         -- dimensions
-        first_channel.first_channel,
+        first_channels.first_channel,
         latest_member.member_tier,
         latest_member.city,
         cast(extract(month from latest_member.birth_date) as {{ dbt.type_int() }}) as birth_month,
@@ -124,8 +113,7 @@ final as (
         cast(identifiers.first_seen_at as date) as first_seen_date
 
     from identifiers
-    inner join first_channel
-        on first_channel.person_id = identifiers.person_id and first_channel.seen_rank = 1
+    inner join first_channels on first_channels.person_id = identifiers.person_id
     left join members as latest_member
         on latest_member.person_id = identifiers.person_id and latest_member.member_rank = 1
     left join member_consent on member_consent.person_id = identifiers.person_id

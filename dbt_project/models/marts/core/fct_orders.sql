@@ -1,6 +1,8 @@
 -- One row per order, CRM (store, online mall) and mini-program, keyed to the person.
 -- Incremental by load day: a run merges the orders loaded in [min_date, max_date), plus orders
 -- whose person changed because identity resolution merged two persons.
+-- Money is DECIMAL(18,2), exact cents: staging gives CRM yuan as a decimal but mini-program fen / 100
+-- as a double, and sums or rankings over doubles depend on the order rows are added in.
 {{
     config(
         materialized='incremental',
@@ -24,8 +26,8 @@ unioned as (
         member_id as id_value,
         case when store_name like '%线上%' then 'online_mall' else 'store' end as channel,
         ordered_at,
-        amount_cny,
-        discount_cny,
+        {{ money_cny('amount_cny') }} as amount_cny,
+        {{ money_cny('discount_cny') }} as discount_cny,
         is_coupon_used,
         is_refunded,
         _partition_date
@@ -37,8 +39,8 @@ unioned as (
         openid,
         'miniprogram',
         ordered_at,
-        amount_cny,
-        discount_cny,
+        {{ money_cny('amount_cny') }},
+        {{ money_cny('discount_cny') }},
         is_coupon_used,
         is_refunded,
         _partition_date
