@@ -40,11 +40,14 @@ ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "MIN_REPEAT_BUYERS",
     "BetaGeoFitter",
     "GammaGammaFitter",
+    "cannot_score_reason",
     "rfm_summary",
     "sample_bg_nbd",
     "sample_gamma_gamma",
+    "score_buyers",
 ]
 
 
@@ -566,6 +569,8 @@ def rfm_summary(
     observation_end: Any,
     freq: str = "D",
     periods_per_unit: float = 1.0,
+    *,
+    with_first_purchase: bool = False,
 ) -> pd.DataFrame:
     """Calibration summary (frequency, recency, T, monetary_value) per customer.
 
@@ -587,6 +592,12 @@ def rfm_summary(
         How many ``freq`` periods make one reported time unit: 1 reports recency and T in
         ``freq`` periods; ``freq="D", periods_per_unit=7`` reports weeks measured to the day
         (the CDNOW convention).
+    with_first_purchase : bool
+        Also return ``first_purchase_value``, the value of the first purchase period (which
+        ``monetary_value`` leaves out): what a customer without a repeat purchase spent.
+
+    Sums run in the order of the rows: pass integer-valued amounts (e.g. cents) when the result
+    must not depend on that order to the last bit.
 
     Returns
     -------
@@ -595,7 +606,8 @@ def rfm_summary(
     * ``frequency`` -- repeat purchase periods (periods with a purchase, less the first);
     * ``recency`` -- time from the first to the last purchase period;
     * ``T`` -- time from the first purchase period to the period of ``observation_end``;
-    * ``monetary_value`` -- mean value of the repeat purchase periods, 0 without repeats.
+    * ``monetary_value`` -- mean value of the repeat purchase periods, 0 without repeats;
+    * ``first_purchase_value`` -- only with ``with_first_purchase``.
     """
     cols = [customer_col, datetime_col] + ([monetary_col] if monetary_col else [])
     missing = [c for c in cols if c not in transactions.columns]
@@ -633,6 +645,8 @@ def rfm_summary(
             "monetary_value": (repeats_total / frequency.where(frequency > 0)).fillna(0.0),
         }
     )
+    if with_first_purchase:
+        summary["first_purchase_value"] = per_customer["first_value"].astype(np.float64)
     summary.index.name = customer_col
     return summary
 
@@ -697,27 +711,34 @@ def score_buyers(
     horizon_days: float = 365.0,
     monthly_discount_rate: float = 0.01,
     penalizer_coef: float = 0.001,
-) -> tuple[pd.DataFrame, BetaGeoFitter, GammaGammaFitter | None]:
+) -> tuple[pd.DataFrame, BetaGeoFitter, GammaGammaFitter]:
     """Fit BG/NBD and Gamma-Gamma on daily transactions and score every buyer.
 
     ``transactions``: customer_id, ordered_at (timestamps strictly before ``observation_end``),
-    amount (order value). Time unit: days. Returns one row per buyer (index customer_id) with
-    p_alive, expected_orders_<h>d, expected_order_value and clv_<h>d (discounted in average-month
-    steps at ``monthly_discount_rate``), plus the fitted models.
+    amount (order value). Time unit: days. Returns one row per buyer (index customer_id, sorted)
+    with p_alive, expected_orders_<h>d, expected_order_value and clv_<h>d (discounted in
+    average-month steps at ``monthly_discount_rate``), plus the fitted models.
+
+    A purchase is a calendar day with orders (:func:`rfm_summary` with ``freq="D"``): orders of one
+    customer on one day are one purchase worth their sum. Amounts are rounded to the cent first
+    and summed in whole cents, so the result does not depend on the order of the rows.
 
     Order value: Gamma-Gamma's posterior mean for repeat buyers when its population mean exists
     (q > 1); otherwise the buyer's own mean repeat spend. A one-time buyer is valued at their first
-    order (Gamma-Gamma would give them the population mean, which with q <= 1 is undefined).
+    purchase day (Gamma-Gamma would give them the population mean, which with q <= 1 is undefined).
+
+    Raises ``ValueError`` when :func:`cannot_score_reason` gives a reason; ask it first.
     """
-    summary = rfm_summary(transactions, "customer_id", "ordered_at", "amount", observation_end, freq="D")
-    f, r, t, m = (summary[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
+    summary = _summary_in_cents(transactions, observation_end)
+    reason = _cannot_fit_reason(summary)
+    if reason:
+        raise ValueError(f"cannot fit BG/NBD + Gamma-Gamma: {reason}")
+    f, r, t = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+    m = summary["monetary_value"].to_numpy() / 100.0
+    first_value = summary["first_purchase_value"].to_numpy() / 100.0
     bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, t)
-    ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f, m) if (f > 0).any() else None
-    first_value = (
-        transactions.sort_values("ordered_at").groupby("customer_id")["amount"].first()
-        .reindex(summary.index).to_numpy(dtype=float)
-    )
-    if ggf is not None and ggf.params_["q"] > 1:
+    ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f, m)
+    if ggf.params_["q"] > 1:
         repeat_value = ggf.conditional_expected_average_profit(np.maximum(f, 1), np.where(f > 0, m, first_value))
     else:
         repeat_value = m
@@ -736,3 +757,50 @@ def score_buyers(
         index=summary.index,
     )
     return scores, bgf, ggf
+
+
+#: Repeat buyers (customers with purchases on two or more days) needed to fit the models. With one
+#: or two, the BG/NBD dropout parameters run to the bounds of the penalty (a or b near 0) rather
+#: than being estimated; from about ten the fitted parameters settle (simulated customers).
+MIN_REPEAT_BUYERS = 10
+
+
+def cannot_score_reason(transactions: pd.DataFrame, observation_end: Any) -> str | None:
+    """Why :func:`score_buyers` cannot fit on these transactions (``None`` when it can).
+
+    It needs at least one buyer before ``observation_end`` and :data:`MIN_REPEAT_BUYERS` repeat
+    buyers (purchases on two or more calendar days).
+    """
+    return _cannot_fit_reason(_summary_in_cents(transactions, observation_end))
+
+
+def _cannot_fit_reason(summary: pd.DataFrame) -> str | None:
+    if summary.empty:
+        return "no buyers: no non-refunded order before the cutoff"
+    repeat_buyers = int((summary["frequency"] > 0).sum())
+    if repeat_buyers < MIN_REPEAT_BUYERS:
+        return (
+            f"too few repeat buyers: {repeat_buyers} of {len(summary)} buyers bought on two or "
+            f"more days, need {MIN_REPEAT_BUYERS}"
+        )
+    return None
+
+
+def _summary_in_cents(transactions: pd.DataFrame, observation_end: Any) -> pd.DataFrame:
+    """Daily :func:`rfm_summary` with money in whole cents (monetary_value, first_purchase_value).
+
+    Integer-valued floats add up exactly (below 2**53 cents), so the per-day and per-customer sums,
+    hence the fit, are the same whatever the order of the rows.
+    """
+    cents = np.round(transactions["amount"].to_numpy(dtype=np.float64) * 100.0)
+    in_cents = pd.DataFrame(
+        {
+            "customer_id": transactions["customer_id"].to_numpy(),
+            "ordered_at": transactions["ordered_at"].to_numpy(),
+            "amount_cents": cents,
+        }
+    )
+    return rfm_summary(
+        in_cents, "customer_id", "ordered_at", "amount_cents", observation_end, freq="D",
+        with_first_purchase=True,
+    )

@@ -5,6 +5,19 @@
 runs KMeans and names each cluster with one of :data:`SEGMENTS` by documented rules on the
 centroids (:func:`centroid_name_scores`, :func:`assign_names`).
 
+Evidence rule: a person gets a persona only where its defining behaviour exists in their facts
+(:func:`persona_evidence`); where it does not, the person's segment is :data:`INSUFFICIENT_DATA`
+instead of the cluster's name. KMeans puts every person in some cluster, so without the rule a
+person with no share, review or task would be called ``content_sharing`` because they sit nearest
+to that centroid:
+
+* ``high_value_paying`` needs at least one non-refunded order;
+* ``content_sharing`` needs at least one share, review or task_complete event (UGC);
+* ``price_sensitive`` needs coupon or discount use: an order with a coupon or a discount, or a
+  claimed coupon;
+* ``dormant`` needs past activity (an order or an inbound interaction) that stopped: nothing in
+  the last :data:`DORMANT_AFTER_DAYS` days before the cutoff.
+
 Label stability across monthly retrains: ``fit(X, previous=fitted_segmenter)`` matches the new
 centroids to the previous model's centroids (Hungarian assignment on Euclidean distance, measured in
 the *previous* model's standardised space) and inherits the previous names, so a person whose
@@ -23,19 +36,47 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from ml.features import NO_EVENT_DAYS
+
 __all__ = [
+    "DORMANT_AFTER_DAYS",
+    "EVIDENCE_FEATURES",
+    "INSUFFICIENT_DATA",
     "LOG_FEATURES",
     "SEGMENTATION_FEATURES",
     "SEGMENTS",
+    "SEGMENT_VALUES",
     "PersonaSegmenter",
     "adjusted_rand",
     "assign_names",
     "centroid_name_scores",
     "label_agreement",
+    "persona_evidence",
 ]
 
-#: Segment names, in the order used by score matrices (``user_segments.segment`` values).
+#: The four personas (cluster names), in the order used by score matrices.
 SEGMENTS: tuple[str, ...] = ("high_value_paying", "content_sharing", "price_sensitive", "dormant")
+
+#: The segment of a person whose cluster's persona has no evidence in their facts.
+INSUFFICIENT_DATA = "insufficient_data"
+
+#: Every value of ``user_segments.segment``.
+SEGMENT_VALUES: tuple[str, ...] = (*SEGMENTS, INSUFFICIENT_DATA)
+
+#: A person is dormant only after this many days without an order or inbound interaction: the
+#: churn label's 30-day horizon, so "dormant" and "churned" mean the same silence.
+DORMANT_AFTER_DAYS = 30.0
+
+#: Columns of :func:`ml.features.build_features` that :func:`persona_evidence` reads.
+EVIDENCE_FEATURES: tuple[str, ...] = (
+    "orders_per_100_active_days",
+    "inbound_per_10_active_days",
+    "days_since_last_active",
+    "ugc_share_all",
+    "coupon_order_share_all",
+    "discount_depth_mean_all",
+    "coupon_claim_share_all",
+)
 
 #: Features the segmenter clusters on (columns of :func:`ml.features.build_features`).
 #: All are lifetime behaviour normalised by active tenure (rates per active day, shares, means),
@@ -141,6 +182,48 @@ def assign_names(scores: np.ndarray, segments: Sequence[str] = SEGMENTS) -> np.n
     return names
 
 
+def persona_evidence(X: pd.DataFrame) -> pd.DataFrame:
+    """Whether each person's facts show each persona's defining behaviour (module docstring).
+
+    Args:
+        X: features from :func:`ml.features.build_features` (needs :data:`EVIDENCE_FEATURES`).
+
+    Returns:
+        Boolean frame indexed like ``X``, one column per name in :data:`SEGMENTS`.
+    """
+    missing = [f for f in EVIDENCE_FEATURES if f not in X.columns]
+    if missing:
+        raise ValueError(
+            f"persona evidence needs feature columns {missing}; build X with "
+            "ml.features.build_features"
+        )
+    # the all-history rates and shares are > 0 exactly when the person has such an event
+    has_order = X["orders_per_100_active_days"] > 0
+    has_ugc = X["ugc_share_all"] > 0
+    used_coupon_or_discount = (
+        (X["coupon_order_share_all"] > 0)
+        | (X["discount_depth_mean_all"] > 0)
+        | (X["coupon_claim_share_all"] > 0)
+    )
+    # refunded orders count as activity through days_since_last_active (as for the churn label)
+    was_active = (
+        has_order
+        | (X["inbound_per_10_active_days"] > 0)
+        | (X["days_since_last_active"] < NO_EVENT_DAYS)
+    )
+    stopped = X["days_since_last_active"] >= DORMANT_AFTER_DAYS
+    evidence = pd.DataFrame(
+        {
+            "high_value_paying": has_order,
+            "content_sharing": has_ugc,
+            "price_sensitive": used_coupon_or_discount,
+            "dormant": was_active & stopped,
+        },
+        index=X.index,
+    )
+    return evidence[list(SEGMENTS)]
+
+
 def adjusted_rand(truth: Sequence | pd.Series, predicted: Sequence | pd.Series) -> float:
     """Adjusted Rand index between true and predicted labels (1 = identical partitions).
 
@@ -181,7 +264,7 @@ class PersonaSegmenter(BaseEstimator):
             else None.
         previous_match_distance_: matched centroid distances in the previous model's z-units.
         silhouette_: silhouette score of the fit (sampled).
-        cluster_sizes_: persons per segment name in the training data.
+        cluster_sizes_: persons per segment (:data:`SEGMENT_VALUES`) in the training data.
     """
 
     def __init__(
@@ -218,6 +301,26 @@ class PersonaSegmenter(BaseEstimator):
         return self.scaler_.transform(self._raw(X))
 
     # -- fit / predict -----------------------------------------------------------------------
+    def cannot_fit_reason(self, X: pd.DataFrame) -> str | None:
+        """Why ``fit(X)`` cannot give ``n_clusters`` clusters (``None`` when it can).
+
+        KMeans needs at least ``n_clusters`` persons with distinct values of the clustering
+        features; with fewer, some clusters would be empty or duplicates and get arbitrary names.
+        """
+        features = list(self.features or SEGMENTATION_FEATURES)
+        missing = [f for f in features if f not in X.columns]
+        if missing:
+            return f"feature columns {missing} are missing"
+        if len(X) < self.n_clusters:
+            return f"{len(X)} persons, need at least {self.n_clusters} (one per cluster)"
+        distinct = len(X.loc[:, features].drop_duplicates())
+        if distinct < self.n_clusters:
+            return (
+                f"{len(X)} persons show only {distinct} distinct behaviour profile(s), need at "
+                f"least {self.n_clusters} (one per cluster)"
+            )
+        return None
+
     def fit(
         self, X: pd.DataFrame, y: None = None, *, previous: PersonaSegmenter | None = None
     ) -> PersonaSegmenter:
@@ -234,6 +337,9 @@ class PersonaSegmenter(BaseEstimator):
                             "previous=<fitted PersonaSegmenter>")
         if self.n_init < 10:
             raise ValueError("n_init must be at least 10 for stable KMeans solutions")
+        reason = self.cannot_fit_reason(X)
+        if reason:
+            raise ValueError(f"PersonaSegmenter cannot fit: {reason}")
         self.features_ = tuple(self.features or SEGMENTATION_FEATURES)
         self.log_features_ = tuple(f for f in self.features_ if f in LOG_FEATURES)
         raw = self._raw(X)
@@ -262,7 +368,7 @@ class PersonaSegmenter(BaseEstimator):
         else:
             self.silhouette_ = float("nan")
         self.cluster_sizes_ = (
-            pd.Series(self.cluster_names_[labels]).value_counts().reindex(SEGMENTS, fill_value=0)
+            self.predict(X).value_counts().reindex(SEGMENT_VALUES, fill_value=0)
         )
         return self
 
@@ -289,10 +395,24 @@ class PersonaSegmenter(BaseEstimator):
         """KMeans cluster number of each row."""
         return self.kmeans_.predict(self.transform(X))
 
-    def predict(self, X: pd.DataFrame) -> pd.Series:
-        """Segment name of each row, as a Series indexed like ``X`` (name ``segment``)."""
+    def predict_persona(self, X: pd.DataFrame) -> pd.Series:
+        """The persona of each row's cluster, before the evidence rule (name ``segment``)."""
         names = self.cluster_names_[self.predict_cluster(X)]
         return pd.Series(names, index=X.index, name="segment", dtype=object)
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """Segment of each row, a Series indexed like ``X`` (name ``segment``).
+
+        The cluster's persona where the person's facts show its defining behaviour
+        (:func:`persona_evidence`), else :data:`INSUFFICIENT_DATA`.
+        """
+        persona = self.predict_persona(X)
+        evidence = persona_evidence(X)
+        if evidence.empty:
+            return persona
+        columns = evidence.columns.get_indexer(persona.to_numpy())
+        supported = evidence.to_numpy()[np.arange(len(persona)), columns]
+        return persona.where(supported, INSUFFICIENT_DATA)
 
     def fit_predict(
         self, X: pd.DataFrame, y: None = None, *, previous: PersonaSegmenter | None = None

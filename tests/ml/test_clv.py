@@ -539,13 +539,75 @@ def test_score_buyers_values_every_buyer_non_negatively():
     assert ((scores["p_alive"] > 0) & (scores["p_alive"] <= 1)).all()
     one_time = tx.groupby("customer_id").filter(lambda g: len(g) == 1)
     first = one_time.set_index("customer_id")["amount"]
-    assert np.allclose(scores.loc[first.index, "expected_order_value"], first)
+    # valued at their one order, rounded to the cent
+    assert np.allclose(scores.loc[first.index, "expected_order_value"], first.round(2))
 
 
-def test_score_buyers_without_repeat_buyers_skips_gamma_gamma():
+def test_score_buyers_names_why_it_cannot_fit_without_buyers_or_repeat_buyers():
+    from ml.clv import MIN_REPEAT_BUYERS, cannot_score_reason, score_buyers
+
+    end = pd.Timestamp("2026-03-01")
+    none = pd.DataFrame({"customer_id": pd.Series(dtype=object),
+                         "ordered_at": pd.Series(dtype="datetime64[ns]"),
+                         "amount": pd.Series(dtype=float)})
+    assert cannot_score_reason(none, end) == "no buyers: no non-refunded order before the cutoff"
+    one_timers = pd.DataFrame({"customer_id": ["a", "b"],
+                               "ordered_at": pd.to_datetime(["2026-01-05", "2026-02-01"]),
+                               "amount": [10.0, 20.0]})
+    assert cannot_score_reason(one_timers, end) == (
+        f"too few repeat buyers: 0 of 2 buyers bought on two or more days, need {MIN_REPEAT_BUYERS}"
+    )
+    with pytest.raises(ValueError, match="too few repeat buyers"):
+        score_buyers(one_timers, end)
+    # same-day orders are one purchase: a second order on the first day is no repeat
+    same_day = pd.concat([one_timers, one_timers.assign(amount=1.0)], ignore_index=True)
+    assert "0 of 2 buyers" in cannot_score_reason(same_day, end)
+    assert cannot_score_reason(_same_day_buyers(), pd.Timestamp("2026-07-01")) is None
+
+
+def _same_day_buyers() -> pd.DataFrame:
+    """Buyers whose same-day orders make one purchase day, with amounts that are not whole cents."""
+    rng = np.random.default_rng(11)
+    rows = [
+        # one-time buyer: two orders on one day at the same instant, and one later that day
+        ("once", pd.Timestamp("2026-01-05 10:00"), 30.10),
+        ("once", pd.Timestamp("2026-01-05 10:00"), 0.20),
+        ("once", pd.Timestamp("2026-01-05 18:30"), 12.346),
+        # a second one-time buyer with a single order
+        ("single", pd.Timestamp("2026-02-01 09:00"), 19.999),
+    ]
+    for i in range(60):  # repeat buyers so that BG/NBD and Gamma-Gamma have something to fit
+        days = np.sort(rng.choice(150, size=int(rng.integers(2, 6)), replace=False))
+        for d in days:
+            at = pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d), hours=int(rng.integers(8, 22)))
+            rows.append((f"c{i}", at, float(rng.gamma(2.0, 50.0))))
+            if rng.random() < 0.3:  # a second order the same day
+                rows.append((f"c{i}", at, float(rng.gamma(2.0, 20.0))))
+    return pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount"])
+
+
+def test_score_buyers_does_not_depend_on_the_row_order_of_same_day_orders():
     from ml.clv import score_buyers
 
-    tx = pd.DataFrame({"customer_id": ["a", "b"], "ordered_at": pd.to_datetime(["2026-01-05", "2026-02-01"]),
-                       "amount": [10.0, 20.0]})
-    scores, _, ggf = score_buyers(tx, pd.Timestamp("2026-03-01"))
-    assert ggf is None and scores["expected_order_value"].tolist() == [10.0, 20.0]
+    tx = _same_day_buyers()
+    end = pd.Timestamp("2026-07-01")
+    reference, _, _ = score_buyers(tx, end)
+    for seed in range(5):
+        shuffled = tx.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        scores, _, _ = score_buyers(shuffled, end)
+        pd.testing.assert_frame_equal(scores, reference, check_exact=True)
+    # a purchase day is one purchase: the one-time buyer is valued at the day's total, in cents
+    assert reference.loc["once", "expected_order_value"] == 42.65  # 30.10 + 0.20 + 12.346 (12.35)
+    assert reference.loc["single", "expected_order_value"] == 20.00
+
+
+def test_score_buyers_rounds_amounts_to_the_cent_before_fitting():
+    from ml.clv import score_buyers
+
+    tx = _same_day_buyers()
+    cents = tx.assign(amount=tx["amount"].round(2))
+    end = pd.Timestamp("2026-07-01")
+    raw, raw_bgf, raw_ggf = score_buyers(tx, end)
+    rounded, bgf, ggf = score_buyers(cents, end)
+    pd.testing.assert_frame_equal(raw, rounded, check_exact=True)
+    assert raw_ggf.params_ == ggf.params_ and raw_bgf.params_ == bgf.params_

@@ -136,3 +136,68 @@ def test_previous_must_be_passed_by_keyword_and_model_pickles(samples, fitted):
     assert set(table["segment"]) == set(SEGMENTS)
     high = table.set_index("segment").loc["high_value_paying", "spend_per_active_day_cny"]
     assert high == table["spend_per_active_day_cny"].max()
+
+
+def _with_persons_without_evidence(world):
+    """The world plus persons whose facts support no persona: never active, only touched by the
+    brand (outbound), or one page view yesterday (active, so not dormant, but nothing else)."""
+    seen = pd.Timestamp("2025-03-01 10:00")
+    extra = ["idle_1", "idle_2", "idle_3", "touched", "viewer"]
+    users = pd.concat([world.users, pd.DataFrame({
+        "person_id": extra, "first_seen_at": seen, "first_channel": "store", "registered_at": seen,
+    })], ignore_index=True)
+    interactions = pd.concat([world.interactions, pd.DataFrame({
+        "person_id": ["touched", "touched", "viewer"],
+        "occurred_at": pd.to_datetime(["2025-05-01 09:00", "2025-06-20 09:00", "2025-06-30 20:00"]),
+        "channel": ["wecom_1v1", "wecom_group", "miniprogram"],
+        "direction": ["outbound", "outbound", "inbound"],
+        "scenario": ["campaign", "campaign", "page_view"],
+    })], ignore_index=True)
+    return users, interactions, extra
+
+
+def test_a_persona_is_named_only_where_its_defining_behaviour_exists(samples, fitted):
+    """Checked against the raw facts, not the features: high_value_paying has an order,
+    content_sharing a share/review/task, price_sensitive a coupon or discount, dormant activity
+    that stopped 30+ days before the cutoff; every other person is insufficient_data."""
+    world = make_world(200, seed=0, hazard_scale=0.0)
+    users, interactions, extra = _with_persons_without_evidence(world)
+    X = build_features(world.orders, interactions, users, AS_OF)
+    segments = fitted.predict(X)
+    assert set(segments) <= {*SEGMENTS, "insufficient_data"}
+
+    cutoff = pd.Timestamp(AS_OF)
+    orders = world.orders[world.orders["ordered_at"] < cutoff]
+    kept = orders[~orders["is_refunded"]]
+    inbound = interactions[(interactions["occurred_at"] < cutoff)
+                           & (interactions["direction"] == "inbound")]
+    buyers = set(kept["person_id"])
+    sharers = set(inbound.loc[inbound["scenario"].isin(["share", "review", "task_complete"]),
+                              "person_id"])
+    bargain = set(kept.loc[kept["coupon_used"] | (kept["discount_amount"] > 0), "person_id"]) | set(
+        inbound.loc[inbound["scenario"] == "coupon_claim", "person_id"])
+    last_active = pd.concat([orders.groupby("person_id")["ordered_at"].max(),
+                             inbound.groupby("person_id")["occurred_at"].max()]).groupby(level=0).max()
+    stopped = set(last_active[last_active <= cutoff - pd.Timedelta(days=30)].index)
+    evidence = {"high_value_paying": buyers, "content_sharing": sharers,
+                "price_sensitive": bargain, "dormant": stopped}
+    for segment, persons in evidence.items():
+        named = set(segments[segments == segment].index)
+        assert named, f"no {segment} at all"
+        assert named <= persons, f"{segment} without evidence: {sorted(named - persons)[:5]}"
+    assert (segments.loc[extra] == "insufficient_data").all(), segments.loc[extra]
+    # insufficient_data is a fallback, not a catch-all: most planted persons keep a persona
+    assert (segments.drop(extra) == "insufficient_data").mean() < 0.2
+
+
+def test_fewer_persons_or_behaviours_than_clusters_cannot_fit(samples):
+    X, _ = samples[0]
+    model = PersonaSegmenter(n_clusters=4)
+    assert model.cannot_fit_reason(X) is None
+    assert model.cannot_fit_reason(X.iloc[:3]) == "3 persons, need at least 4 (one per cluster)"
+    alike = pd.concat([X.iloc[[0]]] * 5 + [X.iloc[[1]]] * 5)
+    assert model.cannot_fit_reason(alike) == (
+        "10 persons show only 2 distinct behaviour profile(s), need at least 4 (one per cluster)"
+    )
+    with pytest.raises(ValueError, match="cannot fit: 3 persons"):
+        model.fit(X.iloc[:3])
