@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import json
 import pathlib
-import re
 
 import numpy as np
 import pandas as pd
@@ -16,51 +12,16 @@ import pytest
 from datagen.cli import main
 from datagen.config import MessConfig
 from datagen.generate import generate
+from tests.datagen.extracts import (
+    decode_crm,
+    extract_identifiers,
+    read_crm,
+    read_jsonl,
+    tree_hash,
+)
 
 START = dt.date(2026, 5, 1)
 TZ = pd.Timedelta(hours=8)
-
-
-def tree_hash(root: pathlib.Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def decode_crm(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", data[3:].decode("utf-8")
-    try:
-        return "utf-8", data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "gbk", data.decode("gbk")
-
-
-def normalise_phone(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
-    return re.sub(r"^(0086|86)(1\d{10})$", r"\2", digits)
-
-
-def read_crm(root: pathlib.Path, entity: str) -> pd.DataFrame:
-    frames = []
-    for path in sorted(root.glob(f"crm/*/{entity}*.csv")):
-        _, text = decode_crm(path.read_bytes())
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-        frames.append(df.assign(_folder=path.parent.name, _file=path.name))
-    return pd.concat(frames, ignore_index=True)
-
-
-def read_jsonl(root: pathlib.Path, source: str, entity: str) -> list[dict]:
-    rows = []
-    for path in sorted(root.glob(f"{source}/*/{entity}*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            row["_folder"] = path.parent.name
-            row["_file"] = path.name
-            rows.append(row)
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -76,42 +37,6 @@ def clean(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("clean")
     generate(500, 30, START, 11, out, progress=False, mess=MessConfig.off())
     return out
-
-
-def extract_identifiers(root: pathlib.Path) -> set[tuple[str, str, str]]:
-    ids: set[tuple[str, str, str]] = set()
-    for entity in ("members", "orders", "points", "feedback", "sms_sends"):
-        df = read_crm(root, entity)
-        ids |= {("crm", "member_id", v.strip()) for v in df["会员编号"]}
-        if entity == "members":
-            ids |= {("crm", "phone", normalise_phone(v)) for v in df["手机号"] if v}
-    for c in read_jsonl(root, "wecom", "external_contacts"):
-        ids.add(("wecom", "external_userid", c["external_contact"]["external_userid"]))
-        if "unionid" in c["external_contact"]:
-            ids.add(("wecom", "unionid", c["external_contact"]["unionid"]))
-        for f in c["follow_user"]:
-            ids |= {("wecom", "phone", normalise_phone(m)) for m in f["remark_mobiles"]}
-    for g in read_jsonl(root, "wecom", "group_members"):
-        if g["type"] == 2:
-            ids.add(("wecom", "external_userid", g["userid"]))
-            if "unionid" in g:
-                ids.add(("wecom", "unionid", g["unionid"]))
-    for m in read_jsonl(root, "wecom", "messages"):
-        for who in [m["from"], *m["tolist"]]:
-            if who.startswith("wm"):
-                ids.add(("wecom", "external_userid", who))
-    for s in read_jsonl(root, "wecom", "campaign_sends"):
-        ids.add(("wecom", "external_userid", s["external_userid"]))
-    for u in read_jsonl(root, "miniprogram", "users"):
-        ids.add(("miniprogram", "openid", u["openid"]))
-        if u["unionid"]:
-            ids.add(("miniprogram", "unionid", u["unionid"]))
-        if u["phone_number"]:
-            ids.add(("miniprogram", "phone", normalise_phone(u["phone_number"])))
-    for entity in ("events", "orders"):
-        ids |= {("miniprogram", "openid", r["openid"]) for r in read_jsonl(root, "miniprogram",
-                                                                             entity)}
-    return ids
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path):
