@@ -14,6 +14,7 @@ is a calibrated gradient-boosting classifier; :class:`RecencyBaseline` is the mo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -30,6 +31,7 @@ from ml.features import FEATURE_NAMES, build_features, cutoff_timestamp, to_loca
 __all__ = [
     "ChurnModel",
     "RecencyBaseline",
+    "TrainingSplit",
     "build_training_set",
     "calibration_table",
     "churn_labels",
@@ -38,6 +40,7 @@ __all__ = [
     "oracle_auc",
     "promotion_decision",
     "risk_decile",
+    "split_for_training",
     "temporal_split",
 ]
 
@@ -172,6 +175,94 @@ def temporal_split(
             "validation rows; choose a validation snapshot inside the training set's range"
         )
     return train, valid
+
+
+@dataclass(frozen=True)
+class TrainingSplit:
+    """What :func:`split_for_training` found: the snapshots and rows, or why none can train.
+
+    Attributes:
+        snapshots: month starts with a complete label window (the last one validates).
+        train, valid: training and validation rows (:func:`build_training_set` frames); empty
+            when ``cannot_train_reason`` is set.
+        cannot_train_reason: why no model can be trained and validated on this data, or None.
+    """
+
+    snapshots: list[pd.Timestamp]
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    cannot_train_reason: str | None
+
+
+def split_for_training(
+    orders: pd.DataFrame,
+    interactions: pd.DataFrame,
+    users: pd.DataFrame,
+    *,
+    data_end: date | str | pd.Timestamp,
+    horizon_days: int = 30,
+    cv: int = 3,
+) -> TrainingSplit:
+    """Monthly snapshots, training set and temporal split, or the reason the data cannot train.
+
+    The minimum history: two month starts after the first person was seen, each with persons
+    first seen before it and a complete ``horizon_days`` label window before ``data_end``, the
+    earlier window ending by the later snapshot (training) and the later one validating. Both
+    labels must occur: at least ``cv`` churned and ``cv`` active rows to train (the calibration
+    folds are stratified) and both in the validation rows (ROC AUC needs two classes). With data
+    from the 1st of a month that is about three months: a brand loaded from 2026-05-01 trains
+    once its data reach 2026-07-31 (snapshots 2026-06-01 and 2026-07-01).
+
+    Args:
+        data_end: exclusive end of the observed data (the day after the last loaded day).
+    """
+    empty = pd.DataFrame(columns=[*FEATURE_NAMES, LABEL])
+
+    def cannot(reason: str, snapshots: list[pd.Timestamp]) -> TrainingSplit:
+        return TrainingSplit(snapshots, empty, empty, reason)
+
+    end = cutoff_timestamp(data_end)
+    first_seen = to_local_naive(users["first_seen_at"]).dropna()
+    if first_seen.empty:
+        return cannot("no persons in dim_users", [])
+    # a snapshot labels persons first seen before it: the first one is after the first person
+    first = first_seen.min().normalize() + pd.Timedelta(days=1)
+    snapshots = monthly_snapshots(first, end, horizon_days=horizon_days)
+    history = f"{first_seen.min().date()} .. {(end - pd.Timedelta(days=1)).date()}"
+    if len(snapshots) < 2:
+        return cannot(
+            f"not enough history ({history}): {len(snapshots)} monthly snapshot(s) with a "
+            f"complete {horizon_days}-day churn window, need 2 (one to train, one to validate)",
+            snapshots,
+        )
+    training = build_training_set(orders, interactions, users, snapshots, data_end=end,
+                                  horizon_days=horizon_days)
+    val = snapshots[-1]
+    snaps = training.index.get_level_values("snapshot_date")
+    train = training[snaps + pd.Timedelta(days=horizon_days) <= val]
+    valid = training[snaps == val]
+    if train.empty:
+        return cannot(
+            f"not enough history ({history}): no snapshot's {horizon_days}-day churn window ends "
+            f"by the validation snapshot {val.date()}",
+            snapshots,
+        )
+    counts = train[LABEL].value_counts()
+    churned, active = int(counts.get(1, 0)), int(counts.get(0, 0))
+    if min(churned, active) < cv:
+        return cannot(
+            f"training rows have {churned} churned and {active} active person-snapshots, need "
+            f"at least {cv} of each",
+            snapshots,
+        )
+    if valid[LABEL].nunique() < 2:
+        label = "churned" if valid[LABEL].iloc[0] == 1 else "active"
+        return cannot(
+            f"every one of the {len(valid)} validation rows ({val.date()}) is {label}: the "
+            "model cannot be compared with the baseline",
+            snapshots,
+        )
+    return TrainingSplit(snapshots, train, valid, None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Layout under ``root``::
     <root>/<name>/<version>/model.pkl       the pickled estimator
     <root>/<name>/<version>/manifest.json   what it was trained on, with which params, how it scored
     <root>/<name>/PROMOTED.json             the version currently serving (absent = none)
+    <root>/<name>/SKIPPED.json              the last training that was skipped, and why
 
 A version is ``<name>-v<NNNN>-<YYYYMMDDTHHMMSS>``: a sequence number that only grows, plus the UTC
 save time. Versions are never overwritten or deleted, so an earlier model can always be reloaded
@@ -37,6 +38,7 @@ __all__ = ["ModelRegistry", "hash_frame"]
 MODEL_FILE = "model.pkl"
 MANIFEST_FILE = "manifest.json"
 PROMOTED_FILE = "PROMOTED.json"
+SKIPPED_FILE = "SKIPPED.json"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -275,3 +277,34 @@ class ModelRegistry:
         if not path.is_file():
             return None
         return json.loads(path.read_text("utf-8"))["version"]
+
+    def record_skipped(
+        self,
+        name: str,
+        *,
+        reason: str,
+        training_window: Mapping[str, Any],
+        recorded_at: datetime | None = None,
+    ) -> None:
+        """Note that a training of ``name`` was skipped (too little data) and why.
+
+        Only the last skip is kept; it saves no version and changes no promotion. Scoring reads
+        it back (:meth:`last_skipped`) to say why there is no model to score with.
+        """
+        self._check_name(name)
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            "name": name,
+            "reason": reason,
+            "training_window": _jsonable(training_window),
+            "recorded_at": (recorded_at or datetime.now(UTC)).astimezone(UTC).isoformat(),
+        }
+        _atomic_write_text(folder / SKIPPED_FILE, json.dumps(record, indent=2))
+
+    def last_skipped(self, name: str) -> dict | None:
+        """The last skipped training of ``name`` (reason, training_window, recorded_at), or None."""
+        path = self.root / name / SKIPPED_FILE
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text("utf-8"))

@@ -241,3 +241,63 @@ def test_promotion_rule(cand, base, expected):
     promote, reason = promotion_decision(cand, base)
     assert promote is expected
     assert reason
+
+
+# --------------------------------------------------------------------------------------------
+# how much history a model needs
+# --------------------------------------------------------------------------------------------
+def _split(world):
+    from ml.churn import split_for_training
+
+    return split_for_training(world.orders, world.interactions, world.users, data_end=world.end)
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "snapshots"),
+    [
+        ("2026-05-01", 30, []),  # 30 days: no month start with a complete window after May 1
+        ("2026-05-01", 61, ["2026-06-01"]),  # two months: one snapshot, nothing to validate on
+    ],
+)
+def test_too_little_history_is_a_reason_not_an_error(start, days, snapshots):
+    split = _split(make_world(30, start=start, days=days, seed=5, onboarding_days=20))
+    assert [s.date().isoformat() for s in split.snapshots] == snapshots
+    reason = split.cannot_train_reason
+    assert reason.startswith("not enough history (2026-05-0"), reason
+    assert reason.endswith(
+        f"{len(snapshots)} monthly snapshot(s) with a complete 30-day churn window, need 2 "
+        "(one to train, one to validate)"
+    ), reason
+    assert split.train.empty and split.valid.empty
+
+
+def test_three_months_from_the_first_train_on_june_and_validate_on_july():
+    split = _split(make_world(60, start="2026-05-01", days=92, seed=5, onboarding_days=20))
+    assert split.cannot_train_reason is None
+    assert [s.date().isoformat() for s in split.snapshots] == ["2026-06-01", "2026-07-01"]
+    assert set(split.train.index.get_level_values("snapshot_date")) == {pd.Timestamp("2026-06-01")}
+    assert set(split.valid.index.get_level_values("snapshot_date")) == {pd.Timestamp("2026-07-01")}
+    assert split.train["churned"].nunique() == 2 and split.valid["churned"].nunique() == 2
+
+
+def test_a_february_snapshot_cannot_train_for_the_march_one():
+    # Feb 1 + 30 days is after Mar 1: the only earlier window overlaps the validation period
+    split = _split(make_world(30, start="2026-01-15", days=76, seed=5, onboarding_days=10))
+    assert [s.date().isoformat() for s in split.snapshots] == ["2026-02-01", "2026-03-01"]
+    assert split.cannot_train_reason == (
+        "not enough history (2026-01-15 .. 2026-03-31): no snapshot's 30-day churn window ends "
+        "by the validation snapshot 2026-03-01"
+    )
+
+
+def test_one_label_only_cannot_train():
+    world = make_world(30, start="2026-05-01", days=92, seed=5, onboarding_days=20)
+    # nobody ever comes back: every person-snapshot is churned
+    quiet = world.orders.iloc[:0], world.interactions.iloc[:0]
+    from ml.churn import split_for_training
+
+    split = split_for_training(*quiet, world.users, data_end=world.end)
+    assert split.cannot_train_reason.startswith("training rows have ")
+    assert "churned and 0 active person-snapshots, need at least 3 of each" in (
+        split.cannot_train_reason
+    )

@@ -123,3 +123,26 @@ def test_hash_frame_is_stable_and_content_sensitive():
     assert h != hash_frame(df.rename(columns={"x": "y"}))
     assert h != hash_frame(df.iloc[::-1])
     assert h != hash_frame(df.astype({"x": "float32"}))
+
+
+def test_a_skipped_training_is_recorded_without_a_version_or_promotion(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    assert registry.last_skipped("churn") is None
+    registry.record_skipped(
+        "churn", reason="not enough history", training_window={"data_end": date(2026, 5, 31)},
+        recorded_at=AT,
+    )
+    assert registry.last_skipped("churn") == {
+        "name": "churn",
+        "reason": "not enough history",
+        "training_window": {"data_end": "2026-05-31"},
+        "recorded_at": "2026-11-22T06:00:00+00:00",
+    }
+    assert registry.list("churn") == [] and registry.promoted_version("churn") is None
+    # a trained version and its promotion leave the skip record readable, and are not hidden
+    version = _save(registry)
+    registry.mark_promoted("churn", version)
+    registry.record_skipped("churn", reason="again", training_window={}, recorded_at=AT)
+    assert registry.promoted_version("churn") == version
+    assert [m["version"] for m in registry.list()] == [version]
+    assert registry.last_skipped("churn")["reason"] == "again"
