@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOG_FILE", "append_log", "read_log", "record_blocked"]
+__all__ = ["LOG_FILE", "append_log", "failure_reasons", "format_record", "read_log",
+           "record_blocked"]
 
 LOG_FILE = "publication_log.jsonl"
 
@@ -72,16 +73,35 @@ def failed_checks(check_summary: Mapping[str, Any] | None) -> list[str]:
     Accepts ``{"failed": [names...]}``, or ``{check_name: {"passed": bool, ...}}``, or
     ``{check_name: bool}``.
     """
+    return list(failure_reasons(check_summary))
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def failure_reasons(check_summary: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each failed check of a check summary with why it failed, in one line.
+
+    The reason is the check's ``reason`` (or ``error``) entry; failing that, its other entries
+    (``failed_expectations=3``); a bare ``False`` or a name in ``{"failed": [...]}`` is
+    ``failed``.
+    """
     if not check_summary:
-        return []
+        return {}
     if isinstance(check_summary.get("failed"), list | tuple):
-        return [str(name) for name in check_summary["failed"]]
-    names = []
+        return {str(name): "failed" for name in check_summary["failed"]}
+    reasons = {}
     for name, result in check_summary.items():
-        passed = result.get("passed") if isinstance(result, Mapping) else result
-        if passed is False:
-            names.append(str(name))
-    return names
+        if isinstance(result, Mapping):
+            if result.get("passed") is not False:
+                continue
+            why = result.get("reason") or result.get("error") or ", ".join(
+                f"{k}={v}" for k, v in result.items() if k != "passed")
+            reasons[str(name)] = _one_line(why) or "failed"
+        elif result is False:
+            reasons[str(name)] = "failed"
+    return reasons
 
 
 def record_blocked(
@@ -89,15 +109,54 @@ def record_blocked(
 ) -> dict[str, Any]:
     """Log that a run did not publish because blocking checks failed; touches nothing published.
 
-    Returns the entry, whose ``failed_checks`` lists the failed checks so the caller can report
-    them in its run.
+    ``check_summary``: ``{check_name: {"passed": bool, "reason": "one line"}}`` (other forms as in
+    ``failure_reasons``). Returns the entry, whose ``failed_checks`` lists the failed checks and
+    ``reasons`` maps each to why, so the caller can report them in its run; ``siyu publish --log``
+    shows one line per failed check.
     """
+    reasons = failure_reasons(check_summary)
     return append_log(
         versions_dir,
         {
             "event": BLOCKED,
             "run_id": run_id,
-            "failed_checks": failed_checks(check_summary),
+            "failed_checks": list(reasons),
+            "reasons": reasons,
             "check_summary": dict(check_summary),
         },
     )
+
+
+def format_record(record: Mapping[str, Any]) -> list[str]:
+    """A log record as the lines ``siyu publish --log`` prints: one headline, and for a blocked
+    attempt one indented line per failed check with its reason."""
+    event = str(record.get("event", "?"))
+    head = [str(record.get("logged_at", ""))[:19].replace("T", " "), f"{event:<11}"]
+    if record.get("version"):
+        head.append(str(record["version"]))
+    if record.get("run_id"):
+        head.append(f"run={record['run_id']}")
+    lines = []
+    if event == PUBLISHED:
+        counts = record.get("row_counts") or {}
+        head.append(f"{len(counts)} tables, {sum(counts.values()):,} rows")
+        if record.get("postgres_schema"):
+            readers = ", ".join(record.get("postgres_readers") or []) or "none"
+            head.append(f"PostgreSQL {record['postgres_schema']} (readers: {readers})")
+    elif event == ROLLED_BACK:
+        head.append(f"from {record.get('from_version') or 'nothing'}")
+        if record.get("postgres_schema"):
+            readers = ", ".join(record.get("postgres_readers") or []) or "none"
+            head.append(f"PostgreSQL reloaded (readers: {readers})")
+    elif event == BLOCKED:
+        # records from before reasons were logged: from the stored summary, else the names
+        reasons = (record.get("reasons") or failure_reasons(record.get("check_summary"))
+                   or {name: "failed" for name in record.get("failed_checks") or []})
+        head.append(f"{len(reasons)} failed check{'s' if len(reasons) != 1 else ''}, "
+                    "nothing published:")
+        lines = [f"    {name}: {_one_line(why)}" for name, why in reasons.items()]
+    elif event == FAILED:
+        head.append(_one_line(record.get("error", "")))
+        if "live_version" in record:
+            head.append(f"(live stays {record['live_version'] or 'nothing'})")
+    return ["  ".join(head), *lines]

@@ -16,7 +16,13 @@
    on that table first, until ``swap_timeout_s``. So it never holds a lock while waiting for
    another (no deadlock with a reader, which could otherwise be the one aborted), readers queue
    behind it for at most 100 ms, and a long reader transaction delays the swap, not the reverse.
-4. ``marts_previous`` is dropped afterwards (or by the next publish if readers still hold it).
+4. The same transaction grants the ``readers`` roles USAGE on the new ``marts`` and SELECT on
+   every table in it: the schema is a new object on every publish and rollback, so grants made by
+   hand on the old one are gone, and a reader role never sees a ``marts`` it may not read.
+5. ``marts_previous`` is dropped afterwards (or by the next publish if readers still hold it).
+
+Reader roles are checked before anything is created (a missing one is a one-line error), and
+every error leaves this module with the DSN's password masked (``publishing.dsn``).
 """
 
 from __future__ import annotations
@@ -26,14 +32,25 @@ import random
 import re
 import tempfile
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 import psycopg
 from psycopg import sql
 
-__all__ = ["pg_column_type", "publish_to_postgres"]
+from publishing.dsn import mask_secrets, redact_dsn
+from publishing.serving import PublishError
+
+__all__ = ["PostgresPublishError", "check_readers", "pg_column_type", "publish_to_postgres",
+           "reader_roles"]
+
+T = TypeVar("T")
+
+# PostgreSQL truncates longer identifiers, so a longer role name could grant a different role
+_MAX_IDENTIFIER_BYTES = 63
 
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 _SIMPLE_TYPES = {
@@ -66,8 +83,94 @@ _SIMPLE_TYPES = {
 }
 
 
-class PostgresPublishError(RuntimeError):
+class PostgresPublishError(PublishError):
     """PostgreSQL could not be loaded or swapped; ``marts`` there is unchanged."""
+
+
+def reader_roles(readers: Sequence[str]) -> tuple[str, ...]:
+    """The reader role names, checked for what PostgreSQL could never accept (order kept,
+    duplicates dropped). Names are used as quoted identifiers: case and spaces are kept."""
+    if isinstance(readers, str):
+        raise PostgresPublishError(
+            f"PostgreSQL readers must be a list of role names, not a string ({readers!r}); "
+            "split SIYU_PG_READERS on commas")
+    roles = tuple(dict.fromkeys(readers))
+    bad = [r for r in roles if not isinstance(r, str) or not r.strip() or "\x00" in r
+           or len(r.encode()) > _MAX_IDENTIFIER_BYTES]
+    if bad:
+        raise PostgresPublishError(
+            f"invalid PostgreSQL reader role name(s) {bad}: a role name is 1 to "
+            f"{_MAX_IDENTIFIER_BYTES} bytes without NUL")
+    return roles
+
+
+def _missing_roles_error(conn: psycopg.Connection, roles: Sequence[str]) -> str | None:
+    existing = {r[0] for r in conn.execute(
+        "select rolname from pg_roles where rolname = any(%s)", [list(roles)]).fetchall()}
+    missing = [r for r in roles if r not in existing]
+    if not missing:
+        return None
+    folded = {r[0] for r in conn.execute(
+        "select rolname from pg_roles where rolname = any(%s)",
+        [[r.lower() for r in missing]]).fetchall()}
+    hints = [repr(r.lower()) for r in missing if r.lower() in folded]
+    names = ", ".join(repr(r) for r in missing)
+    return (
+        (f"PostgreSQL reader role {names} does not exist: create it" if len(missing) == 1
+         else f"PostgreSQL reader roles {names} do not exist: create them")
+        + " (CREATE ROLE ... LOGIN) or fix SIYU_PG_READERS; nothing was published"
+        + (f" (role names are case-sensitive; did you mean {', '.join(hints)}?)" if hints else "")
+    )
+
+
+def _connect(dsn: str) -> psycopg.Connection:
+    """An autocommit connection; a failure is one line naming the server, password masked."""
+    try:
+        return psycopg.connect(dsn, autocommit=True)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+    raise PostgresPublishError(
+        mask_secrets(f"could not connect to PostgreSQL {redact_dsn(dsn)}: {reason}", dsn))
+
+
+def _chain_messages(exc: BaseException) -> list[str]:
+    """The messages of ``exc`` and of every exception it was raised from or while handling."""
+    messages, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        messages += traceback.format_exception_only(exc)
+        exc = exc.__cause__ or exc.__context__
+    return messages
+
+
+def _without_password(dsn: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``; an error whose text (with its chain) shows the DSN's password is
+    replaced by a ``PostgresPublishError`` with the password masked, raised outside the handler so
+    the original is not attached as its context."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as exc:
+        shown = "".join(_chain_messages(exc))
+        if mask_secrets(shown, dsn) == shown:
+            raise
+        masked = PostgresPublishError(mask_secrets(f"{type(exc).__name__}: {exc}", dsn))
+    raise masked
+
+
+def check_readers(dsn: str, readers: Sequence[str]) -> tuple[str, ...]:
+    """Raise ``PostgresPublishError`` (one line) unless every reader role exists on the server;
+    return the role names. Changes nothing."""
+    return _without_password(dsn, _check_readers, dsn, readers)
+
+
+def _check_readers(dsn: str, readers: Sequence[str]) -> tuple[str, ...]:
+    roles = reader_roles(readers)
+    if roles:
+        with _connect(dsn) as conn:
+            error = _missing_roles_error(conn, roles)
+        if error:
+            raise PostgresPublishError(error)
+    return roles
 
 
 def pg_column_type(duckdb_type: str) -> tuple[str, str]:
@@ -169,14 +272,36 @@ def publish_to_postgres(
     """Load ``tables`` from schema ``marts`` of the DuckDB file at ``duckdb_path`` into
     PostgreSQL schema ``schema`` (replacing it atomically) and return the schema name.
 
-    ``readers``: roles granted USAGE on the schema and SELECT on its tables (the schema is new on
-    every publish, so grants must be repeated). Raises ``PostgresPublishError`` if the swap could
-    not get its locks within ``swap_timeout_s`` (a reader kept a transaction open on ``marts``);
-    ``schema`` is then unchanged.
+    ``readers``: roles granted USAGE on the schema and SELECT on its tables, in the swap's
+    transaction (the schema is new on every publish, so grants must be repeated). A role that
+    does not exist raises ``PostgresPublishError`` before anything is created. Raises
+    ``PostgresPublishError`` if the swap could not get its locks within ``swap_timeout_s`` (a
+    reader kept a transaction open on ``marts``); ``schema`` is then unchanged. No error carries
+    the DSN's password.
     """
+    return _without_password(dsn, _publish_to_postgres, dsn, duckdb_path, tables, version,
+                             schema=schema, readers=readers, lock_timeout_ms=lock_timeout_ms,
+                             swap_timeout_s=swap_timeout_s)
+
+
+def _publish_to_postgres(
+    dsn: str,
+    duckdb_path: Path | str,
+    tables: Sequence[str],
+    version: str,
+    *,
+    schema: str,
+    readers: Sequence[str],
+    lock_timeout_ms: int,
+    swap_timeout_s: float,
+) -> str:
+    roles = reader_roles(readers)
     staging = _staging_name(schema, version)
     previous = f"{schema}_previous"
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with _connect(dsn) as conn:
+        missing = _missing_roles_error(conn, roles) if roles else None
+        if missing:
+            raise PostgresPublishError(missing)
         stale = [r[0] for r in conn.execute(
             "select nspname from pg_namespace where nspname like %s",
             [schema.replace("_", r"\_") + r"\_staging\_%"]).fetchall()]
@@ -194,12 +319,7 @@ def publish_to_postgres(
                 for table in tables:
                     with conn.transaction():
                         _load_table(conn, duck, staging, table, Path(work))
-            for role in readers:
-                conn.execute(sql.SQL("grant usage on schema {} to {}").format(
-                    sql.Identifier(staging), sql.Identifier(role)))
-                conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
-                    sql.Identifier(staging), sql.Identifier(role)))
-            _swap(conn, schema, staging, previous, lock_timeout_ms, swap_timeout_s)
+            _swap(conn, schema, staging, previous, roles, lock_timeout_ms, swap_timeout_s)
         except BaseException:
             with contextlib.suppress(Exception):
                 _drop_schema(conn, staging, lock_timeout_ms, retries=5)
@@ -213,11 +333,13 @@ def _swap(
     schema: str,
     staging: str,
     previous: str,
+    readers: Sequence[str],
     lock_timeout_ms: int,
     swap_timeout_s: float,
 ) -> None:
-    """Rename ``schema`` to ``previous`` and ``staging`` to ``schema`` in one transaction, holding
-    ACCESS EXCLUSIVE locks on every table of ``schema``.
+    """Rename ``schema`` to ``previous`` and ``staging`` to ``schema`` and grant ``readers``
+    read access to it, in one transaction, holding ACCESS EXCLUSIVE locks on every table of
+    ``schema``.
 
     Deadlock-free towards readers: the swap waits (at most ``lock_timeout_ms``) only for its
     first lock, while it holds nothing; every other lock is taken NOWAIT. If one is busy, the
@@ -252,6 +374,12 @@ def _swap(
                         sql.Identifier(schema), sql.Identifier(previous)))
                 conn.execute(sql.SQL("alter schema {} rename to {}").format(
                     sql.Identifier(staging), sql.Identifier(schema)))
+                if readers:
+                    roles = sql.SQL(", ").join(sql.Identifier(r) for r in readers)
+                    conn.execute(sql.SQL("grant usage on schema {} to {}").format(
+                        sql.Identifier(schema), roles))
+                    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
+                        sql.Identifier(schema), roles))
             return
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
             attempt += 1

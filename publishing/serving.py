@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 
 from publishing import log as publog
+from publishing.dsn import mask_secrets, redact_dsn
 
 __all__ = [
     "PUBLICATION_TABLE",
@@ -387,6 +388,14 @@ def _clean_staging(versions_dir: Path) -> None:
             _remove_tree(path)
 
 
+def _postgres_log_fields(pg_dsn: str | None, pg_readers: Sequence[str]) -> dict[str, Any]:
+    """Where a version went in PostgreSQL, for the log: the DSN without its password, the roles
+    granted read access."""
+    if not pg_dsn:
+        return {}
+    return {"postgres": redact_dsn(pg_dsn), "postgres_readers": list(dict.fromkeys(pg_readers))}
+
+
 # -- public API -----------------------------------------------------------------------------------
 
 
@@ -413,7 +422,9 @@ def publish(
     ``publication_version`` column and ``marts._publication`` describes the version. The new
     version goes live at ``serving_path`` (DuckDB, schema ``marts``) and ``published_dir``
     (``<table>.parquet``) atomically; with ``pg_dsn`` it is first loaded into PostgreSQL schema
-    ``marts`` (see ``publishing.postgres``), and ``pg_readers`` roles get SELECT on it.
+    ``marts`` (see ``publishing.postgres``), and the ``pg_readers`` roles get USAGE on it and
+    SELECT on every table, in the transaction that swaps it in. A role that does not exist fails
+    the publish before anything is built. Errors and log records never show the DSN's password.
 
     ``exclude_columns`` drops columns per table; ``transform(table, select_sql) -> select_sql``
     may rewrite a table's query (masking). ``keep_versions`` newest versions are kept besides
@@ -442,6 +453,11 @@ def publish(
         final = vdir / version
         pg_schema = None
         try:
+            if pg_dsn:
+                from publishing.postgres import check_readers
+
+                # a missing role fails here, in a second, not after building the version
+                check_readers(pg_dsn, pg_readers)
             row_counts, columns = _build_version(
                 staging,
                 build_db_path=build_db_path,
@@ -480,7 +496,7 @@ def publish(
                 _remove_tree(final)
             publog.append_log(vdir, {
                 "event": publog.FAILED, "version": version, "run_id": run_id,
-                "error": f"{type(exc).__name__}: {exc}",
+                "error": mask_secrets(f"{type(exc).__name__}: {exc}", pg_dsn),
                 "live_version": live_version(serving_path),
                 "pg_swapped": pg_schema is not None,
             })
@@ -494,7 +510,8 @@ def publish(
             "event": publog.PUBLISHED, "version": version, "run_id": run_id,
             "published_at": published_at.isoformat(), "row_counts": row_counts,
             "check_summary": dict(check_summary), "duration_seconds": duration,
-            "postgres_schema": pg_schema, "pruned": pruned,
+            "postgres_schema": pg_schema, **_postgres_log_fields(pg_dsn, pg_readers),
+            "pruned": pruned,
         })
     return publication
 
@@ -511,8 +528,9 @@ def rollback(
 ) -> Publication:
     """Make a kept earlier (or later) version live again, atomically, like a publish.
 
-    With ``pg_dsn`` the version is reloaded into PostgreSQL first. Versions stay numbered as they
-    were: the next publish gets a number above every version so far.
+    With ``pg_dsn`` the version is reloaded into PostgreSQL first, granting the ``pg_readers``
+    roles read access as a publish does (the reloaded schema is a new object). Versions stay
+    numbered as they were: the next publish gets a number above every version so far.
     """
     serving_path = Path(serving_path).absolute()
     published_dir = Path(published_dir).absolute()
@@ -540,6 +558,7 @@ def rollback(
         publog.append_log(vdir, {
             "event": publog.ROLLED_BACK, "version": version, "from_version": previous,
             "run_id": run_id, "postgres_schema": pg_schema,
+            **_postgres_log_fields(pg_dsn, pg_readers),
         })
     return Publication(
         version=version, published_at=datetime.fromisoformat(manifest["published_at"]),

@@ -97,6 +97,19 @@ def pg_dsn() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def fresh_login_role(dsn: str, name: str) -> str:
+    """A LOGIN role with no privileges at all (dropped first if an earlier test made it)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select 1 from pg_roles where rolname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create role {} login").format(sql.Identifier(name)))
+    return name
+
+
 # -- build databases and publication paths ---------------------------------------------------------
 
 

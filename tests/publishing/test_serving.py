@@ -256,3 +256,43 @@ def test_cli_lists_and_rolls_back(paths, monkeypatch, capsys):
     assert live_version(paths["serving_path"]) == pubs[0].version
     assert siyu(["publish", "--rollback", "v999999-20990101T000000Z"]) == 1
     assert "not kept" in capsys.readouterr().err
+
+
+def test_blocked_attempt_shows_in_the_log_with_each_failed_check_and_its_reason(paths, capsys):
+    from publishing.cli import main as publish_cli
+
+    write_build_db(paths["build"], generation=1, rows=10)
+    pub = do_publish(paths)
+    # what the quality gate passes: every suite, the failed ones with a one-line reason
+    summary = {
+        "dim_users": {"passed": False, "reason": "expect_column_values_to_not_be_null"
+                                                 "(person_id): 3 unexpected (0.15%)"},
+        "fct_orders": {"passed": True},
+        "kpi_daily": {"passed": False, "reason": "suite raised KeyError:\n'as_of'"},
+        "user_rfm": {"passed": False, "failed_expectations": 2},
+    }
+
+    entry = record_blocked(paths["versions_dir"], run_id="run-blocked", check_summary=summary)
+
+    assert entry["failed_checks"] == ["dim_users", "kpi_daily", "user_rfm"]
+    assert entry["reasons"] == {
+        "dim_users": "expect_column_values_to_not_be_null(person_id): 3 unexpected (0.15%)",
+        "kpi_daily": "suite raised KeyError: 'as_of'",
+        "user_rfm": "failed_expectations=2",
+    }
+    assert publish_cli(["--log"], serving_path=paths["serving_path"],
+                       published_dir=paths["published_dir"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert "published" in lines[0] and pub.version in lines[0]
+    assert "blocked" in lines[1] and "run=run-blocked" in lines[1] and "3 failed checks" in lines[1]
+    assert lines[2:] == [
+        "    dim_users: expect_column_values_to_not_be_null(person_id): 3 unexpected (0.15%)",
+        "    kpi_daily: suite raised KeyError: 'as_of'",
+        "    user_rfm: failed_expectations=2",
+    ]
+    assert publish_cli(["--log", "--json"], serving_path=paths["serving_path"],
+                       published_dir=paths["published_dir"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["event"] for r in records] == ["published", "blocked"]
+    assert records[1]["reasons"] == entry["reasons"]
