@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -169,7 +170,7 @@ def _report_run(result, label: str) -> None:
     """One line per failed check and failed step, each with its whole reason; skipped models."""
     for line in failure_lines(result):
         print(f"siyu run: {line}", file=sys.stderr)
-    for line in skipped_model_lines(result):
+    for line in [*warning_lines(result), *skipped_model_lines(result)]:
         print(f"siyu run: {line}", file=sys.stderr)
     state = "ok" if result.success else "FAILED"
     print(f"siyu run: {label} {state} (run {result.run_id})", file=sys.stderr)
@@ -179,19 +180,47 @@ def failure_lines(result) -> list[str]:
     """Every failed asset check with its reason, then every failed step with its message.
 
     A step that failed only because blocking checks failed is named once, after the checks."""
+    import dagster as dg
+
     lines = []
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed_checks = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity != dg.AssetCheckSeverity.WARN
+    ]
     for check in failed_checks:
         reason = check.description or _metadata_text(check.metadata, "reason", "error")
         key = check.asset_key.to_user_string()
         lines.append(f"check {key}:{check.check_name} failed: {reason or 'no reason given'}")
     for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        message = " ".join((error.message if error else "").split())
-        if failed_checks and "blocking asset checks failed" in message:
+        message = _error_text(event.step_failure_data.error)
+        if failed_checks and re.search(r"blocking asset checks? failed", message):
             message = f"{len(failed_checks)} blocking check(s) failed (above)"
         lines.append(f"step {event.step_key} failed: {message}")
     return lines
+
+
+def _error_text(error) -> str:
+    """The reason of a step failure: a dg.Failure's description, or the innermost cause of an
+    exception the step raised (not Dagster's "Error occurred while executing op" wrapper)."""
+    if error is None:
+        return "no error recorded"
+    while error.cause is not None and "Error occurred while executing" in error.message:
+        error = error.cause
+    text = " ".join(error.message.split())
+    return text.removeprefix("dagster._core.definitions.events.Failure: ")
+
+
+def warning_lines(result) -> list[str]:
+    """WARN-severity checks that fired (business alarms): they never block publication."""
+    import dagster as dg
+
+    return [
+        f"warning {e.asset_key.to_user_string()}:{e.check_name}: "
+        f"{e.description or _metadata_text(e.metadata, 'summary', 'reason') or 'see the check in the UI'}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+    ]
 
 
 def skipped_model_lines(result) -> list[str]:

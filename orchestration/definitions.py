@@ -11,7 +11,7 @@ from orchestration.defs.automation import (
     build_monthly_job,
     build_monthly_schedule,
 )
-from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets
+from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets, dbt_executable
 from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.models import build_scoring_assets, build_training_assets
 from orchestration.defs.monitors import MONITOR_CHECKS
@@ -23,7 +23,7 @@ from orchestration.defs.publication import (
 from orchestration.defs.reports import daily_report
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
-from orchestration.lib.settings import REPO_ROOT, Settings
+from orchestration.lib.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -33,7 +33,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     training_selection = dg.AssetSelection.assets(*training)
     daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
-    dbt_executable = REPO_ROOT / ".venv" / "bin" / "dbt"
     assets = [
         *ingestion_assets(daily),
         *build_dbt_assets(),
@@ -51,10 +50,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "siyu": SiyuSettingsResource(**settings.as_strings()),
-            "dbt": DbtCliResource(
-                project_dir=DBT_PROJECT,
-                dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
-            ),
+            "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
         },
     )
 

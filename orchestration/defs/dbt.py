@@ -1,7 +1,9 @@
 """dbt models as Dagster assets, daily-partitioned so incremental facts process one window."""
 
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
@@ -16,9 +18,33 @@ DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 def ensure_manifest(project: DbtProject = DBT_PROJECT) -> None:
-    """Parse the dbt project once if no manifest exists yet (`make` parses on every setup)."""
-    if not project.manifest_path.exists():
-        project.preparer.prepare(project)
+    """Parse the dbt project if its manifest is missing or older than any model, macro, seed or
+    project file: the asset graph is built from the manifest, and a model added since the last
+    parse would otherwise be unknown to Dagster when dbt runs it."""
+    manifest = project.manifest_path
+    project_dir = Path(project.project_dir)
+    if not manifest.exists() or _newest_source_mtime(project_dir) > manifest.stat().st_mtime:
+        DbtCliResource(project_dir=str(project_dir), dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=manifest.parent
+        ).wait()
+
+
+def dbt_executable() -> str:
+    """dbt from the environment that runs the platform (the virtualenv), else from PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for folder in ("models", "macros", "seeds", "tests", "plugins"):
+        for path in (project_dir / folder).rglob("*"):
+            if path.suffix in (".sql", ".yml", ".yaml", ".csv", ".py"):
+                newest = max(newest, path.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        if (project_dir / name).exists():
+            newest = max(newest, (project_dir / name).stat().st_mtime)
+    return newest
 
 
 # Models that read the Python model outputs (schema ml) run in a second dbt step after them.

@@ -59,9 +59,13 @@ def _threshold_check(name: str, column: str, limit: float, description: str):
                 metadata={"note": "no measurement yet"},
             )
         value = float(row[column])
+        day = pd.Timestamp(row["date"]).date()
         return dg.AssetCheckResult(
             passed=value <= limit,
             severity=dg.AssetCheckSeverity.WARN,
+            description=None
+            if value <= limit
+            else f"{column} {value:.1%} on {day}, above {limit:.0%}",
             metadata={"date": str(pd.Timestamp(row["date"]).date()), column: value, "limit": limit},
         )
 
@@ -112,9 +116,16 @@ def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     if error:
         return error
     anomalies = latest[latest["is_anomaly"].fillna(False).astype(bool)]
+    moved = ", ".join(
+        f"{r.kpi} {r.change_pct:+.0%}" if pd.notna(r.change_pct) else str(r.kpi)
+        for r in anomalies.itertuples()
+    )
     return dg.AssetCheckResult(
         passed=anomalies.empty,
         severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if anomalies.empty
+        else f"moved more than 15% from trailing 28 days: {moved}",
         metadata={
             "anomalies": ", ".join(anomalies["kpi"]) or "none",
             "red": int((latest["status"] == "red").sum()),
