@@ -41,8 +41,9 @@ FILES = {
     "miniprogram": {"users.jsonl", "events.jsonl", "orders.jsonl"},
 }
 INTERACTION_FILES = {"sms_sends.csv", "messages.jsonl", "campaign_sends.jsonl", "events.jsonl"}
-# Registration channels each system offers (first_channel in the truth).
+# Registration channels each system offers (first_channel in the truth, 注册渠道 in the CRM).
 CHANNELS = {"crm": {"store", "online_mall"}, "wecom": {"wecom"}, "miniprogram": {"miniprogram"}}
+CHANNEL_CN = {"store": "门店", "online_mall": "线上商城", "miniprogram": "小程序", "wecom": "企业微信"}
 
 SHAPES = {
     "crm": BrandShape(sources=("crm",)),
@@ -117,11 +118,10 @@ def test_shape_truth_persons_are_the_persons_written(shaped):
         assert set(persons.true_person_id[persons[column]]) == seen, column
         assert persons[column].any() == shape.has(source)
     allowed = set().union(*(CHANNELS[s] for s in shape.sources))
-    assert set(persons.first_channel) <= allowed
+    assert set(persons.first_channel) == allowed
     members = read_crm(out, "members")
-    assert set(members["注册渠道"]) <= {"门店", "线上商城", "小程序", "企业微信"}
-    if shape.has("crm"):
-        assert len(members) > 0
+    assert set(members["注册渠道"]) <= {CHANNEL_CN[c] for c in allowed}
+    assert (len(members) > 0) == shape.has("crm")
 
 
 def test_shape_experiments_match_extracts(shaped):
@@ -145,8 +145,11 @@ def test_shape_experiments_match_extracts(shaped):
                 if int(k / (shape.experiments + 1) * DAYS) + 7 <= DAYS]
         assert sorted(truth.experiment_id.unique()) == [f"exp_{k:02d}" for k in fits]
         assert (truth.assigned_users > 0).all()
+    # an experiment goes out on a channel the brand has
     if not shape.has("wecom"):
         assert set(truth.channel) <= {"sms"}
+    if not shape.has("crm"):
+        assert set(truth.channel) <= {"wecom_1v1"}
 
 
 def test_shape_interactions(shaped):
@@ -269,3 +272,19 @@ def test_cli_shape_options(tmp_path, capsys):
             main(["--persons", "10", "--days", "2", "--out", str(tmp_path / "x"),
                   "--no-progress", *argv])
         assert not (tmp_path / "x").exists()
+
+
+def test_churned_after_is_dated_for_every_churn_inside_a_long_window():
+    from datagen.population import build_population
+    from datagen.truth import persons_table
+
+    for days in (180, 900):
+        pop = build_population(400, days, START, 8, MessConfig())
+        persons = persons_table(pop).to_pandas()
+        inside = pop.churn_day < days
+        assert persons.churned_after[inside].notna().all(), days
+        expected = [START + dt.timedelta(days=int(d)) for d in pop.churn_day[inside]]
+        assert list(persons.churned_after[inside]) == expected
+        # null only beyond two years after the start (or beyond a longer window)
+        beyond = pop.churn_day > max(730, days)
+        assert persons.churned_after[beyond].isna().all() and beyond.any()
