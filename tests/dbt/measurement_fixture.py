@@ -3,7 +3,12 @@
 A seeded random background of ~40 persons over 70 days, plus hand-written persons for the edge
 cases the measurement issue names: a cohort too young for D30, a user with two orders on one day,
 a refunded order, a user with no interactions, ties at NTILE boundaries, over-touch streaks, SLA
-replies inside / outside 2 hours and a chat whose 2-hour window has not closed.
+replies inside / outside 2 hours and a chat whose 2-hour window has not closed, and a gap of
+days (GAP) with no order and no interaction at all.
+
+The tables are created with the published column types (money as the DOUBLE an older build of
+fct_orders has: the measurement marts must give exact cents whatever the input's type), so an
+empty fact table keeps its types; `write_marts_db` writes any frames in that layout.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ CHANNELS_FIRST = ["store", "online_mall", "miniprogram", "wecom"]
 ORDER_CHANNELS = ["store", "online_mall", "miniprogram"]
 TOUCH_CHANNELS = ["wecom_1v1", "wecom_group", "sms"]
 SCENARIOS = ["birthday", "member_day", "new_arrival"]
+# days with no activity at all (nothing hand-written falls on them; the background is dropped)
+GAP = frozenset(range(55, 58))
 
 
 def day(n: int, hour: int = 10, minute: int = 0) -> dt.datetime:
@@ -210,6 +217,9 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     )
     order("q_chat", day(52, 9), 70)  # 7 days + 1 hour later: outside the window
 
+    gap_dates = {START + dt.timedelta(days=n) for n in GAP}
+    orders = [o for o in orders if o["ordered_at"].date() not in gap_dates]
+    inter = [i for i in inter if i["occurred_at"].date() not in gap_dates]
     dim_users = pd.DataFrame(users)
     dim_users["first_seen_date"] = dim_users["first_seen_at"].dt.date
     for col, val in [
@@ -231,29 +241,82 @@ def build_frames(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     return dim_users, fct_orders, fct_interactions
 
 
+TABLES = {
+    "dim_users": {
+        "person_id": "varchar",
+        "first_seen_at": "timestamp",
+        "first_channel": "varchar",
+        "first_seen_date": "date",
+        "registered_at": "timestamp",
+        "member_tier": "varchar",
+        "city": "varchar",
+        "consent_marketing": "boolean",
+        "unsubscribed_at": "timestamp",
+        "has_crm": "boolean",
+        "has_wecom": "boolean",
+        "has_miniprogram": "boolean",
+        "n_identifiers": "bigint",
+    },
+    "fct_orders": {
+        "order_id": "varchar",
+        "person_id": "varchar",
+        "channel": "varchar",
+        "ordered_at": "timestamp",
+        "amount": "double",
+        "discount_amount": "double",
+        "coupon_used": "boolean",
+        "is_refunded": "boolean",
+        "ordered_date": "date",
+    },
+    "fct_interactions": {
+        "interaction_id": "varchar",
+        "person_id": "varchar",
+        "occurred_at": "timestamp",
+        "channel": "varchar",
+        "direction": "varchar",
+        "scenario": "varchar",
+        "content_type": "varchar",
+        "campaign_id": "varchar",
+        "experiment_id": "varchar",
+        "variant": "varchar",
+        "occurred_date": "date",
+    },
+}
+
+
+def write_marts_db(
+    path: Path, dim_users: pd.DataFrame, fct_orders: pd.DataFrame, fct_interactions: pd.DataFrame
+) -> None:
+    """The three core marts (rows in the frames' order) and ml.user_clv, in a new DuckDB file."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists marts")
+        for name, frame in [
+            ("dim_users", dim_users),
+            ("fct_orders", fct_orders),
+            ("fct_interactions", fct_interactions),
+        ]:
+            columns = TABLES[name]
+            ddl = ", ".join(f"{c} {t}" for c, t in columns.items())
+            con.execute(f"create or replace table marts.{name} ({ddl})")
+            if len(frame):
+                con.register("frame", frame)
+                con.execute(f"insert into marts.{name} select {', '.join(columns)} from frame")
+                con.unregister("frame")
+        # user_ltv joins the probabilistic CLV the Python model asset writes; one buyer's row is
+        # enough to check the join (the CLV math itself is tested in tests/ml/test_clv.py)
+        con.execute("create schema if not exists ml")
+        con.execute(
+            "create or replace table ml.user_clv as select person_id, 0.5 as p_alive, "
+            "2.0 as expected_orders_365d, 100.0 as expected_order_value, 180.0 as clv_365d, "
+            "timestamp '2026-01-01' as clv_as_of from marts.fct_orders where not is_refunded "
+            "order by person_id limit 1"
+        )
+    finally:
+        con.close()
+
+
 def write_fixture_db(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     dim_users, fct_orders, fct_interactions = build_frames()
-    con = duckdb.connect(str(path))
-    con.execute("create schema if not exists marts")
-    for name, frame in [
-        ("dim_users", dim_users),
-        ("fct_orders", fct_orders),
-        ("fct_interactions", fct_interactions),
-    ]:
-        con.register("frame", frame)
-        con.execute(f"create or replace table marts.{name} as select * from frame")
-        con.unregister("frame")
-    con.execute("alter table marts.fct_interactions alter campaign_id type varchar")
-    con.execute("alter table marts.dim_users alter registered_at type timestamp")
-    con.execute("alter table marts.dim_users alter unsubscribed_at type timestamp")
-    # user_ltv joins the probabilistic CLV the Python model asset writes; one buyer's row is enough
-    # to check the join (the CLV math itself is tested in tests/ml/test_clv.py)
-    con.execute("create schema if not exists ml")
-    con.execute(
-        "create or replace table ml.user_clv as select person_id, 0.5 as p_alive, "
-        "2.0 as expected_orders_365d, 100.0 as expected_order_value, 180.0 as clv_365d, "
-        "timestamp '2026-01-01' as clv_as_of from marts.fct_orders where not is_refunded "
-        "order by person_id limit 1"
-    )
-    con.close()
+    write_marts_db(path, dim_users, fct_orders, fct_interactions)
     return dim_users, fct_orders, fct_interactions

@@ -22,7 +22,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.dbt.measurement_fixture import N_DAYS, START, write_fixture_db
+from tests.dbt.measurement_fixture import (
+    GAP,
+    N_DAYS,
+    START,
+    build_frames,
+    write_fixture_db,
+    write_marts_db,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
@@ -111,8 +118,11 @@ class Facts:
         self.users = users
         self.first_seen = dict(zip(users.person_id, users.first_seen_date, strict=True))
         self.first_channel = dict(zip(users.person_id, users.first_channel, strict=True))
-        self.calendar = sorted(set(orders.ordered_date) | set(inter.occurred_date))
-        self.start, self.end = self.calendar[0], self.calendar[-1]
+        # every calendar day from the first to the last day with an order or an interaction,
+        # days without any activity included
+        observed = set(orders.ordered_date) | set(inter.occurred_date)
+        self.start, self.end = min(observed), max(observed)
+        self.calendar = [self.start + n * DAY for n in range((self.end - self.start).days + 1)]
         inbound = inter[inter.direction == "inbound"]
         self.active = set(zip(orders.person_id, orders.ordered_date, strict=True)) | set(
             zip(inbound.person_id, inbound.occurred_date, strict=True)
@@ -185,6 +195,7 @@ def expected_rfm(f: Facts) -> pd.DataFrame:
             )
             .reset_index()
         )
+        g["monetary"] = g["monetary"].round(2)  # money is exact cents: rank on the cents
         g["recency_days"] = [(d - x).days for x in g["last"]]
         g["as_of_date"] = d
         n = len(g)
@@ -702,3 +713,81 @@ def test_one_day_incremental_run_equals_full_build(built):
             ],
         )
     shutil.rmtree(tmp / "target_inc", ignore_errors=True)
+
+
+# ---------------------------------------------------------------- days without any activity
+
+
+def test_daily_marts_have_a_row_for_every_day_of_the_loaded_range(built, facts):
+    gap = [START + n * DAY for n in sorted(GAP)]
+    active_dates = set(built["orders"].ordered_date) | set(built["inter"].occurred_date)
+    assert not set(gap) & active_dates and facts.start < gap[0] and gap[-1] < facts.end
+    marts = built["marts"]
+    assert sorted(marts["engagement_daily"].date) == facts.calendar
+    assert sorted(set(marts["kpi_daily"].date)) == facts.calendar
+    first_purchase = min(facts.kept.ordered_date)
+    assert sorted(set(marts["user_rfm"].as_of_date)) == [
+        d for d in facts.calendar if d >= first_purchase
+    ]
+    # through the gap every buyer stays in the snapshot and recency grows by a day a day
+    rfm = marts["user_rfm"].set_index(["person_id", "as_of_date"]).recency_days
+    before = rfm.xs(gap[0] - DAY, level="as_of_date")
+    after = rfm.xs(gap[-1] + DAY, level="as_of_date")
+    assert len(before) > 0
+    assert (after.loc[before.index] - before).isin([len(gap) + 1]).sum() >= 1
+    assert set(before.index) <= set(after.index)
+    eng = marts["engagement_daily"].set_index("date")
+    assert (eng.loc[gap, "touches"] == 0).all() and (eng.loc[gap, "total_users"] > 0).all()
+
+
+def test_incremental_runs_over_days_without_activity_equal_a_full_build(built):
+    """Partitions 55..57 land no row at all (one run over the three days), then day 58 lands.
+    Facts hold what was loaded by then; the result equals a full build of the same facts."""
+    tmp = built["tmp"]
+    users, orders, inter = build_frames()
+    first_gap, last_gap = START + min(GAP) * DAY, START + max(GAP) * DAY
+    day_after = last_gap + DAY
+
+    def load_through(db, day):
+        write_marts_db(
+            db, users, orders[orders.ordered_date <= day], inter[inter.occurred_date <= day]
+        )
+
+    select = [*INCREMENTAL, "rfm_tiers", "rfm_segments"]
+    db = tmp / "gap_incremental.duckdb"
+    load_through(db, first_gap - DAY)
+    run_dbt(db, tmp / "target_gap", select, f'{{"max_date": "{first_gap}"}}')
+    load_through(db, last_gap)
+    run_dbt(
+        db, tmp / "target_gap", select, f'{{"min_date": "{first_gap}", "max_date": "{day_after}"}}'
+    )
+    load_through(db, day_after)
+    run_dbt(
+        db,
+        tmp / "target_gap",
+        select,
+        f'{{"min_date": "{day_after}", "max_date": "{day_after + DAY}"}}',
+    )
+    got = read_marts(db, INCREMENTAL)
+
+    full_db = tmp / "gap_full.duckdb"
+    load_through(full_db, day_after)
+    run_dbt(full_db, tmp / "target_gap_full", select)
+    want = read_marts(full_db, INCREMENTAL)
+    for table, key in [
+        ("user_rfm", "as_of_date"),
+        ("retention_cohorts", "activity_date"),
+        ("engagement_daily", "date"),
+    ]:
+        assert {first_gap, last_gap, day_after} <= set(got[table][key]), table
+        assert_frames_match(
+            got[table],
+            want[table],
+            [
+                c
+                for c in [key, "person_id", "cohort_date", "cohort_channel", "day_n"]
+                if c in want[table].columns
+            ],
+        )
+    shutil.rmtree(tmp / "target_gap", ignore_errors=True)
+    shutil.rmtree(tmp / "target_gap_full", ignore_errors=True)

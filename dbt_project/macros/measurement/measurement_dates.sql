@@ -32,6 +32,36 @@
     ({{ date_expr }} >= {{ measurement_window_start(lookback_days) }} and {{ date_expr }} < {{ measurement_window_end() }})
 {%- endmacro %}
 
+{#-
+  The first day an incremental daily mart (re)builds in this run: min_date, or on an incremental
+  run the day after the latest day already built when that is earlier. A partition whose days had
+  no activity at all built nothing for them (the date spine ended before them), so the next run
+  with activity fills them in; a re-run of an older window starts at its min_date as before.
+  built_date_column is the mart's date key (its unique_key).
+-#}
+{% macro measurement_run_start(built_date_column) -%}
+    {%- if is_incremental() -%}
+        least(
+            {{ measurement_window_start() }},
+            coalesce(
+                (select {{ measurement_add_days('max(' ~ built_date_column ~ ')', 1) }} from {{ this }}),
+                {{ measurement_window_start() }}
+            )
+        )
+    {%- else -%}
+        {{ measurement_window_start() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when the date lies in [run start - lookback_days, max_date) (see measurement_run_start). -#}
+{% macro measurement_in_run(date_expr, built_date_column, lookback_days=0) -%}
+    {%- set run_start = measurement_run_start(built_date_column) -%}
+    {%- if lookback_days != 0 -%}
+        {%- set run_start = measurement_add_days(run_start, -lookback_days) -%}
+    {%- endif -%}
+    ({{ date_expr }} >= {{ run_start }} and {{ date_expr }} < {{ measurement_window_end() }})
+{%- endmacro %}
+
 {#- The integers 0..n as a one-column relation (portable: no generate_series). -#}
 {% macro measurement_integers(n, column_name='n') -%}
     {%- for i in range(n + 1) %}

@@ -1,7 +1,10 @@
--- One row per business day with data: interaction rate (互动率), touches, channel mix with the
--- community share, over-touch shares and the 2-hour SLA breach rate.
--- Incremental by date: a run rebuilds the days in [min_date - 1 day, max_date); the one-day
--- look-back settles the SLA of late-evening messages whose 2-hour window closed the next day.
+-- One row per day of the loaded range (days without any activity included): interaction rate
+-- (互动率), touches, channel mix with the community share, over-touch shares and the 2-hour SLA
+-- breach rate. Without any interaction at all the counts are 0 and the ratios over touches or
+-- chats are null (nothing to divide by).
+-- Incremental by date: a run rebuilds the days in [run start - 1 day, max_date), the run start
+-- being min_date or the first day not built yet (measurement_run_start); the one-day look-back
+-- settles the SLA of late-evening messages whose 2-hour window closed the next day.
 {{
     config(
         materialized='incremental',
@@ -23,7 +26,7 @@ days as (
 
     select distinct date_day as date
     from calendar
-    where {{ measurement_in_window('date_day', 1) }}
+    where {{ measurement_in_run('date_day', 'date', 1) }}
 
 ),
 
@@ -59,7 +62,7 @@ inbound_person_days as (
     from interactions
     where
         direction = 'inbound'
-        and {{ measurement_in_window('occurred_date', 30) }}
+        and {{ measurement_in_run('occurred_date', 'date', 30) }}
 
 ),
 
@@ -85,7 +88,7 @@ touches as (
     from interactions
     where
         direction = 'outbound'
-        and {{ measurement_in_window('occurred_date', 8) }}
+        and {{ measurement_in_run('occurred_date', 'date', 8) }}
 
 ),
 
@@ -163,7 +166,7 @@ inbound_chats as (
         channel = 'wecom_1v1'
         and direction = 'inbound'
         and scenario = 'chat'
-        and {{ measurement_in_window('occurred_date', 1) }}
+        and {{ measurement_in_run('occurred_date', 'date', 1) }}
 
 ),
 
@@ -175,7 +178,7 @@ staff_replies as (
         channel = 'wecom_1v1'
         and direction = 'outbound'
         and scenario = 'service_reply'
-        and {{ measurement_in_window('occurred_date', 1) }}
+        and {{ measurement_in_run('occurred_date', 'date', 1) }}
 
 ),
 

@@ -1,7 +1,8 @@
 -- One row per buyer and as-of business day: recency, frequency and monetary from the person's
 -- non-refunded orders through the end of the day, scored 1-5 (and 1-3 for the plan's tiers) with
--- NTILE over the day's buyers. Incremental by as_of_date: a run rebuilds the snapshots of the
--- days with data in [min_date, max_date).
+-- NTILE over the day's buyers. A snapshot for every day of the loaded range (a day without any
+-- order still scores the buyers so far). Incremental by as_of_date: a run rebuilds the snapshots
+-- of the days in [min_date, max_date), and any day after the latest snapshot (measurement_run_start).
 {{
     config(
         materialized='incremental',
@@ -22,7 +23,7 @@ snapshot_days as (
 
     select distinct date_day as as_of_date
     from calendar
-    where {{ measurement_in_window('date_day') }}
+    where {{ measurement_in_run('date_day', 'as_of_date') }}
 
 ),
 
