@@ -11,18 +11,21 @@ from threadpoolctl import threadpool_limits
 from ml.churn import (
     ChurnModel,
     RecencyBaseline,
-    build_training_set,
     evaluate,
-    monthly_snapshots,
     promotion_decision,
     risk_decile,
-    temporal_split,
+    split_for_training,
 )
-from ml.clv import score_buyers
+from ml.clv import MIN_REPEAT_BUYERS, cannot_score_reason, score_buyers
 from ml.features import FEATURE_NAMES, build_features
 from ml.forecast import RegistrationForecaster, backtest, daily_registrations
 from ml.plots import calibration_plot, forecast_plot
-from ml.segmentation import SEGMENTATION_FEATURES, PersonaSegmenter
+from ml.segmentation import (
+    INSUFFICIENT_DATA,
+    SEGMENT_VALUES,
+    SEGMENTATION_FEATURES,
+    PersonaSegmenter,
+)
 from orchestration.lib.model_registry import ModelRegistry, hash_frame
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -43,14 +46,66 @@ CLV_HORIZON_DAYS = 365
 CLV_MONTHLY_DISCOUNT = 0.01
 MIN_FORECAST_HISTORY_DAYS = 14
 
+# Column types of the ml.* tables, the same whether a table holds scores or is empty because
+# there is no model yet, so the dbt after-ML marts build either way.
+ML_TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "user_segments": {
+        "person_id": "str",
+        "segment": "str",
+        "model_version": "str",
+        "scored_at": "datetime64[us]",
+    },
+    "user_churn_scores": {
+        "person_id": "str",
+        "churn_probability": "float64",
+        "risk_decile": "int64",
+        "model_version": "str",
+        "scored_at": "datetime64[us]",
+    },
+    "user_clv": {
+        "person_id": "str",
+        "p_alive": "float64",
+        f"expected_orders_{CLV_HORIZON_DAYS}d": "float64",
+        "expected_order_value": "float64",
+        f"clv_{CLV_HORIZON_DAYS}d": "float64",
+        "clv_as_of": "datetime64[us]",
+    },
+    "registration_forecast": {
+        "date": "datetime64[us]",
+        "channel": "str",
+        "forecast": "float64",
+        "lower_80": "float64",
+        "upper_80": "float64",
+        "generated_at": "datetime64[us]",
+    },
+}
+
+
+def _ml_frame(table: str, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`frame` with the columns and types of ml.<table> (none given: the empty table)."""
+    columns = ML_TABLE_COLUMNS[table]
+    if frame is None:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    return frame.loc[:, list(columns)].astype(columns).reset_index(drop=True)
+
 
 def _as_of(context: dg.AssetExecutionContext, con) -> pd.Timestamp:
     """Cutoff of a run: the day after its last partition day, never past the loaded data."""
     loaded_end = data_end(con)
+    if pd.isna(loaded_end):
+        # no order and no interaction at all (a brand with members only): the persons' days
+        last_seen = con.execute("select max(first_seen_at) from marts.dim_users").fetchone()[0]
+        loaded_end = (
+            pd.Timestamp(last_seen).normalize() + pd.Timedelta(days=1) if last_seen else pd.NaT
+        )
     if context.has_partition_key:  # the monthly training assets
-        return min(pd.Timestamp(context.partition_time_window.end.date()), loaded_end)
-    window = run_window(context.run.tags)
-    return min(pd.Timestamp(window[1]), loaded_end) if window else loaded_end
+        end = pd.Timestamp(context.partition_time_window.end.date())
+    else:
+        window = run_window(context.run.tags)
+        end = pd.Timestamp(window[1]) if window else loaded_end
+    if pd.isna(loaded_end):
+        return end if not pd.isna(end) else pd.Timestamp.now().normalize()
+    return min(end, loaded_end)
 
 
 def _md_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -69,7 +124,8 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         group_name="models",
         kinds={"scikitlearn"},
         description="Monthly KMeans persona model (seed 3.1); names carried over from the previous "
-        "model so labels stay stable across retrains.",
+        "model so labels stay stable across retrains. Skipped, with the reason in its metadata, "
+        "while fewer persons (or distinct behaviour profiles) than clusters are loaded.",
     )
     def segmentation_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
@@ -77,12 +133,16 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
             orders, interactions, users = read_facts(con)
+        registry = _registry(siyu)
+        window = {"as_of": as_of.date().isoformat()}
         with threadpool_limits(1):
             X = build_features(orders, interactions, users, as_of.date())
-            registry = _registry(siyu)
+            model = PersonaSegmenter(random_state=0)
+            reason = model.cannot_fit_reason(X)
+            if reason:
+                return _skipped(registry, SEGMENTATION, reason, window, persons=len(X))
             previous_version = registry.promoted_version(SEGMENTATION)
             previous = registry.load(SEGMENTATION, previous_version) if previous_version else None
-            model = PersonaSegmenter(random_state=0)
             if previous is not None and list(previous.features_) != list(
                 model.features or SEGMENTATION_FEATURES
             ):
@@ -93,7 +153,7 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         version = registry.save(
             SEGMENTATION,
             model,
-            training_window={"as_of": as_of.date().isoformat()},
+            training_window=window,
             features=list(model.features or X.columns),
             params=model.get_params(),
             metrics={
@@ -108,6 +168,7 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         )
         return dg.MaterializeResult(
             metadata={
+                "status": "trained",
                 "model_version": version,
                 "silhouette": float(model.silhouette_),
                 "persons": len(X),
@@ -129,11 +190,15 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
                 asset=CHURN_MODEL_KEY,
                 blocking=True,
                 description="Promote only if the model beats the "
-                "recency-only baseline on the validation snapshot.",
+                "recency-only baseline on the validation snapshot. A month with too little "
+                "history trains nothing: the check then warns with the reason (WARN, so the "
+                "run succeeds) and nothing is promoted.",
             )
         ],
         description="Monthly churn classifier (gradient boosting, calibrated) trained on past "
-        "monthly snapshots, validated on the latest complete one.",
+        "monthly snapshots, validated on the latest complete one. Needs two monthly snapshots "
+        "with complete 30-day windows (about three months of data); skipped with the reason "
+        "in its metadata until then.",
     )
     def churn_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
@@ -141,25 +206,35 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
             orders, interactions, users = read_facts(con, before=as_of)
-        first = pd.Timestamp(users["first_seen_at"].min()).normalize()
-        snapshots = monthly_snapshots(first, as_of, horizon_days=30)
-        if len(snapshots) < 2:
-            reason = f"not enough history before {as_of.date()}: {len(snapshots)} complete monthly snapshot(s), need 2"
-            yield dg.MaterializeResult(metadata={"status": reason})
+        registry = _registry(siyu)
+        with threadpool_limits(1):
+            split = split_for_training(orders, interactions, users, data_end=as_of)
+        if split.cannot_train_reason:
+            reason = split.cannot_train_reason
+            window = {
+                "snapshots": [s.date().isoformat() for s in split.snapshots],
+                "data_end": as_of.date().isoformat(),
+            }
+            yield _skipped(registry, CHURN, reason, window)
+            # WARN: a month that cannot train is not a failed run, and it promotes nothing
             yield dg.AssetCheckResult(
-                check_name=PROMOTION_CHECK, passed=False, metadata={"reason": reason}
+                check_name=PROMOTION_CHECK,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "reason": f"not trained, nothing promoted: {reason}",
+                    "serving_version": registry.promoted_version(CHURN) or "none",
+                },
             )
             return
+        snapshots, train, valid = split.snapshots, split.train, split.valid
         with threadpool_limits(1):
-            training = build_training_set(orders, interactions, users, snapshots, data_end=as_of)
-            train, valid = temporal_split(training, snapshots[-1])
             features = list(FEATURE_NAMES)
             model = ChurnModel(random_state=0).fit(train[features], train["churned"])
             baseline = RecencyBaseline().fit(train[features], train["churned"])
             candidate = evaluate(valid["churned"], model.predict_proba(valid[features])[:, 1])
             base = evaluate(valid["churned"], baseline.predict_proba(valid[features])[:, 1])
         promote, reason = promotion_decision(candidate, base)
-        registry = _registry(siyu)
         version = registry.save(
             CHURN,
             model,
@@ -188,6 +263,7 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         )
         yield dg.MaterializeResult(
             metadata={
+                "status": "trained",
                 "model_version": version,
                 "promoted": promote,
                 "roc_auc": candidate["roc_auc"],
@@ -221,6 +297,43 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
     return [segmentation_model, churn_model]
 
 
+def _skipped(
+    registry: ModelRegistry, name: str, reason: str, window: dict, **figures
+) -> dg.MaterializeResult:
+    """A training that cannot run on this data: recorded in the registry, said in metadata."""
+    registry.record_skipped(name, reason=reason, training_window=window)
+    return dg.MaterializeResult(
+        metadata={
+            "status": "skipped: not enough data to train",
+            "reason": reason,
+            **_window_metadata(window),
+            **figures,
+            "serving_version": registry.promoted_version(name) or "none",
+        }
+    )
+
+
+def _window_metadata(window: dict) -> dict:
+    return {k: ", ".join(v) if isinstance(v, list) else v for k, v in window.items()}
+
+
+def _no_model_reason(registry: ModelRegistry, name: str) -> str:
+    """Why `name` has no promoted version: the last skipped training, the last version's
+    promotion decision, or that nothing was trained yet."""
+    skipped = registry.last_skipped(name)
+    versions = registry.list(name)
+    latest = versions[-1] if versions else None
+    if skipped and (latest is None or skipped["recorded_at"] > latest["saved_at"]):
+        return f"the last training was skipped: {skipped['reason']}"
+    if latest is not None:
+        decision = latest.get("metrics", {}).get("reason", "not promoted")
+        return f"{latest['version']} was not promoted ({decision})"
+    return (
+        f"no {name} model trained yet under {registry.root}: run the monthly_models job "
+        "(`siyu run` does so on a first run)"
+    )
+
+
 def _png_markdown(png: bytes) -> str:
     import base64
 
@@ -228,40 +341,61 @@ def _png_markdown(png: bytes) -> str:
 
 
 def build_scoring_assets() -> list[dg.AssetsDefinition]:
-    """Daily scoring: unpartitioned assets holding the latest scores, as of the run's last day."""
+    """Daily scoring: unpartitioned assets holding the latest scores, as of the run's last day.
+
+    Without a promoted model (too little data to train one yet) or anything to score, an asset
+    writes its ml.* table empty, with the same columns and types, and says why in its metadata.
+    """
     common = dict(group_name="models", kinds={"python", "duckdb"})
 
     @dg.asset(
         key=["ml", "user_segments"],
         deps=[*FACT_KEYS, SEGMENTATION_MODEL_KEY],
-        description="Each person's persona from the promoted segmentation model, as of the run.",
+        description="Each person's persona from the promoted segmentation model, as of the run: "
+        "the cluster's persona where the person's facts show its defining behaviour, else "
+        "insufficient_data (ml/segmentation.py). Empty while no model is promoted.",
         **common,
     )
     def user_segments(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ) -> dg.MaterializeResult:
         registry = _registry(siyu)
-        version = _promoted_or_fail(registry, SEGMENTATION)
-        model = registry.load(SEGMENTATION, version)
+        version = registry.promoted_version(SEGMENTATION)
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
+            if not version:
+                return _write_empty(
+                    con,
+                    "user_segments",
+                    as_of,
+                    f"no promoted {SEGMENTATION} model: {_no_model_reason(registry, SEGMENTATION)}",
+                )
             orders, interactions, users = read_facts(con, before=as_of)
             X = build_features(orders, interactions, users, as_of.date())
-            frame = pd.DataFrame(
-                {
-                    "person_id": X.index,
-                    "segment": model.predict(X).to_numpy(),
-                    "model_version": version,
-                    "scored_at": as_of,
-                }
+            if X.empty:
+                return _write_empty(
+                    con, "user_segments", as_of, f"no person first seen before {as_of.date()}"
+                )
+            model = registry.load(SEGMENTATION, version)
+            frame = _ml_frame(
+                "user_segments",
+                pd.DataFrame(
+                    {
+                        "person_id": X.index,
+                        "segment": model.predict(X).to_numpy(),
+                        "model_version": version,
+                        "scored_at": as_of,
+                    }
+                ),
             )
             replace_table(con, "ml", "user_segments", frame)
-        sizes = frame["segment"].value_counts()
+        sizes = frame["segment"].value_counts().reindex(SEGMENT_VALUES, fill_value=0)
         return dg.MaterializeResult(
             metadata={
                 "rows": len(frame),
                 "model_version": version,
                 "as_of": as_of.date().isoformat(),
+                "insufficient_data_share": float(sizes[INSUFFICIENT_DATA] / max(sizes.sum(), 1)),
                 "segment_shares": dg.MetadataValue.md(
                     _md_table((sizes / sizes.sum()).to_frame("share"))
                 ),
@@ -272,29 +406,47 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
         key=["ml", "user_churn_scores"],
         deps=[*FACT_KEYS, CHURN_MODEL_KEY],
         description="Daily churn probability (no order and no inbound interaction in the next "
-        "30 days) and risk decile from the promoted churn model.",
+        "30 days) and risk decile from the promoted churn model. Empty while no model is "
+        "promoted.",
         **common,
     )
     def user_churn_scores(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ) -> dg.MaterializeResult:
         registry = _registry(siyu)
-        version = _promoted_or_fail(registry, CHURN)
-        model = registry.load(CHURN, version)
+        version = registry.promoted_version(CHURN)
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
+            if not version:
+                return _write_empty(
+                    con,
+                    "user_churn_scores",
+                    as_of,
+                    f"no promoted {CHURN} model: {_no_model_reason(registry, CHURN)}",
+                )
             orders, interactions, users = read_facts(con, before=as_of)
             with threadpool_limits(1):
                 X = build_features(orders, interactions, users, as_of.date())
+                if X.empty:
+                    return _write_empty(
+                        con,
+                        "user_churn_scores",
+                        as_of,
+                        f"no person first seen before {as_of.date()}",
+                    )
+                model = registry.load(CHURN, version)
                 p = model.churn_probability(X[list(FEATURE_NAMES)])
-            frame = pd.DataFrame(
-                {
-                    "person_id": X.index,
-                    "churn_probability": p.to_numpy(),
-                    "risk_decile": risk_decile(p).to_numpy(),
-                    "model_version": version,
-                    "scored_at": as_of,
-                }
+            frame = _ml_frame(
+                "user_churn_scores",
+                pd.DataFrame(
+                    {
+                        "person_id": X.index,
+                        "churn_probability": p.to_numpy(),
+                        "risk_decile": risk_decile(p).to_numpy(),
+                        "model_version": version,
+                        "scored_at": as_of,
+                    }
+                ),
             )
             replace_table(con, "ml", "user_churn_scores", frame)
         by_decile = frame.groupby("risk_decile")["churn_probability"].agg(["count", "mean"])
@@ -312,7 +464,8 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
         key=["ml", "user_clv"],
         deps=FACT_KEYS,
         description="BG/NBD + Gamma-Gamma (ml/clv.py) fitted daily on non-refunded orders: "
-        "p_alive, expected orders and order value, discounted 365-day CLV.",
+        "p_alive, expected orders and order value, discounted 365-day CLV. Empty while there "
+        f"are fewer than {MIN_REPEAT_BUYERS} repeat buyers.",
         **common,
     )
     def user_clv(
@@ -321,36 +474,47 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
             orders = con.execute(
-                "select person_id, ordered_at, amount from marts.fct_orders "
+                "select person_id as customer_id, ordered_at, amount from marts.fct_orders "
                 "where not is_refunded and ordered_at < ?",
                 [as_of.to_pydatetime()],
             ).df()
             orders["amount"] = orders["amount"].astype(float)
+            reason = cannot_score_reason(orders, as_of)
+            if reason:
+                return _write_empty(con, "user_clv", as_of, f"CLV not fitted: {reason}")
             # orders are strictly before as_of, so every buyer's age T is at least one day
             started = dt.datetime.now()
             with threadpool_limits(1):
                 scores, bgf, ggf = score_buyers(
-                    orders.rename(columns={"person_id": "customer_id"}), as_of,
-                    horizon_days=CLV_HORIZON_DAYS, monthly_discount_rate=CLV_MONTHLY_DISCOUNT,
+                    orders,
+                    as_of,
+                    horizon_days=CLV_HORIZON_DAYS,
+                    monthly_discount_rate=CLV_MONTHLY_DISCOUNT,
                 )
             fit_seconds = (dt.datetime.now() - started).total_seconds()
-            frame = scores.rename_axis("person_id").reset_index().assign(clv_as_of=as_of)
+            frame = _ml_frame(
+                "user_clv",
+                scores.rename_axis("person_id").reset_index().assign(clv_as_of=as_of),
+            )
             replace_table(con, "ml", "user_clv", frame)
         return dg.MaterializeResult(
             metadata={
                 "rows": len(frame),
+                "as_of": as_of.date().isoformat(),
+                "repeat_buyers": int(ggf.n_customers_),
                 "fit_seconds": fit_seconds,
                 **{f"bgnbd_{k}": float(v) for k, v in bgf.params_.items()},
-                **{f"gamma_gamma_{k}": float(v) for k, v in (ggf.params_ if ggf else {}).items()},
-                "total_clv_365d_cny": float(frame["clv_365d"].sum()),
+                **{f"gamma_gamma_{k}": float(v) for k, v in ggf.params_.items()},
+                "total_clv_365d_cny": float(frame[f"clv_{CLV_HORIZON_DAYS}d"].sum()),
             }
         )
 
     @dg.asset(
         key=["ml", "registration_forecast"],
         deps=[dg.AssetKey(["marts", "dim_users"])],
-        description="Daily registrations by first channel, 28 days ahead with 80% intervals; "
-        "backtest against a seasonal-naive baseline in metadata.",
+        description="Daily registrations by first channel, 28 days ahead with 80% intervals, "
+        "from the day after the last loaded day; a channel needs "
+        f"{MIN_FORECAST_HISTORY_DAYS} days of history (empty until one has).",
         **common,
     )
     def registration_forecast(
@@ -364,33 +528,24 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
                 "from marts.dim_users where first_seen_at < ?",
                 [as_of.to_pydatetime()],
             ).df()
-            daily = daily_registrations(users, end_date=as_of - pd.Timedelta(days=1))
+            # the history runs up to and including the last loaded day (as_of is exclusive)
+            daily = daily_registrations(users, end_date=as_of)
             # a channel needs two weeks of history for its day-of-week pattern
             days_per_channel = daily.groupby("channel")["date"].nunique()
             ready = days_per_channel[days_per_channel >= MIN_FORECAST_HISTORY_DAYS].index
             daily = daily[daily["channel"].isin(ready)]
             if daily.empty:
-                forecast = pd.DataFrame(
-                    {
-                        "date": pd.Series(dtype="datetime64[ns]"),
-                        "channel": pd.Series(dtype="string"),
-                        **{c: pd.Series(dtype=float) for c in ("forecast", "lower_80", "upper_80")},
-                    }
+                return _write_empty(
+                    con,
+                    "registration_forecast",
+                    as_of,
+                    f"no channel has {MIN_FORECAST_HISTORY_DAYS} days of registrations before "
+                    f"{as_of.date()} yet ({int(days_per_channel.max()) if len(days_per_channel) else 0} "
+                    "days so far)",
                 )
-            else:
-                forecast = (
-                    RegistrationForecaster(horizon_days=28, interval=0.8).fit(daily).predict()
-                )
-            forecast["generated_at"] = as_of
-            replace_table(con, "ml", "registration_forecast", forecast)
-        if daily.empty:
-            return dg.MaterializeResult(
-                metadata={
-                    "rows": 0,
-                    "as_of": as_of.date().isoformat(),
-                    "note": f"no channel has {MIN_FORECAST_HISTORY_DAYS} days of history yet",
-                }
-            )
+            forecast = RegistrationForecaster(horizon_days=28, interval=0.8).fit(daily).predict()
+            frame = _ml_frame("registration_forecast", forecast.assign(generated_at=as_of))
+            replace_table(con, "ml", "registration_forecast", frame)
         # backtest each channel with enough history (3 folds of 28 days plus 8 weeks to fit)
         folds = []
         for channel, group in daily.groupby("channel"):
@@ -404,8 +559,14 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
         )
         return dg.MaterializeResult(
             metadata={
-                "rows": len(forecast),
+                "rows": len(frame),
                 "as_of": as_of.date().isoformat(),
+                "history_last_date": daily["date"].max().date().isoformat(),
+                "forecast_first_date": frame["date"].min().date().isoformat(),
+                "channels_without_enough_history": ", ".join(
+                    sorted(set(days_per_channel.index) - set(ready))
+                )
+                or "none",
                 **{f"backtest_{k}": float(v) for k, v in summary.items()},
                 "backtest": dg.MetadataValue.md(_md_table(scores)),
                 "plot": dg.MetadataValue.md(_png_markdown(png)),
@@ -415,11 +576,9 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
     return [user_segments, user_churn_scores, user_clv, registration_forecast]
 
 
-def _promoted_or_fail(registry: ModelRegistry, name: str) -> str:
-    version = registry.promoted_version(name)
-    if not version:
-        raise dg.Failure(
-            description=f"no promoted {name} model in {registry.root}: run the "
-            "monthly_models job (`siyu run` does so on a first run)"
-        )
-    return version
+def _write_empty(con, table: str, as_of: pd.Timestamp, reason: str) -> dg.MaterializeResult:
+    """Replace ml.<table> with the empty, typed table and say why there is nothing in it."""
+    replace_table(con, "ml", table, _ml_frame(table))
+    return dg.MaterializeResult(
+        metadata={"rows": 0, "as_of": as_of.date().isoformat(), "reason": reason}
+    )
