@@ -317,6 +317,7 @@ def cmd_publish(argv: list[str]) -> int:
         serving_path=settings.serving_path,
         published_dir=settings.published_dir,
         pg_dsn=settings.pg_dsn,
+        pg_readers=settings.pg_readers,
     )
 
 

@@ -67,6 +67,7 @@ def _republish(settings, erasure_id: str) -> dict:
     pub = publish(settings.warehouse_path, tables, serving_path=settings.serving_path,
                   published_dir=settings.published_dir, versions_dir=versions_dir,
                   run_id=f"erasure:{erasure_id}", keep_versions=1, pg_dsn=settings.pg_dsn,
+                  pg_readers=settings.pg_readers,
                   check_summary={t: {"passed": True, "note": note} for t in tables})
     # keep_versions=1 prunes the rest; a version a reader still links to is removed too
     leftovers = [p for p in versions_dir.iterdir()

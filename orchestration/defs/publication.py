@@ -222,6 +222,7 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
             check_summary=summary,
             keep_versions=siyu.publish_keep_versions,
             pg_dsn=siyu.read_pg_dsn(),
+            pg_readers=siyu.pg_reader_roles,
         )
         return dg.MaterializeResult(
             metadata={

@@ -45,6 +45,7 @@ def test_only_the_configured_sources_count_as_landed(landed, monkeypatch, capsys
         ("SIYU_PUBLISH_KEEP_VERSIONS", "many", "SIYU_PUBLISH_KEEP_VERSIONS must be a whole number"),
         ("SIYU_SOURCES", "crm,erp", "unknown source(s) erp"),
         ("SIYU_ENVIRONMENT", "production", "SIYU_HASH_SALT is unset or the development salt"),
+        ("SIYU_PG_READERS", "bi_reader,x; drop role y", "not a plain role name"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(landed, monkeypatch, capsys, var, value,
