@@ -144,3 +144,20 @@ def test_timezone_aware_input_is_read_as_shanghai_local_time():
     X = build_features(orders, _interactions(), users, AS_OF)
     assert X.loc["a", "frequency_365d"] == 1
     assert np.isclose(X.loc["a", "recency_days"], 1 / 86400)
+
+
+def test_a_brand_without_interactions_or_orders_still_gets_every_feature():
+    """A CRM-only brand has an empty fct_interactions (typed, as DuckDB returns it); a brand's
+    first days may have no order either."""
+    users = _users(("a", "2026-02-01"), ("b", "2026-02-20"))
+    no_interactions = _interactions().astype({"occurred_at": "datetime64[us]"})
+    orders = _orders(("a", "2026-02-25 10:00", 50.0, 5.0, True, False))
+    X = build_features(orders, no_interactions, users, AS_OF)
+    assert list(X.columns) == FEATURE_NAMES and not X.isna().any().any()
+    assert (X["days_since_last_inbound"] == NO_EVENT_DAYS).all()
+    assert (X[["inbound_90d", "ugc_share_all", "outbound_touches_per_week_28d"]] == 0).all().all()
+    assert X.loc["a", "days_since_last_active"] == pytest.approx(3 + 14 / 24)
+    nothing = build_features(orders.iloc[:0], no_interactions, users, AS_OF)
+    assert (nothing["recency_days"] == NO_EVENT_DAYS).all()
+    assert (nothing["days_since_last_active"] == NO_EVENT_DAYS).all()
+    assert nothing["tenure_days"].tolist() == [28.0, 9.0]
