@@ -53,7 +53,9 @@ def write_marts(path: Path, world: World) -> None:
         # typed like the dbt models even when a frame is empty (a brand without interactions)
         con.execute(
             "alter table marts.fct_interactions alter occurred_at type timestamp; "
-            "alter table marts.fct_interactions alter occurred_date type date"
+            "alter table marts.fct_interactions alter occurred_date type date; "
+            "alter table marts.fct_orders alter ordered_at type timestamp; "
+            "alter table marts.fct_orders alter ordered_date type date"
         )
 
 
@@ -340,3 +342,34 @@ def test_a_brand_without_interactions_trains_and_scores(settings):
     assert segments["n"].sum() == len(world.users)
     assert metadata(scored, ["ml", "user_clv"])["rows"] > 0
     assert metadata(scored, ["ml", "registration_forecast"])["rows"] > 0
+
+
+def test_a_brand_with_members_only_scores_nothing_without_failing(settings):
+    # no order and no interaction at all: the loaded days come from the persons' first_seen_at
+    world = make_world(5, start=START, days=20, seed=1, onboarding_days=10)
+    members_only = World(
+        world.users,
+        world.orders.iloc[:0],
+        world.interactions.iloc[:0],
+        world.persons,
+        world.start,
+        world.end,
+    )
+    write_marts(settings.warehouse_path, members_only)
+    last_seen = pd.Timestamp(world.users["first_seen_at"].max()).normalize()
+
+    trained = train(settings, "2025-01-01")
+
+    assert trained.success
+    assert metadata(trained, ["models", "segmentation_model"])["reason"] == (
+        "20 persons show only 1 distinct behaviour profile(s), need at least 4 (one per cluster)"
+    )
+    scored = score(settings)
+    assert scored.success
+    forecast = metadata(scored, ["ml", "registration_forecast"])
+    assert forecast["as_of"] == (last_seen + pd.Timedelta(days=1)).date().isoformat()
+    assert metadata(scored, ["ml", "user_clv"])["reason"] == (
+        "CLV not fitted: no buyers: no non-refunded order before the cutoff"
+    )
+    for table in ("ml.user_segments", "ml.user_churn_scores", "ml.user_clv"):
+        assert read(settings, f"select count(*) as n from {table}")["n"][0] == 0, table
