@@ -20,7 +20,8 @@ final as (
         person_id,
         ordered_date as purchase_date,
         count(*) as orders,
-        sum(amount) as amount_cny
+        -- exact cents whatever type fct_orders has (an older build holds DOUBLE)
+        sum({{ money_cny('amount') }}) as amount_cny
     from kept_orders
     group by person_id, ordered_date
 

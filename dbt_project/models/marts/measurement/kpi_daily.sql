@@ -1,9 +1,15 @@
 -- One row per business day x KPI: the plan's cockpit (3.4) with its targets (kpi_targets seed),
 -- red/amber/green status (boundaries inclusive, with a 1e-9 tolerance for float noise), the mean
 -- of the previous 28 days and the +-15% anomaly flag.
+-- A KPI whose measurement source has no row at all in the loaded data (a brand without an
+-- interaction source has no inbound interaction) cannot be measured: status not_measured, value
+-- null, on every day, never red. A measurable KPI with no value on a day (too little history, an
+-- empty denominator that day) has no row that day.
 with
 
 engagement_daily as (select * from {{ ref('engagement_daily') }}),
+orders as (select * from {{ ref('fct_orders') }}),
+interactions as (select * from {{ ref('fct_interactions') }}),
 user_rfm as (select * from {{ ref('user_rfm') }}),
 users as (select * from {{ ref('dim_users') }}),
 activity_days as (select * from {{ ref('int_measurement__activity_days') }}),
@@ -210,17 +216,115 @@ kpi_values as (
 
 ),
 
--- every day x KPI, so a KPI with no value on a day shows as null rather than missing
+-- measurability -----------------------------------------------------------------------------
+
+-- what each KPI is measured from (a KPI of the seed missing here fails the not_null test)
+kpi_sources as (
+
+    select
+        'interaction_rate' as kpi,
+        'inbound_interactions' as measured_from
+    union all
+    select
+        'community_share',
+        'outbound_touches'
+    union all
+    select
+        'touches_per_user_week',
+        'outbound_touches'
+    union all
+    select
+        'over_touch_3d_share',
+        'outbound_touches'
+    union all
+    select
+        'over_touch_7d_share',
+        'outbound_touches'
+    union all
+    select
+        'sla_2h_breach_rate',
+        'inbound_chats'
+    union all
+    select
+        'next_day_retention',
+        'activity'
+    union all
+    select
+        'd7_retention',
+        'activity'
+    union all
+    select
+        'churn_rate',
+        'activity'
+    union all
+    select
+        'repurchase_rate_30d',
+        'orders'
+    union all
+    select
+        'high_value_share',
+        'orders'
+
+),
+
+-- rows of each measurement source in the loaded data; the inbound chats are the 1:1 messages that
+-- need a staff reply (engagement_daily's SLA), activity is an order or an inbound interaction
+source_rows as (
+
+    select
+        'orders' as measured_from,
+        count(*) as source_rows
+    from orders
+    union all
+    select
+        'inbound_interactions',
+        count(*)
+    from interactions
+    where direction = 'inbound'
+    union all
+    select
+        'outbound_touches',
+        count(*)
+    from interactions
+    where direction = 'outbound'
+    union all
+    select
+        'inbound_chats',
+        count(*)
+    from interactions
+    where channel = 'wecom_1v1' and direction = 'inbound' and scenario = 'chat'
+    union all
+    select
+        'activity',
+        count(*)
+    from activity_days
+
+),
+
+kpis as (
+
+    select
+        kpi_targets.*,
+        kpi_sources.measured_from,
+        coalesce(source_rows.source_rows > 0, true) as is_measurable
+    from kpi_targets
+    left join kpi_sources on kpi_sources.kpi = kpi_targets.kpi
+    left join source_rows on source_rows.measured_from = kpi_sources.measured_from
+
+),
+
+-- every day x KPI; a KPI that cannot be measured has no value, whatever its formula gives
 grid as (
 
     select
         days.date,
-        kpi_targets.kpi,
-        kpi_values.value
+        kpis.kpi,
+        kpis.is_measurable,
+        case when kpis.is_measurable then kpi_values.value end as value
     from days
-    cross join kpi_targets
+    cross join kpis
     left join kpi_values
-        on kpi_values.date = days.date and kpi_values.kpi = kpi_targets.kpi
+        on kpi_values.date = days.date and kpi_values.kpi = kpis.kpi
 
 ),
 
@@ -249,19 +353,20 @@ final as (
 
         -- value and target
         grid.value,
-        kpi_targets.target,
-        kpi_targets.direction,
+        kpis.target,
+        kpis.direction,
         case
+            when not grid.is_measurable then 'not_measured'
             when grid.value is null then null
-            when kpi_targets.direction = 'higher_is_better' and grid.value >= kpi_targets.target - 1e-9 then 'green'
-            when kpi_targets.direction = 'lower_is_better' and grid.value <= kpi_targets.target + 1e-9 then 'green'
+            when kpis.direction = 'higher_is_better' and grid.value >= kpis.target - 1e-9 then 'green'
+            when kpis.direction = 'lower_is_better' and grid.value <= kpis.target + 1e-9 then 'green'
             when
-                kpi_targets.direction = 'higher_is_better'
-                and grid.value >= kpi_targets.target - kpi_targets.amber_band - 1e-9
+                kpis.direction = 'higher_is_better'
+                and grid.value >= kpis.target - kpis.amber_band - 1e-9
                 then 'amber'
             when
-                kpi_targets.direction = 'lower_is_better'
-                and grid.value <= kpi_targets.target + kpi_targets.amber_band + 1e-9
+                kpis.direction = 'lower_is_better'
+                and grid.value <= kpis.target + kpis.amber_band + 1e-9
                 then 'amber'
             else 'red'
         end as status,
@@ -271,20 +376,21 @@ final as (
         (grid.value - trailing_levels.trailing_28d) / nullif(trailing_levels.trailing_28d, 0) as change_pct,
         coalesce(
             abs((grid.value - trailing_levels.trailing_28d) / nullif(trailing_levels.trailing_28d, 0))
-            > kpi_targets.anomaly_threshold,
+            > kpis.anomaly_threshold,
             false
         ) as is_anomaly,
 
         -- labels
-        kpi_targets.unit,
-        kpi_targets.description_zh
+        kpis.measured_from,
+        kpis.unit,
+        kpis.description_zh
     from grid
-    inner join kpi_targets
-        on kpi_targets.kpi = grid.kpi
+    inner join kpis
+        on kpis.kpi = grid.kpi
     left join trailing_levels
         on trailing_levels.date = grid.date and trailing_levels.kpi = grid.kpi
-    -- a KPI that cannot be measured yet on a date (too little history) has no row that day
-    where grid.value is not null
+    -- a measurable KPI without a value yet on a date (too little history) has no row that day
+    where grid.value is not null or not grid.is_measurable
 
 )
 

@@ -38,8 +38,8 @@ person_factors as (
         data_bounds.data_end_date as as_of_date,
         coalesce(buyers.purchase_days, 0) as purchase_days,
         coalesce(buyers.orders, 0) as orders,
-        coalesce(buyers.monetary_cny, 0) as monetary_cny,
-        buyers.monetary_cny / nullif(buyers.orders, 0) as aov_cny,
+        cast(coalesce(buyers.monetary_cny, 0) as {{ money_cny_type() }}) as monetary_cny,
+        1.0 * buyers.monetary_cny / nullif(buyers.orders, 0) as aov_unrounded_cny,
         -- tenure from first seen to the last day with data, at least one month (30.4375 days)
         greatest(
             {{ measurement_days_between('users.first_seen_date', 'data_bounds.data_end_date') }} + 1,
@@ -63,25 +63,24 @@ final as (
         person_factors.orders,
         person_factors.purchase_days,
         person_factors.monetary_cny,
-        person_factors.aov_cny,
+        {{ money_cny('person_factors.aov_unrounded_cny') }} as aov_cny,
         person_factors.tenure_months,
         1.0 * person_factors.orders / person_factors.tenure_months as orders_per_month,
         stage_weights.horizon_months,
         stage_weights.weighted_stage_months,
 
-        -- LTV (CNY over the seed's horizon)
-        coalesce(
-            person_factors.aov_cny
-            * (1.0 * person_factors.orders / person_factors.tenure_months)
-            * stage_weights.weighted_stage_months,
-            0
-        ) as ltv_formula,
+        -- LTV (CNY over the seed's horizon), from the unrounded order value, rounded to the cent
+        {{ money_cny(
+            'coalesce(person_factors.aov_unrounded_cny'
+            ~ ' * (1.0 * person_factors.orders / person_factors.tenure_months)'
+            ~ ' * stage_weights.weighted_stage_months, 0)'
+        ) }} as ltv_formula,
 
-        -- probabilistic CLV (null for persons who never bought)
+        -- probabilistic CLV (null for persons who never bought); money to the cent
         clv.p_alive,
         clv.expected_orders_365d,
-        clv.expected_order_value,
-        clv.clv_365d
+        {{ money_cny('clv.expected_order_value') }} as expected_order_value,
+        {{ money_cny('clv.clv_365d') }} as clv_365d
     from person_factors
     cross join stage_weights
     left join clv on clv.person_id = person_factors.person_id

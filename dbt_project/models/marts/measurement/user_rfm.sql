@@ -35,7 +35,7 @@ buyer_measures as (
         max(purchase_days.purchase_date) as last_purchase_date,
         count(*) as frequency,
         cast(sum(purchase_days.orders) as {{ dbt.type_bigint() }}) as orders,
-        sum(purchase_days.amount_cny) as monetary
+        cast(sum(purchase_days.amount_cny) as {{ money_cny_type() }}) as monetary
     from snapshot_days
     inner join purchase_days
         on purchase_days.purchase_date <= snapshot_days.as_of_date
@@ -53,7 +53,8 @@ with_recency as (
 ),
 
 -- NTILE puts the worst buyers first so the best get the top score; ties on the measure are
--- broken by person_id ascending, so a tie at a boundary splits deterministically.
+-- broken by person_id ascending, so a tie at a boundary splits deterministically. monetary is an
+-- exact decimal: a float sum would break the tie by the order the rows were added in.
 scored as (
 
     select
