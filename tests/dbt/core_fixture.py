@@ -38,7 +38,9 @@ from ingestion.loader import load_days
 DAY1 = dt.date(2026, 6, 1)
 DAY2 = dt.date(2026, 6, 2)
 
-MEMBERS_HEADER = "会员编号,姓名,手机号,注册时间,注册渠道,会员等级,生日,城市,营销授权,退订时间,更新时间"
+MEMBERS_HEADER = (
+    "会员编号,姓名,手机号,注册时间,注册渠道,会员等级,生日,城市,营销授权,退订时间,更新时间"
+)
 ORDERS_HEADER = "订单号,会员编号,下单时间,订单金额,优惠金额,是否用券,订单状态,门店"
 
 EXPECTED_FIRST_CHANNEL = {
@@ -113,48 +115,133 @@ def write_core_landing(root: Path) -> Path:
     _jsonl(
         root / "miniprogram" / d1 / "users.jsonl",
         [
-            {"openid": "oX13", "unionid": None, "phone_number": "13700000013", "nickname": "丁",
-             "registered_at": _ms(DAY1, 13), "scene": 1047, "consent_marketing": True,
-             "unsubscribed_at": None, "updated_at": _ms(DAY1, 13)},
-            {"openid": "o15", "unionid": "U15", "phone_number": None, "nickname": "己",
-             "registered_at": _ms(DAY1, 15), "scene": 1047, "consent_marketing": True,
-             "unsubscribed_at": None, "updated_at": _ms(DAY1, 15)},
-            {"openid": "o16", "unionid": None, "phone_number": "13700000016", "nickname": "戊",
-             "registered_at": _ms(DAY1, 16), "scene": 1047, "consent_marketing": True,
-             "unsubscribed_at": None, "updated_at": _ms(DAY1, 16)},
-            {"openid": "o17", "unionid": "U17", "phone_number": None, "nickname": "庚",
-             "registered_at": _ms(DAY1, 18), "scene": 1047, "consent_marketing": True,
-             "unsubscribed_at": None, "updated_at": _ms(DAY1, 18)},
+            {
+                "openid": "oX13",
+                "unionid": None,
+                "phone_number": "13700000013",
+                "nickname": "丁",
+                "registered_at": _ms(DAY1, 13),
+                "scene": 1047,
+                "consent_marketing": True,
+                "unsubscribed_at": None,
+                "updated_at": _ms(DAY1, 13),
+            },
+            {
+                "openid": "o15",
+                "unionid": "U15",
+                "phone_number": None,
+                "nickname": "己",
+                "registered_at": _ms(DAY1, 15),
+                "scene": 1047,
+                "consent_marketing": True,
+                "unsubscribed_at": None,
+                "updated_at": _ms(DAY1, 15),
+            },
+            {
+                "openid": "o16",
+                "unionid": None,
+                "phone_number": "13700000016",
+                "nickname": "戊",
+                "registered_at": _ms(DAY1, 16),
+                "scene": 1047,
+                "consent_marketing": True,
+                "unsubscribed_at": None,
+                "updated_at": _ms(DAY1, 16),
+            },
+            {
+                "openid": "o17",
+                "unionid": "U17",
+                "phone_number": None,
+                "nickname": "庚",
+                "registered_at": _ms(DAY1, 18),
+                "scene": 1047,
+                "consent_marketing": True,
+                "unsubscribed_at": None,
+                "updated_at": _ms(DAY1, 18),
+            },
         ],
     )
     _jsonl(
         root / "miniprogram" / d1 / "orders.jsonl",
         [
-            {"order_id": "W13", "openid": "oX13", "created_at": _ms(DAY1, 13, 30),
-             "total_fee": 1999, "discount_fee": 1, "coupon_id": "cp1", "status": "paid"},
-            {"order_id": "W17", "openid": "o17", "created_at": _ms(DAY1, 16, 59),
-             "total_fee": 30, "discount_fee": 0, "coupon_id": None, "status": "paid"},
+            {
+                "order_id": "W13",
+                "openid": "oX13",
+                "created_at": _ms(DAY1, 13, 30),
+                "total_fee": 1999,
+                "discount_fee": 1,
+                "coupon_id": "cp1",
+                "status": "paid",
+            },
+            {
+                "order_id": "W17",
+                "openid": "o17",
+                "created_at": _ms(DAY1, 16, 59),
+                "total_fee": 30,
+                "discount_fee": 0,
+                "coupon_id": None,
+                "status": "paid",
+            },
         ],
     )
     _jsonl(
         root / "wecom" / d1 / "external_contacts.jsonl",
         [
-            {"external_contact": {"external_userid": "wm15", "unionid": "U15", "name": "己",
-                                  "type": 1, "gender": 1},
-             "follow_user": [{"userid": "staff_li", "remark": "", "createtime": _ms(DAY1, 19) // 1000,
-                              "tags": [], "remark_mobiles": [], "add_way": 1, "state": ""}]},
-            {"external_contact": {"external_userid": "wm17", "unionid": "U17", "name": "庚",
-                                  "type": 1, "gender": 1},
-             "follow_user": [{"userid": "staff_li", "remark": "", "createtime": _ms(DAY1, 17) // 1000,
-                              "tags": [], "remark_mobiles": [], "add_way": 1, "state": ""}]},
+            {
+                "external_contact": {
+                    "external_userid": "wm15",
+                    "unionid": "U15",
+                    "name": "己",
+                    "type": 1,
+                    "gender": 1,
+                },
+                "follow_user": [
+                    {
+                        "userid": "staff_li",
+                        "remark": "",
+                        "createtime": _ms(DAY1, 19) // 1000,
+                        "tags": [],
+                        "remark_mobiles": [],
+                        "add_way": 1,
+                        "state": "",
+                    }
+                ],
+            },
+            {
+                "external_contact": {
+                    "external_userid": "wm17",
+                    "unionid": "U17",
+                    "name": "庚",
+                    "type": 1,
+                    "gender": 1,
+                },
+                "follow_user": [
+                    {
+                        "userid": "staff_li",
+                        "remark": "",
+                        "createtime": _ms(DAY1, 17) // 1000,
+                        "tags": [],
+                        "remark_mobiles": [],
+                        "add_way": 1,
+                        "state": "",
+                    }
+                ],
+            },
         ],
     )
     _jsonl(
         root / "wecom" / d1 / "messages.jsonl",
         [
-            {"msgid": "m15", "action": "send", "from": "wm15", "tolist": ["staff_li"],
-             "roomid": "", "msgtime": _ms(DAY1, 15), "msgtype": "text",
-             "text": {"content": "你好"}},
+            {
+                "msgid": "m15",
+                "action": "send",
+                "from": "wm15",
+                "tolist": ["staff_li"],
+                "roomid": "",
+                "msgtime": _ms(DAY1, 15),
+                "msgtype": "text",
+                "text": {"content": "你好"},
+            },
         ],
     )
     return root
