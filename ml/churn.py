@@ -211,7 +211,8 @@ def split_for_training(
     labels must occur: at least ``cv`` churned and ``cv`` active rows to train (the calibration
     folds are stratified) and both in the validation rows (ROC AUC needs two classes). With data
     from the 1st of a month that is about three months: a brand loaded from 2026-05-01 trains
-    once its data reach 2026-07-31 (snapshots 2026-06-01 and 2026-07-01).
+    once its data reach 2026-07-30 (snapshots 2026-06-01 and 2026-07-01, whose window is
+    2026-07-01 .. 2026-07-30).
 
     Args:
         data_end: exclusive end of the observed data (the day after the last loaded day).

@@ -272,7 +272,10 @@ def test_too_little_history_is_a_reason_not_an_error(start, days, snapshots):
 
 
 def test_three_months_from_the_first_train_on_june_and_validate_on_july():
-    split = _split(make_world(60, start="2026-05-01", days=92, seed=5, onboarding_days=20))
+    # data 2026-05-01 .. 2026-07-29 is a day short of July's window; .. 2026-07-30 trains
+    short = _split(make_world(60, start="2026-05-01", days=90, seed=5, onboarding_days=20))
+    assert "1 monthly snapshot(s)" in short.cannot_train_reason
+    split = _split(make_world(60, start="2026-05-01", days=91, seed=5, onboarding_days=20))
     assert split.cannot_train_reason is None
     assert [s.date().isoformat() for s in split.snapshots] == ["2026-06-01", "2026-07-01"]
     assert set(split.train.index.get_level_values("snapshot_date")) == {pd.Timestamp("2026-06-01")}
