@@ -131,13 +131,18 @@ def cmd_run(args) -> int:
                     month_key = monthly.get_last_partition_key()
                 monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
                 print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
-                results.append(
-                    monthly_job.execute_in_process(
-                        instance=instance, partition_key=month_key, raise_on_error=False
-                    )
+                training = monthly_job.execute_in_process(
+                    instance=instance, partition_key=month_key, raise_on_error=False
                 )
-                _report_run(results[-1], "model training")
-            if results[-1].success:
+                _report_run(training, "model training")
+                if not training.success:
+                    # A model that is not promoted (too little history, or no better than its
+                    # baseline) scores nothing yet; the marts still publish without it.
+                    print(
+                        "siyu run: a model was not promoted (above): the marts publish "
+                        "without its scores, which appear once a model is promoted",
+                        file=sys.stderr,
+                    )
                 results.append(
                     _execute(
                         daily_job,

@@ -67,11 +67,15 @@ def replace_table(
 
 
 def data_end(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
-    """The exclusive end of the loaded activity: the day after the last order or interaction."""
+    """The exclusive end of the loaded activity: the day after the last order or interaction
+    (for a brand with neither yet, the day after the last person was first seen)."""
     last = con.execute(
-        "select greatest((select max(ordered_date) from marts.fct_orders), "
-        "(select max(occurred_date) from marts.fct_interactions))"
+        "select coalesce(greatest((select max(ordered_date) from marts.fct_orders), "
+        "(select max(occurred_date) from marts.fct_interactions)), "
+        "(select max(first_seen_at)::date from marts.dim_users))"
     ).fetchone()[0]
+    if last is None:
+        raise ValueError("nothing is loaded: no order, interaction or person in the marts")
     return pd.Timestamp(last) + pd.Timedelta(days=1)
 
 

@@ -72,3 +72,35 @@ def test_an_unknown_condition_is_a_suite_error(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
     result = validate_frame("experiment_results", pd.DataFrame(), as_of=AS_OF)
     assert not result.success and "unknown applies_when condition" in result.error
+
+
+def test_a_kpi_without_a_source_is_not_measured_never_a_null_value():
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime([AS_OF] * 3),
+            "kpi": ["repurchase_rate_30d", "interaction_rate", "community_share"],
+            "value": [0.31, None, None],
+            "target": [0.28, 0.35, 0.40],
+            "status": ["green", "not_measured", "green"],
+            "trailing_28d": [0.30, None, None],
+            "change_pct": [0.03, None, None],
+            "is_anomaly": [False, False, False],
+        }
+    )
+    result = validate_frame("kpi_daily", frame, as_of=AS_OF)
+    # not_measured is a valid status; a measured ("green") KPI without a value is not
+    assert [(r["expectation"], r["column"], r["unexpected_count"]) for r in result.failed] == [
+        ("expect_column_values_to_not_be_null", "value", 1)
+    ]
+    assert validate_frame("kpi_daily", frame.iloc[:2], as_of=AS_OF).success
+
+
+def test_insufficient_data_is_a_segment():
+    columns = list(empty_frame("user_segments").columns)
+    row = {c: None for c in columns}
+    row.update(person_id="p_1", segment="insufficient_data", model_version="v1",
+               scored_at=pd.Timestamp(AS_OF))
+    frame = pd.DataFrame([row], columns=columns)
+    result = validate_frame("user_segments", frame, as_of=AS_OF, reference=["p_1"],
+                            context=ALL_SOURCES_TRAINED)
+    assert not [r for r in result.failed if r["column"] == "segment"], result.summary()
