@@ -127,12 +127,21 @@ def change_log(kpis: pd.DataFrame, previous: pd.DataFrame | None, version: int) 
     if previous is None or version == 1:
         return ["- v1: first version of this day's report."]
     merged = kpis.merge(previous, on="kpi", how="outer", suffixes=("", "_before"))
-    changed = merged[(merged["value"] - merged["value_before"]).abs().fillna(1) > 1e-9]
+    now = pd.to_numeric(merged["value"], errors="coerce")
+    before = pd.to_numeric(merged["value_before"], errors="coerce")
+    # a not_measured KPI (null value) in both versions is unchanged; one that appears or goes is not
+    differs = (now - before).abs() > 1e-9
+    changed = merged[differs | (now.isna() != before.isna())]
     if changed.empty:
         return [f"- v{version}: regenerated; no KPI value changed."]
     return [
-        f"- v{version}: {r.kpi} {r.value_before:.3f} -> {r.value:.3f}" for r in changed.itertuples()
+        f"- v{version}: {r.kpi} {_log_value(r.value_before)} -> {_log_value(r.value)}"
+        for r in changed.itertuples()
     ]
+
+
+def _log_value(value: float | None) -> str:
+    return "not measured" if pd.isna(value) else f"{value:.3f}"
 
 
 def _versions(reports_dir: Path, day: dt.date) -> list[int]:
