@@ -287,6 +287,10 @@ class _FrameClassifier(ClassifierMixin, BaseEstimator):
         return pd.Series(self.predict_proba(X)[:, 1], index=X.index, name="churn_probability")
 
 
+# Training rows from which isotonic calibration is used (below it, sigmoid).
+ISOTONIC_MIN_ROWS = 5_000
+
+
 class ChurnModel(_FrameClassifier):
     """Calibrated gradient boosting on the point-in-time features.
 
@@ -299,20 +303,22 @@ class ChurnModel(_FrameClassifier):
 
     Parameters:
         random_state: seed for the boosting and fold split.
-        calibration: ``"isotonic"`` or ``"sigmoid"``.
+        calibration: ``"isotonic"``, ``"sigmoid"`` or ``"auto"`` (isotonic from
+            :data:`ISOTONIC_MIN_ROWS` training rows, sigmoid below).
         cv: calibration folds.
         max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: passed to
             ``HistGradientBoostingClassifier``.
         features: feature columns; default :data:`ml.features.FEATURE_NAMES`.
 
     Attributes:
-        feature_names_in_, classes_, calibrated_ (the fitted ``CalibratedClassifierCV``).
+        feature_names_in_, classes_, calibrated_ (the fitted ``CalibratedClassifierCV``),
+        calibration_ (the method used), min_samples_leaf_ (capped at 5% of the training rows).
     """
 
     def __init__(
         self,
         random_state: int = 0,
-        calibration: str = "isotonic",
+        calibration: str = "auto",
         cv: int = 3,
         max_iter: int = 200,
         learning_rate: float = 0.05,
@@ -333,20 +339,30 @@ class ChurnModel(_FrameClassifier):
 
     def fit(self, X: pd.DataFrame, y: Sequence[int] | pd.Series) -> ChurnModel:
         """Fit on features ``X`` and 0/1 churn labels ``y``."""
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise ValueError("calibration must be 'isotonic' or 'sigmoid'")
+        if self.calibration not in ("auto", "isotonic", "sigmoid"):
+            raise ValueError("calibration must be 'auto', 'isotonic' or 'sigmoid'")
+        n_rows = len(X)
+        # isotonic calibration needs many rows per fold; on a small brand's few hundred rows
+        # it collapses to a step or a constant (ROC AUC 0.5), so small sets use sigmoid
+        self.calibration_ = (
+            ("isotonic" if n_rows >= ISOTONIC_MIN_ROWS else "sigmoid")
+            if self.calibration == "auto"
+            else self.calibration
+        )
+        # leaves of at most 5% of the training rows, so a small training set still splits
+        self.min_samples_leaf_ = int(max(5, min(self.min_samples_leaf, n_rows // 20)))
         self.feature_names_in_ = np.asarray(list(self.features or FEATURE_NAMES), dtype=object)
         booster = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
+            min_samples_leaf=self.min_samples_leaf_,
             l2_regularization=self.l2_regularization,
             early_stopping=False,
             random_state=self.random_state,
         )
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-        self.calibrated_ = CalibratedClassifierCV(booster, method=self.calibration, cv=folds)
+        self.calibrated_ = CalibratedClassifierCV(booster, method=self.calibration_, cv=folds)
         self.calibrated_.fit(self._matrix(X), np.asarray(y, dtype=int))
         self.classes_ = self.calibrated_.classes_
         return self

@@ -9,7 +9,6 @@ from the SQL. A second project state checks that a one-day incremental run equal
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 import os
 import shutil
@@ -30,6 +29,15 @@ from tests.dbt.measurement_fixture import (
     write_fixture_db,
     write_marts_db,
 )
+from tests.reference_metrics import (
+    DAY,
+    Facts,
+    assert_frames_match,
+    expected_engagement,
+    expected_retention_cohorts,
+    expected_retention_summary,
+    expected_rfm,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
@@ -46,10 +54,6 @@ MARTS = [
     "user_ltv",
 ]
 INCREMENTAL = ["user_rfm", "retention_cohorts", "engagement_daily"]
-DAY = dt.timedelta(days=1)
-
-
-TOUCH_CHANNELS = ["wecom_1v1", "wecom_group", "sms"]
 
 
 def read_seed(name: str) -> list[dict[str, str]]:
@@ -111,113 +115,9 @@ def built(tmp_path_factory):
 # ---------------------------------------------------------------- independent expectations
 
 
-class Facts:
-    """The fixture frames reduced to Python sets and dicts, following the written definitions."""
-
-    def __init__(self, users, orders, inter):
-        self.users = users
-        self.first_seen = dict(zip(users.person_id, users.first_seen_date, strict=True))
-        self.first_channel = dict(zip(users.person_id, users.first_channel, strict=True))
-        # every calendar day from the first to the last day with an order or an interaction,
-        # days without any activity included
-        observed = set(orders.ordered_date) | set(inter.occurred_date)
-        self.start, self.end = min(observed), max(observed)
-        self.calendar = [self.start + n * DAY for n in range((self.end - self.start).days + 1)]
-        inbound = inter[inter.direction == "inbound"]
-        self.active = set(zip(orders.person_id, orders.ordered_date, strict=True)) | set(
-            zip(inbound.person_id, inbound.occurred_date, strict=True)
-        )
-        kept = orders[~orders.is_refunded]
-        self.kept = kept
-        self.purchase_days = defaultdict(set)
-        for p, d in zip(kept.person_id, kept.ordered_date, strict=True):
-            self.purchase_days[p].add(d)
-        self.touches = inter[inter.direction == "outbound"]
-
-    def cohort_persons(self):
-        return [p for p, d in self.first_seen.items() if d >= self.start]
-
-    def first_buy_closed(self, p):
-        days = sorted(self.purchase_days.get(p, ()))
-        return bool(days) and days[0] + 30 * DAY <= self.end
-
-    def repurchased(self, p):
-        days = sorted(self.purchase_days.get(p, ()))
-        return len(days) >= 2 and days[1] <= days[0] + 30 * DAY
-
-
 @pytest.fixture(scope="module")
 def facts(built):
     return Facts(built["users"], built["orders"], built["inter"])
-
-
-def ntile(n_rows: int, k: int) -> list[int]:
-    """SQL NTILE: the first n % k buckets hold one row more."""
-    q, r = divmod(n_rows, k)
-    out = []
-    for b in range(1, k + 1):
-        out += [b] * (q + (1 if b <= r else 0))
-    return out
-
-
-def segment(r: int, f: int) -> str:
-    grid = {
-        "champions": ("5", "45"),
-        "loyal": ("34", "45"),
-        "potential_loyalist": ("45", "23"),
-        "new": ("5", "1"),
-        "promising": ("4", "1"),
-        "need_attention": ("3", "3"),
-        "about_to_sleep": ("3", "12"),
-        "at_risk": ("12", "34"),
-        "cant_lose": ("12", "5"),
-        "hibernating": ("12", "12"),
-    }
-    hits = [name for name, (rs, fs) in grid.items() if str(r) in rs and str(f) in fs]
-    assert len(hits) == 1, (r, f, hits)
-    return hits[0]
-
-
-def expected_rfm(f: Facts) -> pd.DataFrame:
-    rows = []
-    kept = f.kept
-    for d in f.calendar:
-        upto = kept[kept.ordered_date <= d]
-        if upto.empty:
-            continue
-        g = (
-            upto.groupby("person_id")
-            .agg(
-                last=("ordered_date", "max"),
-                orders=("order_id", "count"),
-                monetary=("amount", "sum"),
-                frequency=("ordered_date", "nunique"),
-            )
-            .reset_index()
-        )
-        g["monetary"] = g["monetary"].round(2)  # money is exact cents: rank on the cents
-        g["recency_days"] = [(d - x).days for x in g["last"]]
-        g["as_of_date"] = d
-        n = len(g)
-        for col, key, asc, k in [
-            ("r_score", "recency_days", False, 5),
-            ("f_score", "frequency", True, 5),
-            ("m_score", "monetary", True, 5),
-            ("r3_score", "recency_days", False, 3),
-            ("m3_score", "monetary", True, 3),
-        ]:
-            order = g.sort_values([key, "person_id"], ascending=[asc, True]).index
-            g.loc[order, col] = ntile(n, k)
-        rows.append(g)
-    out = pd.concat(rows, ignore_index=True)
-    for c in ["r_score", "f_score", "m_score", "r3_score", "m3_score"]:
-        out[c] = out[c].astype(int)
-    tiers = {(3, 3): "high_value", (2, 2): "potential", (1, 1): "churned"}
-    out["rfm_tier"] = [
-        tiers.get((r, m), "other") for r, m in zip(out.r3_score, out.m3_score, strict=True)
-    ]
-    out["rfm_segment"] = [segment(r, fs) for r, fs in zip(out.r_score, out.f_score, strict=True)]
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -225,106 +125,9 @@ def rfm_expected(facts):
     return expected_rfm(facts)
 
 
-def expected_engagement(f: Facts, inter: pd.DataFrame) -> pd.DataFrame:
-    inbound = inter[inter.direction == "inbound"]
-    t = f.touches
-    touched_days = defaultdict(set)
-    for p, d in zip(t.person_id, t.occurred_date, strict=True):
-        touched_days[p].add(d)
-    chats = inter[
-        (inter.channel == "wecom_1v1") & (inter.direction == "inbound") & (inter.scenario == "chat")
-    ]
-    replies = inter[
-        (inter.channel == "wecom_1v1")
-        & (inter.direction == "outbound")
-        & (inter.scenario == "service_reply")
-    ]
-    watermark = inter.occurred_at.max()
-    rows = []
-    for d in f.calendar:
-        total = sum(1 for x in f.first_seen.values() if x <= d)
-        win = inbound[(inbound.occurred_date <= d) & (inbound.occurred_date > d - 30 * DAY)]
-        today = t[t.occurred_date == d]
-        week = t[(t.occurred_date <= d) & (t.occurred_date > d - 7 * DAY)]
-        per_person = week.groupby("person_id").size()
-        streak = {
-            k: sum(
-                1 for days in touched_days.values() if all(d - i * DAY in days for i in range(k))
-            )
-            for k in (3, 7)
-        }
-        closed = breaches = 0
-        for _, c in chats[chats.occurred_date == d].iterrows():
-            deadline = c.occurred_at + pd.Timedelta(hours=2)
-            if deadline > watermark:
-                continue
-            closed += 1
-            r = replies[
-                (replies.person_id == c.person_id)
-                & (replies.occurred_at >= c.occurred_at)
-                & (replies.occurred_at <= deadline)
-            ]
-            breaches += r.empty
-        n = len(today)
-        shares = {ch: (today.channel == ch).sum() / n if n else math.nan for ch in TOUCH_CHANNELS}
-        rows.append(
-            {
-                "date": d,
-                "total_users": total,
-                "interacting_users": win.person_id.nunique(),
-                "interaction_rate": win.person_id.nunique() / total,
-                "touches": n,
-                "touched_users": today.person_id.nunique(),
-                "touches_7d": len(week),
-                "touched_users_7d": len(per_person),
-                "touches_per_user_week": len(week) / len(per_person)
-                if len(per_person)
-                else math.nan,
-                "over_3_touches_week_share": (per_person > 3).mean()
-                if len(per_person)
-                else math.nan,
-                "wecom_1v1_share": shares["wecom_1v1"],
-                "wecom_group_share": shares["wecom_group"],
-                "sms_share": shares["sms"],
-                "community_share": shares["wecom_group"],
-                "over_touch_3d_users": streak[3],
-                "over_touch_3d_share": streak[3] / total,
-                "over_touch_7d_users": streak[7],
-                "over_touch_7d_share": streak[7] / total,
-                "inbound_chats": int((chats.occurred_date == d).sum()),
-                "sla_closed_chats": closed,
-                "sla_breaches": breaches,
-                "sla_2h_breach_rate": breaches / closed if closed else math.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture(scope="module")
 def engagement_expected(built, facts):
     return expected_engagement(facts, built["inter"])
-
-
-def assert_frames_match(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
-    cols = list(expected.columns)
-    a = actual[cols].sort_values(keys).reset_index(drop=True)
-    e = expected[cols].sort_values(keys).reset_index(drop=True)
-    assert len(a) == len(e), (len(a), len(e))
-    for c in cols:
-        if pd.api.types.is_numeric_dtype(e[c]) and not pd.api.types.is_bool_dtype(e[c]):
-            pd.testing.assert_series_equal(
-                a[c].astype(float),
-                e[c].astype(float),
-                check_names=False,
-                rtol=1e-9,
-                atol=1e-9,
-                obj=c,
-            )
-        else:
-            assert a[c].fillna("<null>").tolist() == e[c].fillna("<null>").tolist(), c
-
-
-# ---------------------------------------------------------------- user_rfm
 
 
 def test_user_rfm_matches_pandas(built, rfm_expected):
@@ -372,30 +175,9 @@ def test_user_rfm_edge_cases(built, rfm_expected):
 
 
 def test_retention_cohorts_match_pandas(built, facts):
-    sizes = defaultdict(list)
-    for p in facts.cohort_persons():
-        sizes[(facts.first_seen[p], facts.first_channel[p])].append(p)
-    rows = []
-    for (c, ch), persons in sizes.items():
-        for n in range(31):
-            d = c + n * DAY
-            if d > facts.end:
-                continue
-            kept = sum((p, d) in facts.active for p in persons)
-            rows.append(
-                {
-                    "cohort_date": c,
-                    "cohort_channel": ch,
-                    "day_n": n,
-                    "activity_date": d,
-                    "cohort_size": len(persons),
-                    "retained_users": kept,
-                    "retention_rate": kept / len(persons),
-                }
-            )
     assert_frames_match(
         built["marts"]["retention_cohorts"],
-        pd.DataFrame(rows),
+        expected_retention_cohorts(facts),
         ["cohort_date", "cohort_channel", "day_n"],
     )
 
@@ -414,39 +196,10 @@ def test_retention_cohorts_edge_cases(built, facts):
 
 
 def test_retention_summary_matches_pandas(built, facts):
-    rows = defaultdict(lambda: defaultdict(int))
-    for p in facts.cohort_persons():
-        c = facts.first_seen[p]
-        key = (c - c.weekday() * DAY, facts.first_channel[p])
-        r = rows[key]
-        r["cohort_users"] += 1
-        for n in (1, 7, 30):
-            if c + n * DAY <= facts.end:
-                r[f"d{n}_cohort_users"] += 1
-                r[f"d{n}_retained_users"] += (p, c + n * DAY) in facts.active
-        if facts.first_buy_closed(p):
-            r["first_time_buyers_30d"] += 1
-            r["repurchasers_30d"] += facts.repurchased(p)
-    out = []
-    for (w, ch), r in rows.items():
-        row = {
-            "cohort_week": w,
-            "cohort_channel": ch,
-            "cohort_users": r["cohort_users"],
-            "first_time_buyers_30d": r["first_time_buyers_30d"],
-            "repurchasers_30d": r["repurchasers_30d"],
-            "repurchase_rate_30d": (
-                r["repurchasers_30d"] / r["first_time_buyers_30d"]
-                if r["first_time_buyers_30d"]
-                else math.nan
-            ),
-        }
-        for n in (1, 7, 30):
-            den = r[f"d{n}_cohort_users"]
-            row[f"d{n}"] = r[f"d{n}_retained_users"] / den if den else math.nan
-        out.append(row)
     assert_frames_match(
-        built["marts"]["retention_summary"], pd.DataFrame(out), ["cohort_week", "cohort_channel"]
+        built["marts"]["retention_summary"],
+        expected_retention_summary(facts),
+        ["cohort_week", "cohort_channel"],
     )
 
 

@@ -304,3 +304,22 @@ def test_one_label_only_cannot_train():
     assert "churned and 0 active person-snapshots, need at least 3 of each" in (
         split.cannot_train_reason
     )
+
+
+def test_a_small_brand_without_interactions_still_gets_a_ranking_model():
+    """About a hundred training rows (a small CRM-only brand's first snapshots): with leaves of
+    at least 40 rows and isotonic calibration on 3 folds, the old model was one constant
+    probability (ROC AUC 0.5, never promoted). Leaves are now capped at 5% of the rows and
+    small sets calibrate with a sigmoid."""
+    world = make_world(40, seed=4, days=120)
+    no_interactions = world.interactions.iloc[0:0]
+    snaps = monthly_snapshots(world.start + pd.Timedelta(days=30), world.end)
+    training = build_training_set(world.orders, no_interactions, world.users, snaps,
+                                  data_end=world.end)
+    train, valid = temporal_split(training, snaps[-1])
+    assert len(train) < 150
+    model = ChurnModel(random_state=0).fit(train, train["churned"])
+    assert model.calibration_ == "sigmoid" and model.min_samples_leaf_ < 40
+    p = model.churn_probability(valid)
+    assert p.nunique() > 10  # a ranking, not a constant
+    assert evaluate(valid["churned"], p)["roc_auc"] > 0.65
