@@ -87,17 +87,26 @@ def resolve_range(
 def cmd_run(args) -> int:
     import dagster as dg
 
+    settings = _settings()
+    start, end = resolve_range(args, settings.landing_dir, settings.sources)
+    if start < dt.date.fromisoformat(settings.start_date):
+        raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
+    ensure_dagster_home(settings.data_dir)
+    with dg.DagsterInstance.get() as instance:
+        return run_platform(settings, start, end, instance)
+
+
+def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
+    """What `siyu run` does for [start, end] on `instance`: the daily job as one run; with no
+    promoted model yet, the marts first, then the monthly training, then scoring to
+    publication. Prints progress, failures with their reasons and a closing summary to stderr;
+    returns the exit code."""
     from orchestration.definitions import build_definitions
     from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME, split_at_models
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
     from orchestration.lib.model_registry import ModelRegistry
     from orchestration.lib.partitions import monthly_partitions
 
-    settings = _settings()
-    start, end = resolve_range(args, settings.landing_dir, settings.sources)
-    if start < dt.date.fromisoformat(settings.start_date):
-        raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
-    ensure_dagster_home(settings.data_dir)
     defs = build_definitions(settings)
     daily_job = defs.resolve_job_def(DAILY_JOB_NAME)
     registry = ModelRegistry(settings.models_dir)
@@ -105,54 +114,53 @@ def cmd_run(args) -> int:
 
     print(f"siyu run: sources {', '.join(settings.sources)}", file=sys.stderr)
     results = []
-    with dg.DagsterInstance.get() as instance:
-        if not bootstrap:
-            # A range is one run over the daily partitions (a single-run backfill).
-            results.append(_execute(daily_job, instance, start, end, "daily job"))
-        else:
-            # No promoted model yet: build the marts over the range, train the models on the
-            # last month (a model with too little history is skipped and says why), then score,
-            # audit and publish.
-            upstream, downstream = split_at_models(defs, build_scoring_assets())
+    if not bootstrap:
+        # A range is one run over the daily partitions (a single-run backfill).
+        results.append(_execute(daily_job, instance, start, end, "daily job"))
+    else:
+        # No promoted model yet: build the marts over the range, train the models on the
+        # last month (a model with too little history is skipped and says why), then score,
+        # audit and publish.
+        upstream, downstream = split_at_models(defs, build_scoring_assets())
+        results.append(
+            _execute(
+                daily_job,
+                instance,
+                start,
+                end,
+                "daily job, marts only",
+                asset_selection=upstream,
+            )
+        )
+        if results[-1].success:
+            monthly = monthly_partitions(settings.start_date)
+            month_key = end.replace(day=1).isoformat()
+            if month_key not in monthly.get_partition_keys():
+                month_key = monthly.get_last_partition_key()
+            monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
+            print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
+            training = monthly_job.execute_in_process(
+                instance=instance, partition_key=month_key, raise_on_error=False
+            )
+            _report_run(training, "model training")
+            if not training.success:
+                # A model that is not promoted (too little history, or no better than its
+                # baseline) scores nothing yet; the marts still publish without it.
+                print(
+                    "siyu run: a model was not promoted (above): the marts publish "
+                    "without its scores, which appear once a model is promoted",
+                    file=sys.stderr,
+                )
             results.append(
                 _execute(
                     daily_job,
                     instance,
-                    start,
                     end,
-                    "daily job, marts only",
-                    asset_selection=upstream,
+                    end,
+                    "daily job, models to publication",
+                    asset_selection=downstream,
                 )
             )
-            if results[-1].success:
-                monthly = monthly_partitions(settings.start_date)
-                month_key = end.replace(day=1).isoformat()
-                if month_key not in monthly.get_partition_keys():
-                    month_key = monthly.get_last_partition_key()
-                monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
-                print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
-                training = monthly_job.execute_in_process(
-                    instance=instance, partition_key=month_key, raise_on_error=False
-                )
-                _report_run(training, "model training")
-                if not training.success:
-                    # A model that is not promoted (too little history, or no better than its
-                    # baseline) scores nothing yet; the marts still publish without it.
-                    print(
-                        "siyu run: a model was not promoted (above): the marts publish "
-                        "without its scores, which appear once a model is promoted",
-                        file=sys.stderr,
-                    )
-                results.append(
-                    _execute(
-                        daily_job,
-                        instance,
-                        end,
-                        end,
-                        "daily job, models to publication",
-                        asset_selection=downstream,
-                    )
-                )
     for line in run_summary(results, settings):
         print(line, file=sys.stderr)
     return 0 if all(r.success for r in results) else 1

@@ -8,10 +8,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from ingestion.entities import ENTITIES
+from ingestion.loader import ensure_raw_tables
 from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
 from orchestration.lib.dbt_translator import SiyuDbtTranslator
 from orchestration.lib.partitions import run_window
-from orchestration.lib.resources import SiyuSettingsResource
+from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -74,7 +76,22 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         dagster_dbt_translator=SiyuDbtTranslator(),
         name=name,
     )
-    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, siyu: SiyuSettingsResource):
+    def _dbt(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        siyu: SiyuSettingsResource,
+        warehouse: WarehouseResource,
+    ):
+        missing = [e for e in ENTITIES if e.source not in siyu.source_list]
+        if missing:
+            # systems the brand does not have: empty raw tables keep every model building
+            with warehouse.connect() as con:
+                for entity in missing:
+                    ensure_raw_tables(con, entity)
+            context.log.info(
+                f"sources not configured (SIYU_SOURCES={siyu.sources}): "
+                f"{', '.join(sorted({e.source for e in missing}))} read as empty"
+            )
         window = run_window(context.run.tags)
         start, end = window if window else (None, None)
         vars_ = dbt_vars(start, end)
