@@ -55,3 +55,18 @@ def test_identity_checks_come_from_dbt_tests(tmp_path):
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("marts/dim_users", "unique_dim_users_person_id") in checks
     assert ("marts/fct_orders", "unique_fct_orders_order_id") in checks
+
+
+def test_a_crm_only_brand_loads_only_the_crm(tmp_path):
+    """SIYU_SOURCES=crm: the WeCom and mini-program assets stay in the graph, out of the job."""
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(make_settings(tmp_path, SIYU_SOURCES="crm"))
+    job_keys = {
+        k.to_user_string()
+        for k in defs.resolve_job_def("daily").asset_layer.executable_asset_keys
+    }
+    raw_in_job = {k for k in job_keys if k.startswith("raw/")}
+    assert raw_in_job == {k for k in EXPECTED_ASSET_KEYS if k.startswith("raw/crm__")}
+    graph = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "raw/wecom__messages" in graph and "marts/dim_users" in job_keys
