@@ -55,6 +55,41 @@ def test_registration_beats_an_activity_at_the_same_instant(core_db):
     assert seen[("member_id", "M13")].strftime("%H:%M:%S") == "13:00:00"
 
 
+# identity_map's first sighting of each identifier follows the same tie rule as dim_users: at the
+# same instant a registration's channel beats an activity's label (M10 and M11 pay in the second
+# they register); an activity strictly first keeps its label (M12, M13, o17, wm15)
+EXPECTED_IDENTIFIER_FIRST_CHANNEL = {
+    ("member_id", "M10"): "store",
+    ("member_id", "M11"): "online_mall",
+    ("member_id", "M12"): "crm",
+    ("member_id", "M13"): "crm",
+    ("member_id", "M16"): "store",
+    ("phone", "13700000013"): "miniprogram",
+    ("phone", "13700000016"): "store",
+    ("openid", "oX13"): "miniprogram",
+    ("openid", "o15"): "miniprogram",
+    ("openid", "o17"): "miniprogram",
+    ("external_userid", "wm15"): "wecom",
+    ("external_userid", "wm17"): "wecom",
+    ("unionid", "U15"): "miniprogram",
+    ("unionid", "U17"): "wecom",
+}
+
+
+def test_identity_map_first_channel_lets_a_registration_win_a_tie(core_db):
+    rows = query(core_db, "select id_type, id_value, first_channel from intermediate.identity_map")
+    got = {(t, v): ch for t, v, ch in rows if (t, v) in EXPECTED_IDENTIFIER_FIRST_CHANNEL}
+    assert got == EXPECTED_IDENTIFIER_FIRST_CHANNEL
+    # and agrees with dim_users for the identifier that decided the person's first channel
+    agree = query(
+        core_db,
+        "select m.first_channel, u.first_channel from intermediate.identity_map as m "
+        "inner join marts.dim_users as u on u.person_id = m.person_id "
+        "where m.id_type = 'member_id' and m.id_value in ('M10', 'M11', 'M16')",
+    )
+    assert len(agree) == 3 and all(mine == theirs for mine, theirs in agree)
+
+
 def test_order_money_is_decimal_to_the_cent(core_db):
     types = dict(
         query(

@@ -1,4 +1,9 @@
 -- Every identifier seen in any extract, with where and when it was first seen.
+-- A registration (CRM member, mini-program user, WeCom contact added, customer group joined) and
+-- an activity (order, points, feedback, SMS, message, event) often share the earliest timestamp;
+-- the activity's label (an order is `crm`) says nothing about where the identifier came from, so
+-- at the same instant the registration wins, then CRM, the mini-program, WeCom: the rule of
+-- int_users__first_channels, which dim_users publishes.
 with
 
 crm_members as (select * from {{ ref('stg_crm__members') }}),
@@ -21,7 +26,8 @@ observed as (
         'member_id' as id_type,
         member_id as id_value,
         registered_at as seen_at,
-        registration_channel as channel
+        registration_channel as channel,
+        true as is_registration
     from crm_members
     union all
     select
@@ -29,7 +35,8 @@ observed as (
         'phone',
         phone,
         registered_at,
-        registration_channel
+        registration_channel,
+        true
     from crm_members
     where phone is not null
     union all
@@ -38,7 +45,8 @@ observed as (
         'member_id',
         member_id,
         ordered_at,
-        'crm'
+        'crm',
+        false
     from crm_orders
     union all
     select
@@ -46,7 +54,8 @@ observed as (
         'member_id',
         member_id,
         changed_at,
-        'crm'
+        'crm',
+        false
     from crm_points
     union all
     select
@@ -54,7 +63,8 @@ observed as (
         'member_id',
         member_id,
         submitted_at,
-        'crm'
+        'crm',
+        false
     from crm_feedback
     union all
     select
@@ -62,7 +72,8 @@ observed as (
         'member_id',
         member_id,
         sent_at,
-        'crm'
+        'crm',
+        false
     from crm_sms_sends
     union all
     select
@@ -70,7 +81,8 @@ observed as (
         'external_userid',
         external_userid,
         added_at,
-        'wecom'
+        'wecom',
+        true
     from wecom_contacts
     union all
     select
@@ -78,7 +90,8 @@ observed as (
         'unionid',
         unionid,
         added_at,
-        'wecom'
+        'wecom',
+        true
     from wecom_contacts
     where unionid is not null
     union all
@@ -87,7 +100,8 @@ observed as (
         'phone',
         remark_phone,
         added_at,
-        'wecom'
+        'wecom',
+        true
     from wecom_contacts
     where remark_phone is not null
     union all
@@ -96,7 +110,8 @@ observed as (
         'external_userid',
         member_userid,
         joined_at,
-        'wecom'
+        'wecom',
+        true
     from wecom_group_members
     where is_external
     union all
@@ -105,7 +120,8 @@ observed as (
         'unionid',
         unionid,
         joined_at,
-        'wecom'
+        'wecom',
+        true
     from wecom_group_members
     where is_external and unionid is not null
     union all
@@ -114,7 +130,8 @@ observed as (
         'external_userid',
         from_userid,
         sent_at,
-        'wecom'
+        'wecom',
+        false
     from wecom_messages
     where is_inbound
     union all
@@ -123,7 +140,8 @@ observed as (
         'external_userid',
         first_recipient_id,
         sent_at,
-        'wecom'
+        'wecom',
+        false
     from wecom_messages
     where not is_inbound and room_id is null and (first_recipient_id like 'wm%' or first_recipient_id like 'wo%')
     union all
@@ -132,7 +150,8 @@ observed as (
         'external_userid',
         external_userid,
         sent_at,
-        'wecom'
+        'wecom',
+        false
     from wecom_campaign_sends
     union all
     select
@@ -140,7 +159,8 @@ observed as (
         'openid',
         openid,
         registered_at,
-        'miniprogram'
+        'miniprogram',
+        true
     from mp_users
     union all
     select
@@ -148,7 +168,8 @@ observed as (
         'unionid',
         unionid,
         registered_at,
-        'miniprogram'
+        'miniprogram',
+        true
     from mp_users
     where unionid is not null
     union all
@@ -157,7 +178,8 @@ observed as (
         'phone',
         phone,
         registered_at,
-        'miniprogram'
+        'miniprogram',
+        true
     from mp_users
     where phone is not null
     union all
@@ -166,7 +188,8 @@ observed as (
         'openid',
         openid,
         event_at,
-        'miniprogram'
+        'miniprogram',
+        false
     from mp_events
     union all
     select
@@ -174,7 +197,8 @@ observed as (
         'openid',
         openid,
         ordered_at,
-        'miniprogram'
+        'miniprogram',
+        false
     from mp_orders
 
 ),
@@ -184,7 +208,12 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by id_type, id_value order by seen_at, source, channel
+            partition by id_type, id_value
+            order by
+                seen_at,
+                case when is_registration then 0 else 1 end,
+                case source when 'crm' then 1 when 'miniprogram' then 2 else 3 end,
+                channel
         ) as seen_rank
     from observed
     where id_value is not null and id_value <> ''
