@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 __all__ = ["calibration_plot", "forecast_plot", "line_plot", "figure_png"]
 
@@ -72,7 +73,8 @@ def line_plot(
     if hue is not None and len(groups) <= 12:
         ax.legend(title=hue, fontsize="small")
     if percent:
-        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+        # decimals from the axis range: whole percents repeat labels once the range is below ~5%
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
     ax.set(title=title, xlabel=xlabel or x, ylabel=ylabel or y)
     ax.grid(alpha=0.3)
     if pd.api.types.is_datetime64_any_dtype(frame[x]):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+import ml.plots
 from ml.churn import calibration_table
 from ml.plots import calibration_plot, forecast_plot, line_plot
 
@@ -26,6 +28,38 @@ def test_line_plot_png_with_hue():
     assert png.startswith(PNG)
     dated = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=10), "n": range(10)})
     assert line_plot(dated, x="date", y="n").startswith(PNG)
+
+
+def _line_plot_y_tick_labels(monkeypatch, frame: pd.DataFrame, **kwargs) -> list[str]:
+    """The y tick labels line_plot draws (the figure caught on its way to PNG)."""
+    figures = []
+    monkeypatch.setattr(ml.plots, "figure_png", lambda fig: figures.append(fig) or PNG)
+    line_plot(frame, **kwargs)
+    (fig,) = figures
+    FigureCanvasAgg(fig).draw()
+    (ax,) = fig.axes
+    low, high = ax.get_ylim()
+    ticks = [t for t in ax.get_yticks() if low <= t <= high]
+    return [ax.yaxis.get_major_formatter()(t, i) for i, t in enumerate(ticks)]
+
+
+def test_line_plot_percent_ticks_are_unique_for_a_curve_below_five_percent(monkeypatch):
+    frame = pd.DataFrame({
+        "day_n": [1, 2, 3, 7, 14, 30] * 2,
+        "retention": [0.042, 0.031, 0.024, 0.017, 0.011, 0.006,
+                      0.038, 0.027, 0.02, 0.013, 0.009, 0.004],
+        "cohort_channel": ["store"] * 6 + ["wecom"] * 6,
+    })
+    labels = _line_plot_y_tick_labels(monkeypatch, frame, x="day_n", y="retention",
+                                      hue="cohort_channel", percent=True)
+    assert len(labels) >= 4 and all(label.endswith("%") for label in labels)
+    assert len(set(labels)) == len(labels), labels
+
+
+def test_line_plot_percent_ticks_stay_whole_numbers_on_a_wide_range(monkeypatch):
+    frame = pd.DataFrame({"day_n": [1, 2, 30], "retention": [0.6, 0.4, 0.1]})
+    labels = _line_plot_y_tick_labels(monkeypatch, frame, x="day_n", y="retention", percent=True)
+    assert len(set(labels)) == len(labels) and "20%" in labels and "." not in "".join(labels)
 
 
 def test_forecast_plot_png(tmp_path, monkeypatch):
