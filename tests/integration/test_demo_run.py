@@ -235,6 +235,19 @@ def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
             "and not success"
         ).fetchone()[0]
     assert stored >= 1
+    # the blocked attempt is in `siyu publish --log`, with the failed check and its reason
+    from orchestration.cli import failure_lines
+    from publishing.log import read_log
+
+    blocked = read_log(demo.serving_path.parent / "publications", event="blocked")
+    assert blocked and blocked[-1]["run_id"] == result.run_id
+    assert "user_segments" in " ".join(blocked[-1]["failed_checks"])
+    reason = blocked[-1]["check_summary"]["user_segments"]["reason"]
+    assert "expect_column_values_to_be_unique(person_id)" in reason
+    # and `siyu run` prints that reason, not the first line of an exception
+    lines = failure_lines(result)
+    assert any("user_segments_suite failed: " in line and "unique(person_id)" in line
+               for line in lines), lines
 
 
 def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(demo):
