@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
@@ -92,8 +93,36 @@ def cmd_run(args) -> int:
     if start < dt.date.fromisoformat(settings.start_date):
         raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
     ensure_dagster_home(settings.data_dir)
-    with dg.DagsterInstance.get() as instance:
+    with run_lock(settings.data_dir), dg.DagsterInstance.get() as instance:
         return run_platform(settings, start, end, instance)
+
+
+@contextmanager
+def run_lock(data_dir: Path):
+    """One `siyu run` at a time per data folder: DuckDB allows one writer, and two runs would
+    interleave their loads and publications. A second run is refused in one line."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / ".siyu-run.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise SystemExit(
+                f"siyu run: another siyu run (pid {holder}) is writing to {data_dir}; "
+                "wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:

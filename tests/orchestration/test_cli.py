@@ -58,3 +58,29 @@ def test_an_unknown_model_name_exits_non_zero(landed, capsys):
     assert siyu(["models", "--name", "unknown"]) == 2
     assert "unknown model 'unknown'" in capsys.readouterr().err
     assert siyu(["models", "--name", "churn"]) == 0
+
+
+def test_a_second_run_on_the_same_data_folder_is_refused(landed, capsys):
+    """Two `siyu run` at once would both write: the second stops in one line, naming the first."""
+    import multiprocessing
+
+    from orchestration.cli import run_lock
+
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+
+    def hold():
+        with run_lock(landed):
+            ready.set()
+            release.wait(30)
+
+    first = multiprocessing.get_context("fork").Process(target=hold)
+    first.start()
+    try:
+        assert ready.wait(30)
+        message = _one_line_exit(capsys, ["run"])
+        assert f"another siyu run (pid {first.pid}) is writing to {landed}" in message
+    finally:
+        release.set()
+        first.join(30)
+    with run_lock(landed):  # free again once the first run ends
+        pass
