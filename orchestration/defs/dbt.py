@@ -102,6 +102,9 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
         yield from invocation.stream()
+        # each invocation leaves its artifacts in its own target folder (about 6 MB): keep the
+        # latest few for debugging, never let them grow without bound
+        prune_invocation_targets(Path(invocation.target_path).parent, keep=KEEP_DBT_TARGETS)
         if not invocation.is_successful():
             failed = [
                 r["unique_id"]
@@ -115,6 +118,25 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             )
 
     return _dbt
+
+
+# dbt invocation folders kept under dbt_project/target (the newest; older ones are removed).
+KEEP_DBT_TARGETS = 6
+
+
+def prune_invocation_targets(target_root: Path, keep: int) -> list[Path]:
+    """Remove all but the `keep` newest per-invocation folders (`siyu_dbt*`) under target_root."""
+    import shutil
+
+    folders = sorted(
+        (p for p in target_root.glob("siyu_dbt*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = folders[keep:]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 @contextmanager

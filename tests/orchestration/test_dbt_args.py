@@ -30,3 +30,21 @@ def test_build_args():
     args = dbt_build_args({"a": 1})
     assert args[:2] == ["build", "--vars"] and json.loads(args[2]) == {"a": 1}
     assert dbt_build_args({}, full_refresh=True)[-1] == "--full-refresh"
+
+
+def test_old_dbt_invocation_folders_are_pruned(tmp_path):
+    import os
+
+    from orchestration.defs.dbt import prune_invocation_targets
+
+    for i in range(9):
+        folder = tmp_path / f"siyu_dbt-{i:07d}-abc"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+    (tmp_path / "manifest.json").write_text("{}")
+    removed = prune_invocation_targets(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json", "siyu_dbt-0000006-abc", "siyu_dbt-0000007-abc", "siyu_dbt-0000008-abc",
+    ]  # fmt: skip
+    assert len(removed) == 6
