@@ -2,6 +2,7 @@
 not a data error), and the pictures a person would rather look at than read."""
 
 import base64
+from functools import partial
 
 import dagster as dg
 import pandas as pd
@@ -9,6 +10,7 @@ import pandas as pd
 from ml.plots import line_plot
 from orchestration.lib.resources import WarehouseResource
 from orchestration.lib.warehouse_io import retention_curve as retention_curve_frame
+from reporting.retention import MIN_COHORT_SIZE, left_out_lines, split_retention_curve
 
 ENGAGEMENT_KEY = dg.AssetKey(["marts", "engagement_daily"])
 KPI_KEY = dg.AssetKey(["marts", "kpi_daily"])
@@ -141,14 +143,26 @@ def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     description="The retention curve by first channel (day 0..30), as a picture.",
 )
 def retention_curve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    curve, error = _read(warehouse, retention_curve_frame)
+    # every point, so the points too small to draw can be named rather than dropped silently
+    every_point, error = _read(warehouse, partial(retention_curve_frame, min_cohort_size=0))
     if error:
         return error
-    if curve.empty:
+    if every_point.empty:
         return dg.AssetCheckResult(
             passed=True,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"note": "no cohort old enough yet"},
+        )
+    curve, _ = split_retention_curve(every_point)
+    left_out = dg.MetadataValue.md("\n".join(left_out_lines(every_point)))
+    if curve.empty:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "note": f"no point pools at least {MIN_COHORT_SIZE} persons yet",
+                "left_out": left_out,
+            },
         )
     png = line_plot(
         curve,
@@ -168,6 +182,7 @@ def retention_curve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "curve": dg.MetadataValue.md(_png_md(png)),
             "last_day_n": int(curve["day_n"].max()),
             "retention_last_day": dg.MetadataValue.md(d30.to_markdown(index=False, floatfmt=".3f")),
+            "left_out": left_out,
         },
     )
 

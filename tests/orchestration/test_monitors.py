@@ -17,7 +17,8 @@ from orchestration.defs.monitors import (
 from orchestration.lib.resources import WarehouseResource
 
 
-def _warehouse(tmp_path) -> WarehouseResource:
+def _warehouse(tmp_path, cohort_sizes: tuple[int, int] = (10, 20)) -> WarehouseResource:
+    """Two day-1 cohorts (store, wecom); by default store pools fewer than MIN_COHORT_SIZE."""
     path = tmp_path / "w.duckdb"
     engagement = pd.DataFrame(
         {
@@ -46,7 +47,7 @@ def _warehouse(tmp_path) -> WarehouseResource:
             "cohort_date": [dt.date(2026, 5, 1)] * 2,
             "cohort_channel": ["store", "wecom"],
             "day_n": [1, 1],
-            "cohort_size": [10, 20],
+            "cohort_size": list(cohort_sizes),
             "retained_users": [3, 4],
         }
     )
@@ -90,3 +91,26 @@ def test_retention_curve_is_a_picture_and_a_missing_table_is_a_warning(tmp_path)
     broken = retention_curve(warehouse=empty)
     assert not broken.passed and broken.severity == dg.AssetCheckSeverity.WARN
     assert "retention_cohorts" in broken.metadata["error"].value
+
+
+def test_retention_curve_names_the_channels_it_leaves_out(tmp_path):
+    result = retention_curve(warehouse=_warehouse(tmp_path))
+    left_out = result.metadata["left_out"].value
+    # store pools 10 persons, below MIN_COHORT_SIZE (20): not drawn, and said so
+    assert "`store`: every day N (10 persons)" in left_out and "wecom" not in left_out
+    assert "wecom" in result.metadata["retention_last_day"].value
+    assert "store" not in result.metadata["retention_last_day"].value
+    (tmp_path / "big").mkdir()
+    every = retention_curve(warehouse=_warehouse(tmp_path / "big", cohort_sizes=(20, 30)))
+    assert "none is left out" in every.metadata["left_out"].value
+
+
+def test_retention_curve_with_every_point_too_small_says_so(tmp_path):
+    result = retention_curve(warehouse=_warehouse(tmp_path, cohort_sizes=(5, 8)))
+    assert result.passed and "curve" not in result.metadata
+    left_out = result.metadata["left_out"].value
+    assert (
+        "`store`: every day N (5 persons)" in left_out
+        and "`wecom`: every day N (8 persons)" in left_out
+    )
+    assert "no point pools at least 20 persons" in result.metadata["note"].value
