@@ -171,7 +171,9 @@ def test_models_are_versioned_and_scores_name_their_version(demo):
 def test_the_run_leaves_a_dated_versioned_report(demo):
     reports = sorted(p.name for p in demo.reports_dir.glob("*_RPT_daily_v*.md"))
     assert reports and reports[-1].startswith("2026-10-27_RPT_daily_v")
-    assert "2026-10-27_RPT_daily_v1.md" in (demo.reports_dir / "index.md").read_text(encoding="utf-8")
+    assert "2026-10-27_RPT_daily_v1.md" in (demo.reports_dir / "index.md").read_text(
+        encoding="utf-8"
+    )
 
 
 # --- the audit gate: these tests plant bad data in the demo build, so they run last -------------
@@ -246,8 +248,9 @@ def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
     assert "expect_column_values_to_be_unique(person_id)" in reason
     # and `siyu run` prints that reason, not the first line of an exception
     lines = failure_lines(result)
-    assert any("user_segments_suite failed: " in line and "unique(person_id)" in line
-               for line in lines), lines
+    assert any(
+        "user_segments_suite failed: " in line and "unique(person_id)" in line for line in lines
+    ), lines
 
 
 def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(demo):
