@@ -12,6 +12,9 @@ DEMO_PERSONS ?= 20000
 DEMO_DAYS ?= 180
 DEMO_START ?= 2026-05-01
 PYTEST_ARGS ?=
+# two workers, one test file each at a time: the long end-to-end files (demo, brand shapes) run
+# side by side, and a file's session fixtures are built once per worker
+TEST_WORKERS ?= 2
 
 .PHONY: setup run test ui generate lint clean
 
@@ -36,7 +39,7 @@ run: setup
 	$(BIN)/siyu run
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ui: setup
 	@mkdir -p $(DAGSTER_HOME)

@@ -124,16 +124,19 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
 KEEP_DBT_TARGETS = 6
 
 
-def prune_invocation_targets(target_root: Path, keep: int) -> list[Path]:
-    """Remove all but the `keep` newest per-invocation folders (`siyu_dbt*`) under target_root."""
+def prune_invocation_targets(target_root: Path, keep: int, min_age_s: float = 3600) -> list[Path]:
+    """Remove all but the `keep` newest per-invocation folders (`siyu_dbt*`) under target_root;
+    a folder touched within `min_age_s` may belong to a dbt still running, and stays."""
     import shutil
+    import time
 
     folders = sorted(
         (p for p in target_root.glob("siyu_dbt*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    removed = folders[keep:]
+    now = time.time()
+    removed = [p for p in folders[keep:] if now - p.stat().st_mtime >= min_age_s]
     for folder in removed:
         shutil.rmtree(folder, ignore_errors=True)
     return removed
