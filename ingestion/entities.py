@@ -20,7 +20,13 @@ Rule = Literal[
     "int",  # an integer
     "yes_no_zh",  # 是 / 否
     "bool",  # true / false
+    "enum",  # one of the column's known `values`; any other value is `unknown_value`
 ]
+
+# Every timestamp (local_ts, epoch_s, epoch_ms) is also checked against the day folder the row
+# landed in: a time more than FUTURE_SLACK_DAYS after the end of that business day is
+# `future_timestamp` (an export running after midnight, a clock a little ahead, stay within it).
+FUTURE_SLACK_DAYS = 1
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class Column:
     required: bool = False
     header: str | None = None  # header in a CSV export (Chinese); None for JSON sources
     json_path: tuple[str, ...] = ()  # where the value sits in a JSON record
+    values: tuple[str, ...] = ()  # rule "enum": the known values, exactly as exported
+    non_negative: bool = False  # money: a value below zero is `negative_amount`
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,19 @@ class Entity:
         return f"{self.source}/{self.name}"
 
 
-def _c(name, rule="text", required=False, header=None, path=None) -> Column:
-    return Column(name, rule, required, header, tuple(path or (name,)))
+def _c(
+    name, rule="text", required=False, header=None, path=None, values=(), non_negative=False
+) -> Column:
+    if (rule == "enum") != bool(values):
+        raise ValueError(f"column {name}: rule enum needs its known values, and only enum has them")
+    return Column(name, rule, required, header, tuple(path or (name,)), tuple(values), non_negative)
+
+
+# Known values of the enum columns (datagen/FORMATS.md). Cancelled and pending orders are known
+# values that load; staging keeps them out of revenue (they are not paid orders).
+CRM_ORDER_STATUSES = ("已完成", "已退款", "已取消", "待付款")
+MINIPROGRAM_ORDER_STATUSES = ("paid", "refunded", "cancelled", "pending")
+CRM_REGISTRATION_CHANNELS = ("门店", "线上商城", "小程序", "企业微信")
 
 
 ENTITIES: tuple[Entity, ...] = (
@@ -70,7 +89,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("member_name", "text", False, "姓名"),
             _c("phone", "text", False, "手机号"),
             _c("registered_at", "local_ts", True, "注册时间"),
-            _c("registration_channel", "text", False, "注册渠道"),
+            _c("registration_channel", "enum", False, "注册渠道", values=CRM_REGISTRATION_CHANNELS),
             _c("member_tier", "text", False, "会员等级"),
             _c("birthday", "text", False, "生日"),
             _c("city", "text", False, "城市"),
@@ -88,10 +107,10 @@ ENTITIES: tuple[Entity, ...] = (
             _c("order_id", "id", True, "订单号"),
             _c("member_id", "id", True, "会员编号"),
             _c("ordered_at", "local_ts", True, "下单时间"),
-            _c("amount_cny", "decimal", True, "订单金额"),
-            _c("discount_cny", "decimal", False, "优惠金额"),
+            _c("amount_cny", "decimal", True, "订单金额", non_negative=True),
+            _c("discount_cny", "decimal", False, "优惠金额", non_negative=True),
             _c("coupon_used", "yes_no_zh", False, "是否用券"),
-            _c("order_status", "text", True, "订单状态"),
+            _c("order_status", "enum", True, "订单状态", values=CRM_ORDER_STATUSES),
             _c("store_name", "text", False, "门店"),
         ),
         description="CRM store and online-mall orders.",
@@ -134,7 +153,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("content_type", "text", False, "内容类型"),
             _c("experiment_id", "text", False, "实验编号"),
             _c("variant", "text", False, "实验分组"),
-            _c("send_status", "text", False, "发送状态"),
+            _c("send_status", "enum", False, "发送状态", values=("成功", "失败")),
         ),
         description="CRM SMS campaign sends.",
     ),
@@ -197,13 +216,13 @@ ENTITIES: tuple[Entity, ...] = (
             _c("campaign_id", "id", True),
             _c("external_userid", "id", True),
             _c("sender"),
-            _c("chat_type"),
+            _c("chat_type", "enum", values=("single", "group")),
             _c("sent_at", "epoch_s", True),
             _c("scenario"),
             _c("content_type"),
             _c("experiment_id"),
             _c("variant"),
-            _c("send_status", path=("status",)),
+            _c("send_status", "enum", path=("status",), values=("sent", "failed")),
         ),
         description="WeCom mass-send (群发) results, one row per recipient.",
     ),
@@ -235,7 +254,7 @@ ENTITIES: tuple[Entity, ...] = (
             _c("event_at", "epoch_ms", True, path=("event_time",)),
             _c("page"),
             _c("coupon_id", path=("properties", "coupon_id")),
-            _c("discount_cny", "decimal", path=("properties", "discount_cny")),
+            _c("discount_cny", "decimal", path=("properties", "discount_cny"), non_negative=True),
             _c("scenario", path=("properties", "scenario")),
             _c("campaign_id", path=("properties", "campaign_id")),
         ),
@@ -249,10 +268,10 @@ ENTITIES: tuple[Entity, ...] = (
             _c("order_id", "id", True),
             _c("openid", "id", True),
             _c("created_at", "epoch_ms", True),
-            _c("total_fee_fen", "int", True, path=("total_fee",)),
-            _c("discount_fee_fen", "int", path=("discount_fee",)),
+            _c("total_fee_fen", "int", True, path=("total_fee",), non_negative=True),
+            _c("discount_fee_fen", "int", path=("discount_fee",), non_negative=True),
             _c("coupon_id"),
-            _c("order_status", "id", True, path=("status",)),
+            _c("order_status", "enum", True, path=("status",), values=MINIPROGRAM_ORDER_STATUSES),
         ),
         description="Mini-program orders; money in fen.",
     ),
@@ -277,8 +296,11 @@ IDENTIFIER_COLUMNS: dict[str, dict[str, str]] = {
     "crm__points": {"member_id": "member_id"},
     "crm__feedback": {"member_id": "member_id"},
     "crm__sms_sends": {"member_id": "member_id"},
-    "wecom__external_contacts": {"external_userid": "external_userid", "unionid": "unionid",
-                                 "remark_mobiles": "phone_list"},
+    "wecom__external_contacts": {
+        "external_userid": "external_userid",
+        "unionid": "unionid",
+        "remark_mobiles": "phone_list",
+    },
     "wecom__group_members": {"member_userid": "external_userid", "unionid": "unionid"},
     "wecom__messages": {"from_userid": "external_userid", "tolist": "external_userid_list"},
     "wecom__campaign_sends": {"external_userid": "external_userid"},

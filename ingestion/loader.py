@@ -8,9 +8,7 @@ so re-running a day replaces exactly that day.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,14 @@ import duckdb
 import pandas as pd
 
 from ingestion.entities import Entity
-from ingestion.reader import ExtractFileError, ParsedExtract, files_for, read_extract, validate
+from ingestion.landing import read_landed, scan
+from ingestion.reader import (
+    ExtractFileError,
+    ParsedExtract,
+    RefusedFileError,
+    read_extract,
+    validate,
+)
 from privacy.suppression import Suppression
 
 RAW_SCHEMA = "raw"
@@ -35,6 +40,9 @@ class LoadResult:
     rows_quarantined: int = 0
     bytes_read: int = 0
     errors: list[str] = field(default_factory=list)  # one line per file that failed
+    # one line per landed entry that was not loaded and is no error: a file whose name matches no
+    # extract, a day folder not named YYYY-MM-DD (ingestion.landing); the load still succeeds
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -61,17 +69,24 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     )
 
 
-def quarantine_file(path: Path, quarantine_dir: Path, entity: Entity, day: dt.date, reason: str) -> Path:
-    """Copy a rejected file to `<quarantine>/files/<source>/<day>/` with a `.reason.txt` beside it."""
-    target_dir = quarantine_dir / "files" / entity.source / day.isoformat()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / path.name
-    shutil.copy2(path, target)
-    (target_dir / f"{path.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+def quarantine_file(
+    label: str, data: bytes | None, quarantine_dir: Path, reason: str
+) -> Path | None:
+    """Keep a rejected file as `<quarantine>/files/<label>` (`<source>/<day>/<name>`) with a
+    `<name>.reason.txt` beside it. `data` is what the loader read; None for an entry that was
+    refused unread (a link, a FIFO): then only the reason is written, never a copy."""
+    target = quarantine_dir / "files" / label
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.with_name(f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    if data is None:
+        return None
+    target.write_bytes(data)
     return target
 
 
-def write_rejected_rows(rejects: pd.DataFrame, quarantine_dir: Path, entity: Entity, day: dt.date) -> Path:
+def write_rejected_rows(
+    rejects: pd.DataFrame, quarantine_dir: Path, entity: Entity, day: dt.date
+) -> Path:
     target_dir = quarantine_dir / "rows" / entity.source / day.isoformat()
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{entity.name}.rejected.jsonl"
@@ -105,18 +120,31 @@ def load_days(
     """
     result = LoadResult(entity, days[0] if days else dt.date.min)
     parsed: list[tuple[dt.date, str, ParsedExtract]] = []
-    for day in days:
-        day_dir = landing_dir / entity.source / day.isoformat()
-        for path in files_for(entity, day_dir):
-            label = f"{entity.source}/{day.isoformat()}/{path.name}"
-            try:
-                parsed.append((day, label, read_extract(path, entity, label, check=False)))
-            except ExtractFileError as exc:
-                message = str(exc)
-                result.errors.append(message)
-                quarantine_file(path, quarantine_dir, entity, day, message)
-                result.files.append({"file": label, "day": day, "status": "quarantined",
-                                     "message": message, "bytes": path.stat().st_size})
+    landed = scan(entity, landing_dir, days)
+    for day, label, message in landed.refused:
+        result.errors.append(message)
+        quarantine_file(label, None, quarantine_dir, message)
+        result.files.append({"file": label, "day": day, "status": "refused", "message": message})
+    for f in landed.files:
+        data = None
+        try:
+            data = read_landed(f, landing_dir)
+            parsed.append((f.day, f.label, read_extract(f.path, entity, f.label, False, data)))
+        except ExtractFileError as exc:
+            message = str(exc)
+            result.errors.append(message)
+            refused = isinstance(exc, RefusedFileError)
+            quarantine_file(f.label, None if refused else data, quarantine_dir, message)
+            result.files.append(
+                {
+                    "file": f.label,
+                    "day": f.day,
+                    "status": "refused" if refused else "quarantined",
+                    "message": message,
+                    "bytes": None if data is None else len(data),
+                }
+            )
+    result.warnings = [message for _, _, message in landed.warnings]
     ensure_raw_tables(con, entity)
     if result.errors:
         return result
@@ -127,10 +155,16 @@ def load_days(
         frames.append(p.rows.assign(_source_file=label, _partition_date=day))
         result.bytes_read += p.n_bytes
     columns = [c.name for c in entity.columns]
-    data = (pd.concat(frames, ignore_index=True) if frames
-            else pd.DataFrame(columns=[*columns, "_row_number", "_source_file", "_partition_date"]))
-    data, rejects = validate(data.reset_index(drop=True), entity, data["_source_file"]) if len(data) \
+    data = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=[*columns, "_row_number", "_source_file", "_partition_date"])
+    )
+    data, rejects = (
+        validate(data.reset_index(drop=True), entity, data["_source_file"])
+        if len(data)
         else (data, [])
+    )
     parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
     if isinstance(suppressed, Suppression):
         if suppressed:
@@ -138,27 +172,45 @@ def load_days(
                 data = data[~suppressed.row_mask(data, entity.table)]
             # an erased person's rejected rows stay out of the quarantine too
             rejects = [r for r in rejects if not suppressed.text_matches(r.raw_record)]
-            parse_rejects = [(label, day, r) for label, day, r in parse_rejects
-                             if not suppressed.text_matches(r.raw_record)]
+            parse_rejects = [
+                (label, day, r)
+                for label, day, r in parse_rejects
+                if not suppressed.text_matches(r.raw_record)
+            ]
     elif suppressed:
         for column, values in suppressed.items():
             if column in data and values:
                 data = data[~data[column].isin(values)]
     data = data.assign(_loaded_at=loaded_at)[
-        [*columns, "_source_file", "_row_number", "_loaded_at", "_partition_date"]]
+        [*columns, "_source_file", "_row_number", "_loaded_at", "_partition_date"]
+    ]
 
     day_of_file = {label: day for day, label, _ in parsed}
     reject_rows = [
-        {"source": entity.source, "entity": entity.name, "source_file": r.source_file or label,
-         "row_number": r.row_number, "rule": r.rule, "message": r.message,
-         "raw_record": r.raw_record, "_loaded_at": loaded_at,
-         "_partition_date": day_of_file.get(r.source_file or label, day)}
+        {
+            "source": entity.source,
+            "entity": entity.name,
+            "source_file": r.source_file or label,
+            "row_number": r.row_number,
+            "rule": r.rule,
+            "message": r.message,
+            "raw_record": r.raw_record,
+            "_loaded_at": loaded_at,
+            "_partition_date": day_of_file.get(r.source_file or label, day),
+        }
         for label, day, r in parse_rejects
     ] + [
-        {"source": entity.source, "entity": entity.name, "source_file": r.source_file,
-         "row_number": r.row_number, "rule": r.rule, "message": r.message,
-         "raw_record": r.raw_record, "_loaded_at": loaded_at,
-         "_partition_date": day_of_file[r.source_file]}
+        {
+            "source": entity.source,
+            "entity": entity.name,
+            "source_file": r.source_file,
+            "row_number": r.row_number,
+            "rule": r.rule,
+            "message": r.message,
+            "raw_record": r.raw_record,
+            "_loaded_at": loaded_at,
+            "_partition_date": day_of_file[r.source_file],
+        }
         for r in rejects
     ]
     rows_per_file = data.groupby("_source_file").size().to_dict() if len(data) else {}
@@ -166,39 +218,75 @@ def load_days(
     for r in reject_rows:
         rejected_per_file[r["source_file"]] = rejected_per_file.get(r["source_file"], 0) + 1
     for day, label, p in parsed:
-        result.files.append({
-            "file": label, "day": day, "status": "loaded", "encoding": p.encoding,
-            "bytes": p.n_bytes, "rows": int(rows_per_file.get(label, 0)),
-            "rejected": rejected_per_file.get(label, 0),
-            "sha256": hashlib.sha256(p.path.read_bytes()).hexdigest(),
-        })
+        result.files.append(
+            {
+                "file": label,
+                "day": day,
+                "status": "loaded",
+                "encoding": p.encoding,
+                "bytes": p.n_bytes,
+                "rows": int(rows_per_file.get(label, 0)),
+                "rejected": rejected_per_file.get(label, 0),
+                "sha256": p.sha256,
+            }
+        )
+
     reject_frame = pd.DataFrame(reject_rows) if reject_rows else None
 
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from {RAW_SCHEMA}.{entity.table} where _partition_date in "
-                    f"(select unnest(?::date[]))", [days])
-        con.execute(f"delete from {QUARANTINE_TABLE} where source = ? and entity = ? and "
-                    "_partition_date in (select unnest(?::date[]))", [entity.source, entity.name, days])
-        con.execute(f"delete from {LOAD_LOG_TABLE} where source = ? and entity = ? and "
-                    "_partition_date in (select unnest(?::date[]))", [entity.source, entity.name, days])
+        con.execute(
+            f"delete from {RAW_SCHEMA}.{entity.table} where _partition_date in "
+            f"(select unnest(?::date[]))",
+            [days],
+        )
+        con.execute(
+            f"delete from {QUARANTINE_TABLE} where source = ? and entity = ? and "
+            "_partition_date in (select unnest(?::date[]))",
+            [entity.source, entity.name, days],
+        )
+        con.execute(
+            f"delete from {LOAD_LOG_TABLE} where source = ? and entity = ? and "
+            "_partition_date in (select unnest(?::date[]))",
+            [entity.source, entity.name, days],
+        )
         if len(data):
             con.register("_incoming", data)
             con.execute(f"insert into {RAW_SCHEMA}.{entity.table} select * from _incoming")
             con.unregister("_incoming")
         if reject_frame is not None:
             con.register("_rejects", reject_frame)
-            con.execute(f"insert into {QUARANTINE_TABLE} select source, entity, source_file, "
-                        "row_number, rule, message, raw_record, _loaded_at, _partition_date "
-                        "from _rejects")
+            con.execute(
+                f"insert into {QUARANTINE_TABLE} select source, entity, source_file, "
+                "row_number, rule, message, raw_record, _loaded_at, _partition_date "
+                "from _rejects"
+            )
             con.unregister("_rejects")
-        if result.files:
-            log = pd.DataFrame([{
-                "source": entity.source, "entity": entity.name, "source_file": f["file"],
-                "sha256": f.get("sha256"), "encoding": f.get("encoding"), "bytes": f.get("bytes"),
-                "rows_loaded": f.get("rows"), "rows_quarantined": f.get("rejected"),
-                "status": f["status"], "message": json.dumps(f.get("message")),
-                "_loaded_at": loaded_at, "_partition_date": f["day"]} for f in result.files])
+        # entries not loaded without an error (ingestion.landing) are in the log as `ignored`
+        ignored = [
+            {"file": label, "day": day or days[0], "status": "ignored", "message": message}
+            for day, label, message in landed.warnings
+        ]
+        if result.files or ignored:
+            log = pd.DataFrame(
+                [
+                    {
+                        "source": entity.source,
+                        "entity": entity.name,
+                        "source_file": f["file"],
+                        "sha256": f.get("sha256"),
+                        "encoding": f.get("encoding"),
+                        "bytes": f.get("bytes"),
+                        "rows_loaded": f.get("rows"),
+                        "rows_quarantined": f.get("rejected"),
+                        "status": f["status"],
+                        "message": json.dumps(f.get("message")),
+                        "_loaded_at": loaded_at,
+                        "_partition_date": f["day"],
+                    }
+                    for f in result.files + ignored
+                ]
+            )
             con.register("_log", log)
             con.execute(f"insert into {LOAD_LOG_TABLE} select * from _log")
             con.unregister("_log")

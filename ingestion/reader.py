@@ -1,16 +1,22 @@
 """Decode and parse one landed extract file into rows, validating every column by its rule.
 
-A problem with the whole file (unreadable, undecodable, truncated, required column missing) raises
-`ExtractFileError` with one line naming the file and the problem. A problem with one row sends that
-row to the rejects with the rule it broke; the rest of the file loads.
+A problem with the whole file (not a regular file, unreadable, empty CSV, undecodable, truncated,
+required column missing) raises `ExtractFileError` with one line naming the file, the problem and
+the rule. A problem with one row sends that row to the rejects with the rule it broke; the rest of
+the file loads. Which files are read at all is `ingestion.landing`'s business.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
+import hashlib
 import io
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +26,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from ingestion.entities import Column, Entity
+from ingestion.entities import FUTURE_SLACK_DAYS, Column, Entity
 
 LOCAL_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M")
 # Epoch values outside 2000-01-01 .. 2100-01-01 are treated as corrupt.
 EPOCH_S_RANGE = (946_684_800, 4_102_444_800)
+
+# Business time zone of the partition days (Asia/Shanghai, no DST).
+BUSINESS_UTC_OFFSET = dt.timedelta(hours=8)
+# A lone UTF-16 surrogate: valid as a JSON escape (\ud800), never valid Unicode text.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Lineage columns every raw table carries.
 LINEAGE_COLUMNS = ("_source_file", "_row_number", "_loaded_at", "_partition_date")
@@ -32,6 +43,11 @@ LINEAGE_COLUMNS = ("_source_file", "_row_number", "_loaded_at", "_partition_date
 
 class ExtractFileError(Exception):
     """A whole file cannot be loaded. The message is one line: file, problem, what to do."""
+
+
+class RefusedFileError(ExtractFileError):
+    """A landing entry that is not a regular file inside the landing folder (a symbolic link, a
+    FIFO, a folder): it is never read, so it is never copied to the quarantine either."""
 
 
 @dataclass
@@ -50,55 +66,111 @@ class ParsedExtract:
     rejects: list[Reject] = field(default_factory=list)
     encoding: str = "utf-8"
     n_bytes: int = 0
+    sha256: str = ""
 
 
-def files_for(entity: Entity, day_dir: Path) -> list[Path]:
-    """The files of one entity in one day folder: `orders.csv`, `orders (1).csv`, `orders_resend.csv`."""
-    if not day_dir.is_dir():
-        return []
-    pattern = re.compile(rf"^{re.escape(entity.name)}([ _\-(].*)?\.{entity.ext}$")
-    return sorted(p for p in day_dir.iterdir() if p.is_file() and pattern.match(p.name))
+def read_regular_file(path: Path, label: str) -> bytes:
+    """The bytes of `path` if it is a regular file; a symbolic link is never followed.
+
+    The file is opened without following a link and without blocking (a FIFO would wait for a
+    writer), then checked on the open descriptor, so a file swapped for a link after the landing
+    folder was listed is refused too. Messages name `label`, never anything read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise RefusedFileError(refusal(label, "symlink")) from None
+        raise ExtractFileError(
+            f"{label}: cannot be read ({exc.strerror}) (rule: readable)"
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise RefusedFileError(refusal(label, "dir" if stat.S_ISDIR(mode) else "special"))
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ExtractFileError(
+            f"{label}: cannot be read ({exc.strerror}) (rule: readable)"
+        ) from None
+    finally:
+        os.close(fd)
 
 
-def decode(data: bytes, label: str) -> tuple[str, str]:
-    """Decode an export: UTF-8 with BOM, UTF-8, or GBK (as Excel writes on Chinese Windows)."""
+def refusal(label: str, kind: str) -> str:
+    """The one line for a landing entry that is not read: `kind` is symlink, dir or special."""
+    what = {
+        "symlink": "is a symbolic link (not followed)",
+        "dir": "is a folder, not a file",
+        "special": "is not a regular file (a FIFO, socket or device)",
+    }[kind]
+    return (
+        f"{label}: {what}; only regular files inside the landing folder are read, deliver the "
+        "file itself (rule: regular_file)"
+    )
+
+
+def decode(data: bytes, label: str, utf8_only: bool = False) -> tuple[str, str]:
+    """Decode an export: UTF-8 with BOM, UTF-8, or (unless `utf8_only`) GBK, as Excel writes on
+    Chinese Windows. JSON lines are UTF-8 only: GBK would also "decode" Big5 and garble names."""
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
             raise ExtractFileError(
                 f"{label}: has a UTF-8 BOM but invalid UTF-8 at byte {exc.start + 3}; "
-                "re-export the file"
+                "re-export the file (rule: encoding)"
             ) from None
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if utf8_only:
+            raise ExtractFileError(
+                f"{label}: is not UTF-8 (bad byte at offset {exc.start}); JSON lines must be "
+                "UTF-8, with or without a BOM: re-export it as UTF-8 (rule: encoding)"
+            ) from None
     try:
         # GB18030 is the superset of GBK that Excel and Python agree on for every GBK byte.
         return data.decode("gb18030"), "gbk"
     except UnicodeDecodeError as exc:
         raise ExtractFileError(
             f"{label}: cannot be decoded as UTF-8 or GBK (bad byte at offset {exc.start}); "
-            "re-export it as UTF-8 or GBK"
+            "re-export it as UTF-8 or GBK (rule: encoding)"
         ) from None
 
 
 def read_extract(
-    path: Path, entity: Entity, label: str | None = None, check: bool = True
+    path: Path,
+    entity: Entity,
+    label: str | None = None,
+    check: bool = True,
+    data: bytes | None = None,
 ) -> ParsedExtract:
     """Read one extract file. `label` names the file in messages (default: its path).
 
+    `data` is the file's content when the caller has read it already (the loader reads each landed
+    file once, `ingestion.landing.read_landed`); otherwise the regular file `path` is read.
     With `check=False` the rows are returned unvalidated (the loader validates many files at once).
+    A 0-byte (or blank) JSONL is a day without rows; a CSV has at least its header row.
     """
     label = label or str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ExtractFileError(f"{label}: cannot be read ({exc.strerror})") from None
+    if data is None:
+        data = read_regular_file(path, label)
+    sha256 = hashlib.sha256(data).hexdigest()
     if not data.strip():
-        return ParsedExtract(path, _empty(entity), n_bytes=len(data))
-    text, encoding = decode(data, label)
+        if entity.fmt == "csv":
+            raise ExtractFileError(
+                f"{label}: is empty ({len(data)} bytes); a CSV export has at least its header "
+                "row, re-deliver the file (rule: empty_file)"
+            )
+        return ParsedExtract(path, _empty(entity), n_bytes=len(data), sha256=sha256)
+    text, encoding = decode(data, label, utf8_only=entity.fmt == "jsonl")
+    if entity.fmt == "jsonl" and not text.strip():
+        return ParsedExtract(path, _empty(entity), [], encoding, len(data), sha256)
     if entity.fmt == "csv":
         rows, rejects = _parse_csv(text, entity, label)
     else:
@@ -106,7 +178,7 @@ def read_extract(
     if check:
         rows, more = validate(rows, entity, label)
         rejects = rejects + more
-    return ParsedExtract(path, rows, rejects, encoding, len(data))
+    return ParsedExtract(path, rows, rejects, encoding, len(data), sha256)
 
 
 def _empty(entity: Entity) -> pd.DataFrame:
@@ -119,7 +191,7 @@ def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, lis
     try:
         header = [h.strip() for h in next(reader)]
     except (StopIteration, csv.Error) as exc:
-        raise ExtractFileError(f"{label}: no readable header row ({exc})") from None
+        raise ExtractFileError(f"{label}: no readable header row ({exc}) (rule: header)") from None
     missing = [c.header for c in entity.columns if c.required and c.header not in header]
     if missing:
         raise ExtractFileError(
@@ -128,9 +200,7 @@ def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, lis
         )
     index = {c.name: header.index(c.header) for c in entity.columns if c.header in header}
     width = len(header)
-    records: list[list[str]] = []
-    numbers: list[int] = []
-    rejects: list[Reject] = []
+    read: list[tuple[int, list[str]]] = []  # (data row number, fields) of every non-blank record
     ends_cleanly = text.endswith("\n")
     n = 0
     while True:
@@ -139,20 +209,28 @@ def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, lis
         except StopIteration:
             break
         except csv.Error as exc:
+            # in strict mode the only error at the end of the data is an unterminated quote
             raise ExtractFileError(
                 f"{label}: truncated or malformed after data row {n} (line {reader.line_num}: {exc}); "
-                "the export is incomplete, re-deliver the file"
+                "the export is incomplete, re-deliver the file (rule: truncated)"
             ) from None
         n += 1
-        if not rec:
-            continue
+        if rec:
+            read.append((n, rec))
+    if read and len(read[-1][1]) < width:
+        # A file cut mid-row ends in a short record, with or without a final newline; the rows
+        # after the cut are lost with it, so the whole file is rejected, never just that row.
+        last, rec = read[-1]
+        raise ExtractFileError(
+            f"{label}: truncated at data row {last} (has {len(rec)} of {width} fields"
+            f"{'' if ends_cleanly else ' and no final newline'}); the export is incomplete, "
+            "re-deliver the file (rule: truncated)"
+        )
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    rejects: list[Reject] = []
+    for n, rec in read:
         if len(rec) != width:
-            last = not ends_cleanly and reader.line_num >= text.count("\n") + 1
-            if last and len(rec) < width:
-                raise ExtractFileError(
-                    f"{label}: truncated at data row {n} (has {len(rec)} of {width} fields and "
-                    "no final newline); the export is incomplete, re-deliver the file"
-                )
             rejects.append(
                 Reject(
                     n,
@@ -226,7 +304,10 @@ def _parse_jsonl_arrow(text: str, entity: Entity) -> pd.DataFrame | None:
             frame[c.name] = pd.Series([None] * table.num_rows, dtype="object")
             continue
         if pa.types.is_list(array.type):
-            if not (pa.types.is_string(array.type.value_type) or pa.types.is_large_string(array.type.value_type)):
+            if not (
+                pa.types.is_string(array.type.value_type)
+                or pa.types.is_large_string(array.type.value_type)
+            ):
                 return None
             array = pc.binary_join(array, "|")
         elif pa.types.is_struct(array.type) or pa.types.is_floating(array.type):
@@ -270,7 +351,7 @@ def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, l
             if i == len(lines) and not ends_cleanly:
                 raise ExtractFileError(
                     f"{label}: truncated at line {i} (incomplete JSON, no final newline); "
-                    "the export is incomplete, re-deliver the file"
+                    "the export is incomplete, re-deliver the file (rule: truncated)"
                 ) from None
             rejects.append(
                 Reject(
@@ -287,23 +368,44 @@ def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, l
             )
             continue
         if entity.explode:
-            items = obj.get(entity.explode) or [None]
-            for item in items:
+            records = []
+            for item in obj.get(entity.explode) or [None]:
                 rec = dict(obj)
                 rec[entity.explode] = item or {}
-                _append(cols, entity.columns, rec)
-                numbers.append(i)
+                records.append(rec)
         else:
-            _append(cols, entity.columns, obj)
+            records = [obj]
+        values = [[_as_text(_get(rec, c.json_path)) for c in entity.columns] for rec in records]
+        broken = _lone_surrogate(entity.columns, values)
+        if broken:
+            # Valid JSON, invalid text: the line is quarantined as received (escape intact), not
+            # repaired, so the raw layer only ever holds what the system sent.
+            rejects.append(
+                Reject(
+                    i,
+                    "invalid_unicode",
+                    f"{label} line {i}: {broken} holds a lone UTF-16 surrogate, which is not "
+                    "valid Unicode text; re-export the line (rule: invalid_unicode)",
+                    line[:2000],
+                )
+            )
+            continue
+        for row in values:
+            for c, value in zip(entity.columns, row, strict=True):
+                cols[c.name].append(value)
             numbers.append(i)
     frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in cols.items()})
     frame["_row_number"] = np.array(numbers, dtype="int64")
     return frame, rejects
 
 
-def _append(cols: dict[str, list], columns: tuple[Column, ...], obj: dict) -> None:
-    for c in columns:
-        cols[c.name].append(_as_text(_get(obj, c.json_path)))
+def _lone_surrogate(columns: tuple[Column, ...], rows: list[list[str | None]]) -> str | None:
+    """The first value holding a lone surrogate, as `json.path (\\udXXX)`, or None."""
+    for row in rows:
+        for c, value in zip(columns, row, strict=True):
+            if value is not None and (m := LONE_SURROGATE.search(value)):
+                return f"{'.'.join(c.json_path)} ({m.group().encode('unicode_escape').decode()})"
+    return None
 
 
 def _column_label(c: Column) -> str:
@@ -318,12 +420,23 @@ def validate(
     `label` names the file in messages: one string, or one per row (rows of many files at once).
 
     Local times are rewritten to ISO `YYYY-MM-DD HH:MM:SS` so every SQL engine can cast them;
-    every other value stays as received.
+    every other value stays as received. When `rows` carry `_partition_date` (the day folder each
+    row landed in), a timestamp more than FUTURE_SLACK_DAYS after the end of that business day is
+    `future_timestamp`.
     """
     if rows.empty:
         return rows, []
     bad_reason = pd.Series(None, index=rows.index, dtype="object")
     bad_rule = pd.Series(None, index=rows.index, dtype="object")
+    # first local instant that is "in the future" of each row's partition day, and its label
+    if "_partition_date" in rows:
+        partition_day = pd.to_datetime(rows["_partition_date"])
+        future_from = partition_day + pd.Timedelta(days=1 + FUTURE_SLACK_DAYS)
+        future_text = " is more than 1 day after its partition day " + partition_day.dt.strftime(
+            "%Y-%m-%d"
+        )
+    else:
+        future_from = None
     for c in entity.columns:
         raw = rows[c.name]
         s = raw.astype("string").str.strip()
@@ -350,6 +463,15 @@ def validate(
                 "local_timestamp",
                 s,
             )
+            if future_from is not None:
+                _mark_future(
+                    bad_reason,
+                    bad_rule,
+                    present & ~fail & (parsed >= future_from),
+                    c,
+                    future_text,
+                    rows[c.name],
+                )
         elif c.rule in ("epoch_s", "epoch_ms"):
             num = pd.to_numeric(s, errors="coerce")
             lo, hi = EPOCH_S_RANGE
@@ -363,18 +485,52 @@ def validate(
                 c.rule,
                 s,
             )
+            if future_from is not None:
+                # epoch of the local instant: local wall time minus the business UTC offset
+                epoch_from = (
+                    future_from - BUSINESS_UTC_OFFSET - pd.Timestamp(0)
+                ).dt.total_seconds()
+                _mark_future(
+                    bad_reason,
+                    bad_rule,
+                    present & ~fail & (num >= epoch_from * scale),
+                    c,
+                    future_text,
+                    s,
+                )
         elif c.rule in ("decimal", "int"):
             num = pd.to_numeric(s, errors="coerce")
             fail = present & num.isna()
             if c.rule == "int":
                 fail |= present & ~num.isna() & (num % 1 != 0)
             _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not a number", c.rule, s)
+            if c.non_negative:
+                negative = present & ~fail & (num < 0)
+                _mark(
+                    bad_reason,
+                    bad_rule,
+                    negative,
+                    f"{_column_label(c)} is negative",
+                    "negative_amount",
+                    s,
+                )
         elif c.rule == "yes_no_zh":
             fail = present & ~s.isin(["是", "否"])
             _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not 是/否", "yes_no", s)
         elif c.rule == "bool":
             fail = present & ~s.str.lower().isin(["true", "false", "1", "0"])
             _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not true/false", "boolean", s)
+        elif c.rule == "enum":
+            fail = present & ~s.isin(c.values)
+            _mark(
+                bad_reason,
+                bad_rule,
+                fail,
+                f"{_column_label(c)} is not a known value",
+                "unknown_value",
+                s,
+                after=f" (known: {', '.join(c.values)})",
+            )
     bad = bad_reason.notna()
     labels = label[bad] if isinstance(label, pd.Series) else pd.Series(label, index=rows.index)[bad]
     record_columns = [c.name for c in entity.columns]
@@ -402,15 +558,30 @@ def _mark(
     reason: pd.Series,
     rule: pd.Series,
     mask: pd.Series,
-    text: str,
+    text: str | pd.Series,
     rule_name: str,
     values: pd.Series | None = None,
+    after: str = "",
 ) -> None:
+    """Record `text` (one string or one per row) as the reason of the rows in `mask` that have no
+    reason yet, with the offending value quoted and `after` appended."""
     mask = mask & reason.isna()  # keep the first problem found per row
     if not mask.any():
         return
+    text = text[mask] if isinstance(text, pd.Series) else text
     if values is None:
         reason[mask] = text
     else:
-        reason[mask] = text + ": '" + values[mask].astype(str).str.slice(0, 60) + "'"
+        reason[mask] = text + ": '" + values[mask].astype(str).str.slice(0, 60) + "'" + after
     rule[mask] = rule_name
+
+
+def _mark_future(
+    reason: pd.Series,
+    rule: pd.Series,
+    mask: pd.Series,
+    c: Column,
+    future_text: pd.Series,
+    values: pd.Series,
+) -> None:
+    _mark(reason, rule, mask, _column_label(c) + future_text, "future_timestamp", values)
