@@ -47,7 +47,7 @@ ui: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/sqlfluff lint dbt_project/models
+	PYTHONPATH=dbt_project/plugins $(BIN)/sqlfluff lint dbt_project/models
 
 clean:
 	rm -rf $(SIYU_DATA_DIR) dbt_project/target dbt_project/logs
