@@ -48,50 +48,25 @@ def _identifiers(args) -> list[tuple[str, str]]:
     return out
 
 
-def _republish(settings, erasure_id: str) -> dict:
-    """Publish the cleaned build database as a new version and delete every other version."""
-    import duckdb
+def _republish(settings, planned) -> dict:
+    """The live publication minus the erased persons as a new version; every other kept version
+    cleaned or removed (privacy.publications). Never the build database: after a blocked run it
+    holds marts that did not pass the audit."""
+    from privacy.publications import republish_without
+    from publishing.serving import default_versions_dir
 
-    from data_quality.runner import list_suites
-    from publishing import publish
-    from publishing.serving import default_versions_dir, live_version
-
-    versions_dir = default_versions_dir(settings.serving_path)
-    if live_version(settings.serving_path) is None:
-        return {"republished": None, "pruned": []}
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        built = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_schema = 'marts'").fetchall()}
-    tables = [t for t in list_suites() if t in built]
-    note = f"republished after erasure {erasure_id}: the last audited marts minus the erased persons"
-    pub = publish(settings.warehouse_path, tables, serving_path=settings.serving_path,
-                  published_dir=settings.published_dir, versions_dir=versions_dir,
-                  run_id=f"erasure:{erasure_id}", keep_versions=1, pg_dsn=settings.pg_dsn,
-                  pg_readers=settings.pg_readers,
-                  check_summary={t: {"passed": True, "note": note} for t in tables})
-    # keep_versions=1 prunes the rest; a version a reader still links to is removed too
-    leftovers = [p for p in versions_dir.iterdir()
-                 if p.is_dir() and p.name != pub.version and p.name.startswith("v")]
-    for path in leftovers:
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
-    return {"republished": pub.version, "pruned": [*pub.pruned, *(p.name for p in leftovers)]}
+    return republish_without(
+        planned.erased_values, planned.erasure_id, serving_path=settings.serving_path,
+        published_dir=settings.published_dir,
+        versions_dir=default_versions_dir(settings.serving_path),
+        keep_versions=settings.publish_keep_versions, pg_dsn=settings.pg_dsn,
+        pg_readers=settings.pg_readers)
 
 
 def cmd_erase(args) -> int:
-    import duckdb
-
-    from orchestration.defs.activation import export_dir
+    from orchestration.cli import run_lock
     from orchestration.lib.settings import Settings
-    from privacy.erasure import (
-        ErasureRequest,
-        audit_entry,
-        erase_build_db,
-        scrub_files,
-        scrub_mass_send_exports,
-        write_audit,
-    )
+    from privacy.erasure import ErasureRequest
 
     identifiers = _identifiers(args)
     if not identifiers:
@@ -105,27 +80,63 @@ def cmd_erase(args) -> int:
     except ValueError as exc:
         print(f"siyu erase: {exc}", file=sys.stderr)
         return 2
-    privacy_dir = settings.data_dir / PRIVACY_SUBDIR
     if not Path(settings.warehouse_path).exists():
         print(f"siyu erase: no build database at {settings.warehouse_path}", file=sys.stderr)
         return 1
+    # no siyu run may load, build or publish meanwhile
+    with run_lock(settings.data_dir):
+        return _erase(settings, request)
+
+
+def _erase(settings, request) -> int:
+    import duckdb
+
+    from orchestration.defs.activation import export_dir
+    from privacy.erasure import (
+        audit_entry,
+        erase_build_db,
+        plan,
+        scrub_files,
+        scrub_mass_send_exports,
+        write_audit,
+    )
+    from privacy.files import private_dir, rewrite_duckdb_file
+
+    privacy_dir = private_dir(settings.data_dir / PRIVACY_SUBDIR)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        planned = plan(con, request)
+    # publications first: if this fails, nothing is erased yet and the request can be run again
+    # (afterwards identity_map no longer knows the persons' person_ids)
+    try:
+        publication = _republish(settings, planned)
+    except Exception as exc:
+        print(f"siyu erase: republishing without the persons failed, nothing was erased: "
+              f"{type(exc).__name__}: {exc}. Fix the cause and run the same erase again.",
+              file=sys.stderr)
+        return 1
     with duckdb.connect(str(settings.warehouse_path)) as con:
         result = erase_build_db(con, request, settings.hash_salt,
-                                suppression_path=privacy_dir / SUPPRESSION_FILE)
+                                suppression_path=privacy_dir / SUPPRESSION_FILE, planned=planned)
         con.execute("checkpoint")
+    # deleted rows stay in the file's free blocks until rewritten
+    build_file = rewrite_duckdb_file(settings.warehouse_path)
     files = {f"quarantine/{k}": v for k, v in scrub_files(settings.quarantine_dir, result).items()}
     files.update({f"restricted/{k}": v for k, v in
                   scrub_mass_send_exports(export_dir(settings.restricted_dir), result).items()})
-    publication = _republish(settings, result.erasure_id)
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
+    entry["build_database"] = {"rewritten": True, **build_file}
     with duckdb.connect(str(settings.warehouse_path)) as con:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())
+    actions = [v["action"] for v in publication["versions"].values()]
     print(json.dumps({"erasure_id": result.erasure_id, "persons": len(result.person_ids),
                       "identifiers": len(result.identifiers), "rows_removed": removed,
                       "republished": publication["republished"],
-                      "versions_deleted": len(publication["pruned"])}, indent=1))
+                      "republished_from": publication["from_version"],
+                      "versions_cleaned": actions.count("cleaned"),
+                      "versions_removed": actions.count("removed")},
+                     indent=1))
     if not result.person_ids:
         print("siyu erase: no person in identity_map has these identifiers; they are suppressed "
               "for future loads and any raw rows carrying them were removed", file=sys.stderr)

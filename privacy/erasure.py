@@ -21,6 +21,7 @@ import pandas as pd
 
 from ingestion.entities import IDENTIFIER_COLUMNS
 from privacy import suppression
+from privacy.files import append_private_jsonl
 from privacy.hashing import ID_TYPES, normalize_identifier, reference_hash
 
 AUDIT_TABLE = "privacy.erasure_audit"
@@ -119,16 +120,19 @@ def _erase_raw(con, supp: suppression.Suppression, counts: dict[str, int]) -> No
         counts["raw._quarantine_rows"] = len(doomed)
 
 
-def _erase_built(con, values: set[str], counts: dict[str, int]) -> None:
-    """Every table outside raw: delete rows with an erased value in any text column (person_id,
-    identity_map's id_value, node ids); in audit tables redact it inside longer text."""
+def erase_rows(con: duckdb.DuckDBPyConnection, values: set[str], counts: dict[str, int],
+               schemas: set[str] | None = None, skip_tables: Iterable[str] = ()) -> None:
+    """Every table outside raw (or in `schemas` only): delete rows with an erased value in any
+    text column (person_id, identity_map's id_value, node ids); in audit tables redact it inside
+    longer text. Also used on copies of published files (`privacy.publications`)."""
+    skip = set(skip_tables)
     con.register("_erased", pd.DataFrame({"v": sorted(values)}))
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_type = 'BASE TABLE' and table_schema <> 'raw'").fetchall()
         for schema, table in tables:
-            if schema in SKIP_SCHEMAS:
+            if schema in SKIP_SCHEMAS or table in skip or (schemas is not None and schema not in schemas):
                 continue
             text_cols = [r[0] for r in con.execute(
                 "select column_name from information_schema.columns where table_schema = ? and "
@@ -152,13 +156,23 @@ def _erase_built(con, values: set[str], counts: dict[str, int]) -> None:
         con.unregister("_erased")
 
 
-def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt: str,
-                   suppression_path: Path | None = None) -> ErasureResult:
-    """Resolve, suppress and delete in one transaction. The suppression list gets the reference
-    hashes of every identifier of the persons, so later loads drop them."""
+def plan(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> ErasureResult:
+    """Who and what an erasure removes (a new erasure_id, the persons, every identifier of
+    theirs), read from the build database without changing it."""
     erasure_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "_" + uuid.uuid4().hex[:8]
     persons, identifiers = resolve(con, request.normalised())
-    result = ErasureResult(erasure_id, persons, identifiers)
+    return ErasureResult(erasure_id, persons, identifiers)
+
+
+def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt: str,
+                   suppression_path: Path | None = None,
+                   planned: ErasureResult | None = None) -> ErasureResult:
+    """Resolve (or take the `planned` result of `plan`), suppress and delete in one transaction.
+    The suppression list gets the reference hashes of every identifier of the persons, so later
+    loads drop them."""
+    result = planned if planned is not None else plan(con, request)
+    identifiers = result.identifiers
+    erasure_id = result.erasure_id
     supp = suppression.Suppression(salt)
     for id_type, value in identifiers:
         supp.hashes.setdefault(id_type, set()).add(reference_hash(id_type, value, salt))
@@ -166,13 +180,13 @@ def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt
     try:
         suppression.add(con, identifiers, salt, erasure_id)
         _erase_raw(con, supp, result.counts)
-        _erase_built(con, result.erased_values, result.counts)
+        erase_rows(con, result.erased_values, result.counts)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     if suppression_path is not None:
-        _append_jsonl(suppression_path, [
+        append_private_jsonl(suppression_path, [
             {"id_type": t, "reference_hash": reference_hash(t, v, salt), "erasure_id": erasure_id}
             for t, v in identifiers])
     return result
@@ -238,13 +252,6 @@ def scrub_mass_send_exports(root: Path, result: ErasureResult) -> dict[str, int]
 # ------------------------------------------------------------------------------------- audit
 
 
-def _append_jsonl(path: Path, records: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
-
-
 def audit_entry(request: ErasureRequest, result: ErasureResult, salt: str,
                 extra_counts: dict[str, int] | None = None) -> dict:
     """Who, when, what (hashed references only) and how many rows per table or file."""
@@ -270,4 +277,4 @@ def write_audit(con: duckdb.DuckDBPyConnection, entry: dict, path: Path) -> None
         entry["erasure_id"], entry["requested_by"], entry["requested_at"][:19], entry["persons"],
         entry["identifiers"], json.dumps(entry["requested_references"]),
         json.dumps(entry["suppressed_references"]), json.dumps(entry["counts"], sort_keys=True)])
-    _append_jsonl(path, [entry])
+    append_private_jsonl(path, [entry])

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from ingestion.entities import IDENTIFIER_COLUMNS
+from privacy.files import append_private_jsonl
 from privacy.hashing import (
     normalize_phone,
     normalize_series,
@@ -120,8 +121,6 @@ def add(con: duckdb.DuckDBPyConnection, identifiers: Iterable[tuple[str, str]], 
     finally:
         con.unregister("_supp")
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            for rec in frame.to_dict("records"):
-                fh.write(json.dumps({**rec, "suppressed_at": rec["suppressed_at"].isoformat()}) + "\n")
+        append_private_jsonl(path, [{**rec, "suppressed_at": rec["suppressed_at"].isoformat()}
+                                    for rec in frame.to_dict("records")])
     return len(frame)

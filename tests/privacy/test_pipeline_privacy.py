@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -148,6 +150,182 @@ def test_restricted_export_is_mass_send_shaped_and_apart(run):
     assert (files[-1].stat().st_mode & 0o077) == 0  # owner only
 
 
+# ------------------------------------------------------- erasure after a blocked run (a copy)
+
+UNAUDITED_CITY = "UNAUDITED-CHANGE"
+UNAUDITED_ORDER = "UNAUDITED-2099"
+
+
+def published_frames(path: Path) -> dict[str, pd.DataFrame]:
+    """Every published table of a serving DuckDB file, without publication_version, rows in a
+    canonical order (so two publications compare row for row)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute("select table_name from information_schema.tables where "
+                                            "table_schema = 'marts' and table_name <> '_publication'"
+                                            ).fetchall()]
+        frames = {}
+        for table in tables:
+            frame = con.execute(f'select * exclude (publication_version) from marts."{table}"').df()
+            frames[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def blocked_then_erased(run, tmp_path_factory):
+    """A copy of the run, published a second time (so an older version is kept), then a blocked
+    run: the build database holds marts that did not pass the audit (a 2099 order, a changed
+    city). One person (with a phone and an openid) is erased there by the CLI."""
+    from orchestration.erase_cli import main as erase
+    from publishing import list_versions, live_version, publish, record_blocked
+
+    data = tmp_path_factory.mktemp("blocked_run")
+    shutil.copytree(run.data_dir, data, symlinks=True, dirs_exist_ok=True)
+    settings = make_settings(data, SIYU_HASH_SALT=SALT)
+    versions_dir = settings.serving_path.parent / "publications"
+    first = live_version(settings.serving_path)
+    manifest = json.loads((versions_dir / first / "manifest.json").read_text(encoding="utf-8"))
+    publish(settings.warehouse_path, list(manifest["row_counts"]), serving_path=settings.serving_path,
+            published_dir=settings.published_dir, versions_dir=versions_dir, run_id="second-run",
+            check_summary=manifest["check_summary"], keep_versions=5)
+    live = live_version(settings.serving_path)
+    before = published_frames(settings.serving_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        person_id = con.execute("""
+            select person_id from intermediate.identity_map where person_id is not null
+            group by person_id
+            having count(*) filter (where id_type = 'phone') > 0
+               and count(*) filter (where id_type = 'openid') > 0
+               and person_id in (select person_id from marts.fct_orders)
+               and person_id in (select person_id from marts.fct_interactions)
+            order by person_id limit 1""").fetchall()[0][0]
+        identifiers = con.execute("select id_type, id_value from intermediate.identity_map "
+                                  "where person_id = ?", [person_id]).fetchall()
+        other = con.execute("select min(person_id) from marts.dim_users where person_id <> ?",
+                            [person_id]).fetchall()[0][0]
+        # what a blocked run leaves in the build database: marts the audit refused
+        con.execute("update marts.dim_users set city = ? where person_id = ?", [UNAUDITED_CITY, other])
+        con.execute("insert into marts.fct_orders select * replace (? as order_id, "
+                    "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
+                    "from marts.fct_orders where person_id = ? limit 1", [UNAUDITED_ORDER, person_id])
+        con.execute("insert into marts.fct_orders select * replace (? as order_id, "
+                    "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
+                    "from marts.fct_orders where person_id = ? limit 1", [UNAUDITED_ORDER + "-b", other])
+    record_blocked(versions_dir, run_id="blocked-run",
+                   check_summary={"fct_orders": {"passed": False, "reason": "ordered_at in 2099"}})
+    kept = [v["version"] for v in list_versions(serving_path=settings.serving_path)]
+    mp = pytest.MonkeyPatch()
+    _point_env_at(mp, data)
+    phone = next(v for t, v in identifiers if t == "phone")
+    try:
+        assert erase(["--phone", phone, "--requested-by", "dpo@example.com"]) == 0
+    finally:
+        mp.undo()
+    return {"settings": settings, "person_id": person_id, "identifiers": identifiers,
+            "before": before, "live_before": live, "kept_before": kept, "other": other}
+
+
+def test_erasure_after_a_blocked_run_publishes_the_last_good_publication_minus_the_person(
+        blocked_then_erased):
+    from publishing import live_version
+
+    b = blocked_then_erased
+    settings, person_id = b["settings"], b["person_id"]
+    live = live_version(settings.serving_path)
+    assert live not in b["kept_before"]  # a new version
+    after = published_frames(settings.serving_path)
+    assert set(after) == set(b["before"])
+    removed = 0
+    for table, frame in b["before"].items():
+        expected = frame
+        if "person_id" in frame.columns:
+            expected = frame[frame["person_id"] != person_id].reset_index(drop=True)
+        removed += len(frame) - len(expected)
+        pd.testing.assert_frame_equal(after[table], expected, check_dtype=True, obj=table)
+    assert removed > 2 and len(after["dim_users"]) == len(b["before"]["dim_users"]) - 1
+    # the unaudited marts of the build database were not published
+    assert UNAUDITED_CITY not in set(after["dim_users"]["city"].dropna())
+    assert not after["fct_orders"]["order_id"].str.startswith(UNAUDITED_ORDER).any()
+    assert (after["fct_orders"]["ordered_at"].dt.year < 2099).all()
+    # the Parquet folder is the same publication
+    parquet = Path(os.path.realpath(settings.published_dir))
+    assert parquet.parent.name == live
+    assert len(pd.read_parquet(parquet / "dim_users.parquet")) == len(after["dim_users"])
+    with duckdb.connect(str(settings.serving_path), read_only=True) as con:
+        summary = json.loads(con.execute("select check_summary from marts._publication").fetchall()[0][0])
+    assert set(summary) == set(after)
+    for result in summary.values():
+        assert result["passed"] is True and result["from_version"] == b["live_before"]
+        assert "last audited publication" in result["note"] and "minus" in result["note"]
+
+
+def test_erasure_after_a_blocked_run_removes_the_person_from_the_build_database(blocked_then_erased):
+    b = blocked_then_erased
+    with duckdb.connect(str(b["settings"].warehouse_path), read_only=True) as con:
+        for table in ("dim_users", "fct_orders", "fct_interactions"):
+            assert con.execute(f"select count(*) from marts.{table} where person_id = ?",
+                               [b["person_id"]]).fetchall()[0][0] == 0, table
+        assert con.execute("select count(*) from intermediate.identity_map where person_id = ?",
+                           [b["person_id"]]).fetchall()[0][0] == 0
+    needles = {v for _, v in b["identifiers"] if len(v) >= MIN_LEN} | {b["person_id"]}
+    assert scan_duckdb(b["settings"].warehouse_path, needles) == {}
+
+
+def test_erasure_cleans_every_kept_version_and_says_so(blocked_then_erased):
+    from publishing import list_versions, rollback
+
+    b = blocked_then_erased
+    settings = b["settings"]
+    needles = {v for _, v in b["identifiers"] if len(v) >= MIN_LEN} | {b["person_id"]}
+    versions = {v["version"]: v for v in list_versions(serving_path=settings.serving_path)}
+    assert set(b["kept_before"]) <= set(versions)  # kept for rollback, not deleted wholesale
+    for name, manifest in versions.items():
+        folder = Path(manifest["path"])
+        assert scan_duckdb(folder / "serving.duckdb", needles) == {}, name
+        for parquet in (folder / "parquet").glob("*.parquet"):
+            assert scan_parquet(parquet, needles) == set(), parquet
+        with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
+            assert json.loads(con.execute("select row_counts from marts._publication").fetchall()[0][0]) \
+                == manifest["row_counts"]
+            assert con.execute("select count(*) from marts.dim_users").fetchall()[0][0] \
+                == manifest["row_counts"]["dim_users"]
+    lines = (settings.data_dir / "privacy" / "erasure_audit.jsonl").read_text(encoding="utf-8").splitlines()
+    publication = json.loads(lines[-1])["publication"]
+    assert publication["from_version"] == b["live_before"]
+    for name in b["kept_before"]:
+        assert publication["versions"][name]["action"] == "cleaned", name
+        assert publication["versions"][name]["rows_removed"]["dim_users"] == 1
+        assert versions[name]["erasures"][-1]["rows_removed"]["dim_users"] == 1
+    # an older version rolls back and shows neither the person nor the unaudited change
+    oldest = b["kept_before"][0]
+    rollback(oldest, serving_path=settings.serving_path, published_dir=settings.published_dir)
+    frames = published_frames(settings.serving_path)
+    assert b["person_id"] not in set(frames["dim_users"]["person_id"])
+    assert UNAUDITED_CITY not in set(frames["dim_users"]["city"].dropna())
+    assert len(frames["dim_users"]) == len(b["before"]["dim_users"]) - 1
+
+
+def values_in_bytes(path: Path, identifiers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The identifiers whose value is in a file's raw bytes; a phone in any raw form
+    (+86 135-3165-6470, 135 3165 6470)."""
+    data = path.read_bytes()
+    found = []
+    for id_type, value in identifiers:
+        if id_type == "phone":
+            pattern = re.compile(rb"[ \-]*".join(re.escape(d.encode()) for d in value))
+            if pattern.search(data):
+                found.append((id_type, value))
+        elif len(value) >= MIN_LEN and value.encode() in data:
+            found.append((id_type, value))
+    return found
+
+
+def test_erasure_after_a_blocked_run_leaves_no_value_in_the_warehouse_bytes(blocked_then_erased):
+    b = blocked_then_erased
+    assert {"phone", "openid"} <= {t for t, _ in b["identifiers"]}
+    assert values_in_bytes(b["settings"].warehouse_path,
+                           [*b["identifiers"], ("person_id", b["person_id"])]) == []
+
+
 LAST_DAY = START + dt.timedelta(days=DAYS - 1)
 
 
@@ -205,10 +383,31 @@ def _assert_no_trace(run, needles: set[str]) -> None:
 def test_erasure_leaves_no_trace(run, erased):
     assert len(erased["identifiers"]) >= 3
     _assert_no_trace(run, erased["needles"])
-    # every older publication version is gone; the live one is the post-erasure version
-    versions = [p for p in (run.serving_path.parent / "publications").iterdir()
-                if p.is_dir() and p.name.startswith("v")]
-    assert len(versions) == 1 and run.serving_path.resolve().parent == versions[0].resolve()
+    # the live version is the post-erasure one; the older one is kept, cleaned
+    versions = sorted(p for p in (run.serving_path.parent / "publications").iterdir()
+                      if p.is_dir() and p.name.startswith("v"))
+    assert len(versions) == 2 and run.serving_path.resolve().parent == versions[-1].resolve()
+    for version in versions:
+        assert scan_duckdb(version / "serving.duckdb", erased["needles"]) == {}
+
+
+def test_erased_values_leave_the_warehouse_file_bytes(run, erased):
+    assert {"phone", "openid"} <= {t for t, _ in erased["identifiers"]}
+    assert values_in_bytes(run.warehouse_path,
+                           [*erased["identifiers"], ("person_id", erased["person_id"])]) == []
+
+
+def test_erasure_leaves_personal_data_owner_only_and_published_files_readable(run, erased):
+    privacy_dir = run.data_dir / "privacy"
+    assert privacy_dir.stat().st_mode & 0o777 == 0o700
+    for name in ("erasure_audit.jsonl", "suppression_list.jsonl"):
+        assert (privacy_dir / name).stat().st_mode & 0o777 == 0o600, name
+    assert run.warehouse_path.stat().st_mode & 0o777 == 0o600
+    live = run.serving_path.resolve()
+    for path in [live, *live.parent.glob("parquet/*.parquet")]:
+        assert path.stat().st_mode & 0o044 == 0o044, path  # group and others read
+    for folder in (live.parent, live.parent / "parquet", live.parent.parent):
+        assert folder.stat().st_mode & 0o055 == 0o055, folder
 
 
 def test_erasure_is_audited_with_hashed_references(run, erased):
