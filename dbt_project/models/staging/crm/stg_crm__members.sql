@@ -20,6 +20,7 @@ renamed as (
             when '线上商城' then 'online_mall'
             when '小程序' then 'miniprogram'
             when '企业微信' then 'wecom'
+            -- empty: the export did not say (ingestion quarantines any other label, unknown_value)
             else 'other'
         end as registration_channel,
         case member_tier

@@ -16,7 +16,13 @@ renamed as (
 
         -- dimensions
         coupon_id is not null and trim(coupon_id) <> '' as is_coupon_used,
-        order_status = 'refunded' as is_refunded,
+        -- ingestion quarantines any other value (rule unknown_value), so none is null here
+        case order_status
+            when 'paid' then 'completed'
+            when 'refunded' then 'refunded'
+            when 'cancelled' then 'cancelled'
+            when 'pending' then 'pending'
+        end as order_status,
 
         -- measures: the mini-program pays in fen
         cast(total_fee_fen as {{ dbt.type_numeric() }}) / 100 as amount_cny,
@@ -39,15 +45,36 @@ deduplicated as (
         *,
         row_number() over (
             partition by order_id order by _partition_date desc, _loaded_at desc, _row_number desc
-        ) as delivery_rank
+        ) as delivery_rank,
+        -- some delivery of the order said it was paid (refunded orders were paid)
+        max(case when order_status in ('completed', 'refunded') then 1 else 0 end)
+            over (partition by order_id) = 1 as was_paid
     from renamed
 
 ),
 
 final as (
 
-    select * from deduplicated
-    where delivery_rank = 1
+    -- As in stg_crm__orders: a cancelled or pending order is no order unless an earlier delivery
+    -- said it was paid (then it stays, refunded); a null status stays for the tests to fail.
+    select
+        order_id,
+        openid,
+        coupon_id,
+        is_coupon_used,
+        order_status,
+        order_status <> 'completed' as is_refunded,
+        amount_cny,
+        discount_cny,
+        ordered_at,
+        _partition_date,
+        _loaded_at,
+        _row_number,
+        delivery_rank
+    from deduplicated
+    where
+        delivery_rank = 1
+        and not (coalesce(order_status, '') in ('cancelled', 'pending') and not was_paid)
 
 )
 
