@@ -1,13 +1,15 @@
 """`siyu erase`: a PIPL art. 47 erasure request, end to end.
 
-Resolves the persons behind the given identifiers (identity_map), deletes them from the raw,
-staging/intermediate/marts/ml/audit layers of the build database, adds every identifier of theirs
-to the suppression list (salted hashes only) so later loads drop them, removes their lines from the
-quarantine files and the restricted WeCom export, republishes the cleaned marts as a new version
-and deletes every older publication version (they still contain the persons), then writes the
-audit entry (privacy.erasure_audit and <data>/privacy/erasure_audit.jsonl).
+Resolves the persons behind the given identifiers (identity_map); publishes the live publication
+(the last audited one, never the build database, which after a blocked run holds marts that did
+not pass) minus the persons as a new version and cleans every other kept version in place
+(privacy.publications); deletes them from the raw, staging/intermediate/marts/ml/audit layers of
+the build database, adds every identifier of theirs to the suppression list (salted hashes only)
+so later loads drop them, and rewrites the build database file so the deleted values leave its
+bytes; removes their lines from the quarantine files and the restricted WeCom export, then writes
+the audit entry (privacy.erasure_audit and <data>/privacy/erasure_audit.jsonl, owner-only).
 
-Run it while no daily run is writing the build database.
+Run it while no daily run is writing the build database (it takes the `siyu run` lock).
 """
 
 from __future__ import annotations

@@ -129,7 +129,8 @@ def republish_without(
             tables, removed = _erase_from_copy(live_dir / SERVING_FILE, work / "live.duckdb", values)
             report["rows_removed"] = removed
             if removed:
-                manifest = _read_manifest(live_dir)
+                has_manifest = (live_dir / MANIFEST_FILE).exists()
+                manifest = _read_manifest(live_dir) if has_manifest else {}
                 summary = _check_summary(manifest, live, erasure_id, _ordered(tables, manifest))
                 pub = publish(work / "live.duckdb", list(summary), serving_path=serving_path,
                               published_dir=published_dir, versions_dir=versions_dir,
