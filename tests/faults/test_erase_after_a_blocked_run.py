@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from publishing import list_versions, live_version, publish, record_blocked, rollback
+from tests.publishing.conftest import pg_dsn  # noqa: F401  (the real PostgreSQL server fixture)
 
 SALT = "blocked-run-salt"
 PERSONS = 50
@@ -257,3 +258,23 @@ def test_an_erasure_with_nothing_published_for_the_person_makes_no_version(block
     assert {
         v["action"] for k, v in entry["publication"]["versions"].items() if k != leftover.name
     } == {"unchanged"}
+
+
+def test_erase_republishes_to_postgresql_without_the_person(
+        blocked, capsys, monkeypatch, pg_dsn):  # noqa: F811 - the fixture imported above
+    import psycopg
+
+    # the audited marts published to PostgreSQL too (from the live file: the build database
+    # now holds the blocked run's marts)
+    publish(blocked["paths"]["serving_path"].resolve(), TABLES, run_id="run-2-pg",
+            check_summary={t: {"passed": True} for t in TABLES}, pg_dsn=pg_dsn, **blocked["paths"])
+    monkeypatch.setenv("SIYU_PG_DSN", pg_dsn)
+    printed = _erase(capsys)
+    with psycopg.connect(pg_dsn) as conn:
+        version = conn.execute("select version from marts._publication").fetchone()[0]
+        persons = {r[0] for r in conn.execute("select person_id from marts.dim_users")}
+        cities = {r[0] for r in conn.execute("select city from marts.dim_users")}
+        orders = conn.execute("select count(*) from marts.fct_orders").fetchone()[0]
+    assert version == printed["republished"] == live_version(blocked["paths"]["serving_path"])
+    assert ERASED not in persons and len(persons) == PERSONS - 1
+    assert "UNAUDITED" not in cities and orders == 3 * PERSONS - 3
