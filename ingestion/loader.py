@@ -111,6 +111,9 @@ def load_days(
     """Load every file of `entity` landed for `days`, replacing exactly those days, in one
     transaction (a range of days is validated and written in one pass).
 
+    Which landed entries are read is `ingestion.landing.scan`'s: an entry that is not a regular
+    file (a link, a FIFO) is refused unread, an error with only a `.reason.txt` in the quarantine;
+    a file matching no extract or outside a YYYY-MM-DD folder is a line in `LoadResult.warnings`.
     Files that fail are quarantined and reported as one line each. If any file fails, nothing of
     those days is replaced (the previous load stays) and the caller fails the asset: good rows are
     never half-loaded. `suppressed` drops the rows of erased persons: a `privacy.Suppression`
@@ -129,7 +132,9 @@ def load_days(
         data = None
         try:
             data = read_landed(f, landing_dir)
-            parsed.append((f.day, f.label, read_extract(f.path, entity, f.label, False, data)))
+            parsed.append(
+                (f.day, f.label, read_extract(f.path, entity, f.label, check=False, data=data))
+            )
         except ExtractFileError as exc:
             message = str(exc)
             result.errors.append(message)

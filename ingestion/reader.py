@@ -32,6 +32,9 @@ LOCAL_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", 
 # Epoch values outside 2000-01-01 .. 2100-01-01 are treated as corrupt.
 EPOCH_S_RANGE = (946_684_800, 4_102_444_800)
 
+# Numbers must fit the warehouse's money type, DECIMAL(18,2) (dbt macro money_cny).
+MAX_NUMBER_DIGITS = 15
+MAX_NUMBER = 10.0**MAX_NUMBER_DIGITS
 # Business time zone of the partition days (Asia/Shanghai, no DST).
 BUSINESS_UTC_OFFSET = dt.timedelta(hours=8)
 # A lone UTF-16 surrogate: valid as a JSON escape (\ud800), never valid Unicode text.
@@ -500,10 +503,18 @@ def validate(
                 )
         elif c.rule in ("decimal", "int"):
             num = pd.to_numeric(s, errors="coerce")
-            fail = present & num.isna()
+            # inf, nan and 1e30 parse here but fail the cast to a SQL decimal and block the day
+            fail = present & (num.isna() | (num.abs() >= MAX_NUMBER).fillna(True))
             if c.rule == "int":
                 fail |= present & ~num.isna() & (num % 1 != 0)
-            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not a number", c.rule, s)
+            _mark(
+                bad_reason,
+                bad_rule,
+                fail,
+                f"{_column_label(c)} is not a number below 10^{MAX_NUMBER_DIGITS}",
+                c.rule,
+                s,
+            )
             if c.non_negative:
                 negative = present & ~fail & (num < 0)
                 _mark(

@@ -120,3 +120,30 @@ def test_negative_points_still_load(tree):
     )
     result = tree.load("crm", "points")
     assert result.ok and result.rows_loaded == 1 and tree.quarantined() == []
+
+
+@pytest.mark.parametrize("amount", ["inf", "-inf", "1e400", "1e30"])
+def test_an_amount_no_decimal_column_can_hold_is_a_rejected_row(tree, amount):
+    """`inf` or `1e30` pass as numbers in Python but fail the cast in dbt, blocking the whole day."""
+    rows = [
+        f"C1,M1,{D} 09:30:00,1.00,0,否,已完成,店",
+        f"C2,M1,{D} 09:30:00,{amount},0,否,已完成,店",
+    ]
+    tree.write(f"crm/{D}/orders.csv", "\n".join([ORDERS_HEADER, *rows]) + "\n")
+    assert tree.load("crm", "orders").rows_loaded == 1
+    assert _rules(tree) == [(2, "decimal")]
+
+
+def test_a_fee_too_large_for_the_money_column_is_a_rejected_row(tree):
+    orders = [
+        {
+            "order_id": "W1",
+            "openid": "oA",
+            "created_at": epoch_ms(DAY),
+            "total_fee": 1e30,
+            "status": "paid",
+        }
+    ]
+    tree.write(f"miniprogram/{D}/orders.jsonl", jsonl(orders))
+    assert tree.load("miniprogram", "orders").rows_loaded == 0
+    assert _rules(tree) == [(1, "int")]
