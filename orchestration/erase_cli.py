@@ -121,13 +121,16 @@ def _erase(settings, request) -> int:
                                 suppression_path=privacy_dir / SUPPRESSION_FILE, planned=planned)
         con.execute("checkpoint")
     # deleted rows stay in the file's free blocks until rewritten
-    build_file = rewrite_duckdb_file(settings.warehouse_path)
+    try:
+        build_file = {"rewritten": True, **rewrite_duckdb_file(settings.warehouse_path)}
+    except Exception as exc:  # the erasure stands; say so in the audit and ask for a rerun
+        build_file = {"rewritten": False, "error": f"{type(exc).__name__}: {exc}"}
     files = {f"quarantine/{k}": v for k, v in scrub_files(settings.quarantine_dir, result).items()}
     files.update({f"restricted/{k}": v for k, v in
                   scrub_mass_send_exports(export_dir(settings.restricted_dir), result).items()})
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
-    entry["build_database"] = {"rewritten": True, **build_file}
+    entry["build_database"] = build_file
     with duckdb.connect(str(settings.warehouse_path)) as con:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())
@@ -139,6 +142,12 @@ def _erase(settings, request) -> int:
                       "versions_cleaned": actions.count("cleaned"),
                       "versions_removed": actions.count("removed")},
                      indent=1))
+    if not build_file["rewritten"]:
+        print(f"siyu erase: the persons are erased, but rewriting {settings.warehouse_path} failed "
+              f"({build_file['error']}), so their deleted values may still be in the file's bytes; "
+              "fix the cause (it needs free space for a second copy) and run the same erase "
+              "again, which rewrites the file", file=sys.stderr)
+        return 1
     if not result.person_ids:
         print("siyu erase: no person in identity_map has these identifiers; they are suppressed "
               "for future loads and any raw rows carrying them were removed", file=sys.stderr)

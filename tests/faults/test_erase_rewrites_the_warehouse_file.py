@@ -48,8 +48,10 @@ def write_warehouse(path) -> None:
             union all
             select 'openid', u.openid, 'p_' || m.member_id
             from raw.miniprogram__users u positional join raw.crm__members m""")
-        con.execute("create table marts.dim_users as select distinct person_id, 'city' as city "
-                    "from intermediate.identity_map")
+        con.execute(
+            "create table marts.dim_users as select distinct person_id, 'city' as city "
+            "from intermediate.identity_map"
+        )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -76,13 +78,22 @@ def test_siyu_erase_leaves_no_erased_value_in_the_file(warehouse):
 
     assert erase(["--phone", ERASED_PHONE, "--requested-by", "t"]) == 0
     data = warehouse.read_bytes()
-    for value in (ERASED_PHONE_RAW, ERASED_PHONE, ERASED_OPENID, ERASED_MEMBER, "p_" + ERASED_MEMBER):
+    for value in (
+        ERASED_PHONE_RAW,
+        ERASED_PHONE,
+        ERASED_OPENID,
+        ERASED_MEMBER,
+        "p_" + ERASED_MEMBER,
+    ):
         assert value.encode() not in data, value
     assert not os.path.exists(str(warehouse) + ".wal")
     # everything else is still there, readable, and the file is owner-only
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("select count(*) from raw.crm__members").fetchall()[0][0] == PERSONS - 1
-        assert con.execute("select count(*) from raw.miniprogram__users").fetchall()[0][0] == PERSONS - 1
+        assert (
+            con.execute("select count(*) from raw.miniprogram__users").fetchall()[0][0]
+            == PERSONS - 1
+        )
         assert con.execute("select count(*) from marts.dim_users").fetchall()[0][0] == PERSONS - 1
         assert con.execute("select count(*) from privacy.suppression_list").fetchall()[0][0] == 3
         assert con.execute("select count(*) from privacy.erasure_audit").fetchall()[0][0] == 1
@@ -99,7 +110,9 @@ def test_rewrite_keeps_every_object_and_row(tmp_path):
     with duckdb.connect(str(path)) as con:
         con.execute("create schema staging")
         # a view naming the catalog, as dbt-duckdb writes them
-        con.execute('create view staging.stg_members as select * from "warehouse"."raw"."crm__members"')
+        con.execute(
+            'create view staging.stg_members as select * from "warehouse"."raw"."crm__members"'
+        )
         con.execute("create view staging.stg_users as select * from raw.miniprogram__users")
         con.execute("create sequence raw.seq start 7")
         con.execute("create macro raw.twice(x) as x * 2")
@@ -111,12 +124,16 @@ def test_rewrite_keeps_every_object_and_row(tmp_path):
     assert ERASED_PHONE_RAW.encode() not in path.read_bytes()
     assert sizes["bytes_after"] == path.stat().st_size
     with duckdb.connect(str(path)) as con:
-        assert con.execute("select count(*) from staging.stg_members").fetchall()[0][0] == PERSONS - 1
+        assert (
+            con.execute("select count(*) from staging.stg_members").fetchall()[0][0] == PERSONS - 1
+        )
         assert con.execute("select count(*) from staging.stg_users").fetchall()[0][0] == PERSONS
         assert con.execute("select nextval('raw.seq')").fetchall()[0][0] == 7
         assert con.execute("select raw.twice(21)").fetchall()[0][0] == 42
-        assert con.execute("select count(*) from intermediate.identity_map").fetchall()[0][0] \
+        assert (
+            con.execute("select count(*) from intermediate.identity_map").fetchall()[0][0]
             == 3 * PERSONS
+        )
 
 
 def test_a_failed_rewrite_leaves_the_file_as_it_was(tmp_path, monkeypatch):
@@ -134,3 +151,28 @@ def test_a_failed_rewrite_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         files.rewrite_duckdb_file(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["warehouse.duckdb"]
+
+
+def test_a_failed_rewrite_is_audited_and_the_erase_asks_for_a_rerun(warehouse, monkeypatch, capsys):
+    import json
+
+    from orchestration.erase_cli import main as erase
+    from privacy import files
+
+    def no_space(path):
+        raise OSError(28, "No space left on device")
+
+    rewrite = files.rewrite_duckdb_file
+    monkeypatch.setattr(files, "rewrite_duckdb_file", no_space)
+    assert erase(["--phone", ERASED_PHONE, "--requested-by", "t"]) == 1
+    assert "run the same erase again" in capsys.readouterr().err
+    audit = warehouse.parent / "privacy" / "erasure_audit.jsonl"
+    entry = json.loads(audit.read_text(encoding="utf-8").splitlines()[-1])
+    assert entry["build_database"]["rewritten"] is False
+    assert "No space left" in entry["build_database"]["error"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the erasure itself stands
+        assert con.execute("select count(*) from raw.crm__members where member_id = ?",
+                           [ERASED_MEMBER]).fetchall()[0][0] == 0
+    monkeypatch.setattr(files, "rewrite_duckdb_file", rewrite)
+    assert erase(["--phone", ERASED_PHONE, "--requested-by", "t"]) == 0  # the rerun rewrites
+    assert ERASED_OPENID.encode() not in warehouse.read_bytes()
