@@ -30,10 +30,17 @@ def make_private(path: Path | str) -> Path:
     return path
 
 
-def private_dir(path: Path | str) -> Path:
-    """Create a folder (and missing parents) and make the folder itself owner-only."""
+def private_dir(path: Path | str, root: Path | str | None = None) -> Path:
+    """Create a folder (and missing parents) and make it owner-only; with `root` (an ancestor,
+    e.g. the quarantine folder), every folder from `root` down to `path` too."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    if root is not None:
+        root = Path(root)
+        if root != path and root not in path.parents:
+            raise ValueError(f"private_dir: {root} is not a folder above {path}")
+        for folder in [*path.parents[:len(path.relative_to(root).parts)]][::-1]:
+            make_private(folder)
     return make_private(path)
 
 

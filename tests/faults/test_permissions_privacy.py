@@ -59,6 +59,23 @@ def test_make_private_of_a_missing_path_raises(tmp_path):
         make_private(tmp_path / "absent")
 
 
+def test_private_dir_makes_every_folder_from_the_root_owner_only(tmp_path):
+    """What quarantine writing needs: <quarantine>/files/<source>/<day>/ all 0700."""
+    from privacy.files import private_dir
+
+    root = tmp_path / "quarantine"
+    root.mkdir()
+    above = mode(tmp_path)
+    assert mode(root) == 0o755
+    day = private_dir(root / "files" / "crm" / "2026-05-01", root=root)
+    assert day == root / "files" / "crm" / "2026-05-01"
+    for folder in (root, root / "files", root / "files" / "crm", day):
+        assert mode(folder) == 0o700, folder
+    assert mode(tmp_path) == above  # above the root: untouched
+    with pytest.raises(ValueError, match="not a folder above"):
+        private_dir(tmp_path / "elsewhere", root=root)
+
+
 def test_suppression_list_file_is_owner_only(tmp_path):
     from privacy import suppression
 
@@ -79,10 +96,14 @@ def test_erasure_audit_and_suppression_files_are_owner_only(tmp_path):
     privacy_dir = tmp_path / "data" / "privacy"
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     con.execute("create schema intermediate")
-    con.execute("create table intermediate.identity_map as select 'phone' as id_type, "
-                "'13800138001' as id_value, 'p_1' as person_id")
+    con.execute(
+        "create table intermediate.identity_map as select 'phone' as id_type, "
+        "'13800138001' as id_value, 'p_1' as person_id"
+    )
     request = ErasureRequest([("phone", "13800138001")], requested_by="t")
-    result = erase_build_db(con, request, SALT, suppression_path=privacy_dir / "suppression_list.jsonl")
+    result = erase_build_db(
+        con, request, SALT, suppression_path=privacy_dir / "suppression_list.jsonl"
+    )
     write_audit(con, audit_entry(request, result, SALT), privacy_dir / "erasure_audit.jsonl")
     assert mode(privacy_dir) == 0o700
     assert mode(privacy_dir / "suppression_list.jsonl") == 0o600
@@ -126,14 +147,23 @@ def test_published_files_stay_readable_after_an_erasure(tmp_path, monkeypatch):
     warehouse = data / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema intermediate; create schema marts")
-        con.execute("create table intermediate.identity_map as select 'phone' as id_type, "
-                    "'1380013' || lpad(range::varchar, 4, '0') as id_value, 'p_' || range as person_id "
-                    "from range(20)")
-        con.execute("create table marts.dim_users as select person_id, 'city' as city "
-                    "from intermediate.identity_map")
-    publish(warehouse, ["dim_users"], serving_path=data / "serving.duckdb",
-            published_dir=data / "published", run_id="r1",
-            check_summary={"dim_users": {"passed": True}})
+        con.execute(
+            "create table intermediate.identity_map as select 'phone' as id_type, "
+            "'1380013' || lpad(range::varchar, 4, '0') as id_value, 'p_' || range as person_id "
+            "from range(20)"
+        )
+        con.execute(
+            "create table marts.dim_users as select person_id, 'city' as city "
+            "from intermediate.identity_map"
+        )
+    publish(
+        warehouse,
+        ["dim_users"],
+        serving_path=data / "serving.duckdb",
+        published_dir=data / "published",
+        run_id="r1",
+        check_summary={"dim_users": {"passed": True}},
+    )
     monkeypatch.setenv("SIYU_DATA_DIR", str(data))
     monkeypatch.setenv("SIYU_HASH_SALT", SALT)
     assert erase(["--phone", "13800130003", "--requested-by", "t"]) == 0
