@@ -1,8 +1,10 @@
 """Erasure (PIPL art. 47): remove persons from the build database and the files around it, add
 their identifiers to the suppression list and write an audit entry.
 
-`erase_build_db` works on one open connection to the build database; `scrub_files` rewrites the
-quarantine and restricted files. Republishing is the caller's (orchestration.erase_cli).
+`plan` resolves who is erased without changing anything; `erase_build_db` works on one open
+connection to the build database; `scrub_files` rewrites the quarantine and restricted files.
+The publications are cleaned by `privacy.publications`, the build database file is rewritten by
+`privacy.files.rewrite_duckdb_file`; orchestration.erase_cli runs them in that order.
 """
 
 from __future__ import annotations
