@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ingestion.reader import (
     read_extract,
     validate,
 )
+from privacy.files import PRIVATE_FILE, private_dir
 from privacy.suppression import Suppression
 
 RAW_SCHEMA = "raw"
@@ -76,11 +78,11 @@ def quarantine_file(
     `<name>.reason.txt` beside it. `data` is what the loader read; None for an entry that was
     refused unread (a link, a FIFO): then only the reason is written, never a copy."""
     target = quarantine_dir / "files" / label
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.with_name(f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    private_dir(target.parent, root=quarantine_dir)
+    _write_private(target.with_name(f"{target.name}.reason.txt"), (reason + "\n").encode())
     if data is None:
         return None
-    target.write_bytes(data)
+    _write_private(target, data)
     return target
 
 
@@ -88,11 +90,22 @@ def write_rejected_rows(
     rejects: pd.DataFrame, quarantine_dir: Path, entity: Entity, day: dt.date
 ) -> Path:
     target_dir = quarantine_dir / "rows" / entity.source / day.isoformat()
-    target_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(target_dir, root=quarantine_dir)
     target = target_dir / f"{entity.name}.rejected.jsonl"
     lines = (json.dumps(r, ensure_ascii=False, default=str) for r in rejects.to_dict("records"))
-    target.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    _write_private(target, "".join(line + "\n" for line in lines).encode("utf-8"))
     return target
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write an owner-only (0600) file: quarantined files and rows hold raw personal data. A link
+    at `path` is replaced, never written through."""
+    if path.is_symlink():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fd, PRIVATE_FILE)
+        fh.write(data)
 
 
 def load_partition(con, entity, day, landing_dir, quarantine_dir, suppressed=None) -> LoadResult:

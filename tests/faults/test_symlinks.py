@@ -114,3 +114,29 @@ def test_a_regular_quarantined_file_is_copied_from_the_bytes_read(tree):
     copy = tree.quarantine / "files" / "crm" / D / "orders.csv"
     assert copy.read_bytes() == bad.read_bytes() and not copy.is_symlink()
     assert DAY.isoformat() in result.errors[0]
+
+
+def test_the_quarantine_is_owner_only_and_never_writes_through_a_link(tree):
+    """Quarantined files hold raw personal data: 0600 files in 0700 folders (not 0644 copies), and a
+    link planted at a quarantine path is not written through."""
+    tree.write(f"crm/{D}/orders.csv", ORDERS_HEADER + "\n" + GOOD_ORDER + "\nC2,M1,20")
+    victim = _secret(tree)
+    target = tree.quarantine / "files" / "crm" / D / "orders.csv.reason.txt"
+    target.parent.mkdir(parents=True)
+    os.symlink(victim, target)
+    result = tree.load("crm", "orders")
+    assert not result.ok
+    assert victim.read_text(encoding="utf-8") == SECRET
+    tree.write(
+        f"crm/{D}/orders.csv", ORDERS_HEADER + "\n" + GOOD_ORDER + "\nC2,M1,x,1,0,否,已完成,店\n"
+    )
+    assert tree.load("crm", "orders").rows_quarantined == 1
+    files = [p for p in tree.quarantine.rglob("*") if p.is_file() and not p.is_symlink()]
+    folders = [tree.quarantine, *(p for p in tree.quarantine.rglob("*") if p.is_dir())]
+    assert any("rows" in p.parts for p in files) and any("files" in p.parts for p in files)
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in files} == {
+        str(p): oct(0o600) for p in files
+    }
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in folders} == {
+        str(p): oct(0o700) for p in folders
+    }
