@@ -2,9 +2,9 @@
 their raw values) are owner-only: 0600 files in 0700 folders, like the restricted export.
 
 Both are written outside privacy/ (orchestration/lib/resources.py WarehouseResource.connect,
-ingestion/loader.py quarantine_file and write_rejected_rows), which call
-`privacy.files.make_private` / `private_dir`. Until they do, these tests are strict xfails: once
-the change lands they pass, the strict marker turns that into a failure, and the marker goes.
+ingestion/loader.py), which call `privacy.files.make_private` / `private_dir`. The warehouse test
+is a strict xfail until WarehouseResource.connect does: then it passes, the strict marker turns
+that into a failure, and the marker goes.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ def test_the_warehouse_resource_makes_the_build_database_owner_only(tmp_path):
         assert con.execute("select count(*) from t").fetchall()[0][0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="ingestion/loader.py quarantine_file and "
-                   "write_rejected_rows must make the quarantine owner-only (not in privacy/)")
 def test_quarantined_files_and_rows_are_owner_only(tmp_path):
     from ingestion.entities import entity
     from ingestion.loader import load_days
