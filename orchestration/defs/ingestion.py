@@ -61,6 +61,9 @@ def build_ingestion_asset(
             errors.extend(result.errors)
             for line in result.errors:
                 context.log.error(line)
+            for line in result.warnings:
+                # a file or folder the loader does not read (misnamed, not a YYYY-MM-DD day)
+                context.log.warning(line)
         if errors:
             # One line per failed file; none of the range is replaced, the previous load stays.
             raise dg.Failure(
@@ -76,6 +79,9 @@ def build_ingestion_asset(
         return dg.MaterializeResult(
             metadata={
                 "status": f"{days_with_files} of {len(days)} day(s) had files",
+                "ignored_paths": dg.MetadataValue.md(
+                    "\n".join(f"- {w}" for r in results for w in r.warnings) or "none"
+                ),
                 "rows_loaded": rows,
                 "rows_quarantined": quarantined,
                 "bytes_read": sum(r.bytes_read for r in results),
