@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib.settings import DEFAULT_HASH_SALT, parse_roles, parse_sources
+from privacy.files import make_private
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,6 +24,8 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.path, read_only=read_only)
+        if not read_only:
+            make_private(self.path)  # raw phones, names, openids: owner-only (0600)
         try:
             yield con
         finally:

@@ -2,9 +2,7 @@
 their raw values) are owner-only: 0600 files in 0700 folders, like the restricted export.
 
 Both are written outside privacy/ (orchestration/lib/resources.py WarehouseResource.connect,
-ingestion/loader.py), which call `privacy.files.make_private` / `private_dir`. The warehouse test
-is a strict xfail until WarehouseResource.connect does: then it passes, the strict marker turns
-that into a failure, and the marker goes.
+ingestion/loader.py), which call `privacy.files.make_private` / `private_dir`.
 """
 
 from __future__ import annotations
@@ -30,8 +28,6 @@ def open_umask():
     os.umask(old)
 
 
-@pytest.mark.xfail(strict=True, reason="WarehouseResource.connect must call "
-                   "privacy.files.make_private on the build database (not in privacy/)")
 def test_the_warehouse_resource_makes_the_build_database_owner_only(tmp_path):
     from orchestration.lib.resources import WarehouseResource
 

@@ -253,8 +253,9 @@ def test_a_duplicate_person_in_a_mart_blocks_publication(demo):
     ), lines
 
 
-def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(demo):
-    before = _served_fingerprint(demo)
+def test_five_percent_negative_amounts_are_quarantined_rows_and_the_rest_publishes(demo):
+    """A negative amount is a row rule (issue 15): those rows go to quarantine with file, row and
+    rule, no negative amount reaches the marts, and the day's other rows still publish."""
     last_day = demo.landing_dir / "crm" / "2026-10-27"
     orders = pd.read_csv(
         last_day / "orders.csv",
@@ -268,14 +269,19 @@ def test_five_percent_negative_amounts_fail_the_build_and_nothing_is_published(d
     from tests.conftest import run_daily
 
     result = run_daily(demo, dt.date(2026, 10, 27), dt.date(2026, 10, 27))
-    assert not result.success
-    failed_checks = [
-        e.event_specific_data.check_name
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
-    ]
-    assert any("fct_orders_amount" in name for name in failed_checks), failed_checks
-    assert _served_fingerprint(demo) == before
+    assert result.success
+    with duckdb.connect(str(demo.warehouse_path), read_only=True) as con:
+        quarantined = con.execute(
+            "select count(*) from raw._quarantine_rows where source_file = "
+            "'crm/2026-10-27/orders.csv' and rule = 'negative_amount'"
+        ).fetchone()[0]
+        negative = con.execute("select count(*) from marts.fct_orders where amount < 0").fetchone()
+        kept = con.execute(
+            "select count(*) from marts.fct_orders where ordered_date = date '2026-10-27'"
+        ).fetchone()[0]
+    assert quarantined == len(bad)
+    assert negative[0] == 0
+    assert kept > 0
 
 
 def _encoding(path) -> str:
