@@ -57,7 +57,8 @@ def append_private_jsonl(path: Path | str, records: Iterable[dict]) -> None:
             fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path | str) -> None:
+    """Flush a file's (or a folder's) contents to disk before a rename makes it visible."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -102,9 +103,9 @@ def rewrite_duckdb_file(path: Path | str) -> dict[str, int]:
             raise RuntimeError(f"rewrite of {path}: {new}.wal remained after checkpoint; "
                                "the database file is unchanged")
         make_private(new)
-        _fsync(new)
+        fsync_path(new)
         os.replace(new, path)
-        _fsync(path.parent)
+        fsync_path(path.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"bytes_before": before, "bytes_after": path.stat().st_size}

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from privacy.erasure import erase_rows
-from privacy.files import make_private, rewrite_duckdb_file
+from privacy.files import fsync_path, make_private, rewrite_duckdb_file
 from publishing import publish
 from publishing.serving import (
     LOCK_FILE,
@@ -40,14 +40,6 @@ from publishing.serving import (
 
 # publishing seals every published file read-only (publishing.serving._seal)
 _SEALED = 0o444
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -210,17 +202,17 @@ def _clean_version(version_dir: Path, values: set[str], erasure_id: str, work: P
                             "compression zstd)", [str(parquet / f"{table}.parquet")])
     for new in sorted(parquet.iterdir()):
         os.chmod(new, _SEALED)
-        _fsync(new)
+        fsync_path(new)
         os.replace(new, version_dir / PARQUET_DIR / new.name)
-    _fsync(version_dir / PARQUET_DIR)
+    fsync_path(version_dir / PARQUET_DIR)
     os.chmod(copy, _SEALED)
-    _fsync(copy)
+    fsync_path(copy)
     os.replace(copy, version_dir / SERVING_FILE)
     manifest["row_counts"] = counts
     manifest.setdefault("erasures", []).append({"erasure_id": erasure_id, "rows_removed": removed})
     new_manifest = work / f"{version_dir.name}.manifest.json"
     new_manifest.write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    _fsync(new_manifest)
+    fsync_path(new_manifest)
     os.replace(new_manifest, version_dir / MANIFEST_FILE)
-    _fsync(version_dir)
+    fsync_path(version_dir)
     return removed

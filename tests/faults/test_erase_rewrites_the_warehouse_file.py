@@ -146,7 +146,7 @@ def test_a_failed_rewrite_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     def broken_fsync(p):
         raise OSError("disk full")
 
-    monkeypatch.setattr(files, "_fsync", broken_fsync)
+    monkeypatch.setattr(files, "fsync_path", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         files.rewrite_duckdb_file(path)
     assert path.read_bytes() == before

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from privacy.hashing import salted_hash
 from tests.conftest import make_settings, run_daily, step_errors
@@ -126,3 +127,26 @@ def test_no_log_run_storage_or_output_holds_the_salt(tmp_path, monkeypatch):
     leaked = files_holding(CANARY, dagster_home, tmp_path)
     leaked += [str(p) for p in dbt_files if CANARY.encode() in p.read_bytes()]
     assert not leaked, leaked
+
+
+def test_the_dbt_plugin_and_the_settings_share_the_development_salt_rule():
+    """The plugin runs inside a standalone dbt, so it cannot import the platform's settings; its
+    copy of the development salt and the production rule must stay the same as theirs."""
+    import importlib.util
+
+    from orchestration.lib.settings import DEFAULT_HASH_SALT, Settings, SettingsError
+
+    spec = importlib.util.spec_from_file_location(
+        "siyu_secrets", DBT_PROJECT / "plugins" / "siyu_secrets.py"
+    )
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    assert plugin.DEFAULT_HASH_SALT == DEFAULT_HASH_SALT
+    production = {"SIYU_ENVIRONMENT": "production"}
+    with pytest.raises(plugin.SecretSaltError) as from_plugin:
+        plugin.hash_salt_from_env(production)
+    with pytest.raises(SettingsError) as from_settings:
+        Settings.from_env(production)
+    for message in (str(from_plugin.value), str(from_settings.value)):
+        assert "SIYU_HASH_SALT is unset or the development salt" in message
+    assert plugin.hash_salt_from_env({**production, "SIYU_HASH_SALT": CANARY}) == CANARY
