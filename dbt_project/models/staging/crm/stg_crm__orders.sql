@@ -50,17 +50,15 @@ deduplicated as (
             order by _partition_date desc, _loaded_at desc, _row_number desc
         ) as delivery_rank,
         -- some delivery of the order said it was paid (refunded orders were paid)
-        max(case when order_status in ('completed', 'refunded') then 1 else 0 end)
-            over (partition by order_id) = 1 as was_paid
+        {{ order_was_paid() }} as was_paid
     from renamed
 
 ),
 
 final as (
 
-    -- A cancelled or pending order is no order (never revenue), unless an earlier delivery said
-    -- it was paid: then it stays, refunded, so the incremental fct_orders replaces the paid row it
-    -- holds. A null status (a raw row loaded before the status rule) stays for the tests to fail.
+    -- The order-status rule (macros/orders.sql): a cancelled or pending order never paid is no
+    -- order. A null status (a raw row loaded before the status rule) stays for the tests to fail.
     select
         order_id,
         member_id,
@@ -78,7 +76,7 @@ final as (
     from deduplicated
     where
         delivery_rank = 1
-        and not (coalesce(order_status, '') in ('cancelled', 'pending') and not was_paid)
+        and {{ order_is_kept() }}
 
 )
 

@@ -47,16 +47,14 @@ deduplicated as (
             partition by order_id order by _partition_date desc, _loaded_at desc, _row_number desc
         ) as delivery_rank,
         -- some delivery of the order said it was paid (refunded orders were paid)
-        max(case when order_status in ('completed', 'refunded') then 1 else 0 end)
-            over (partition by order_id) = 1 as was_paid
+        {{ order_was_paid() }} as was_paid
     from renamed
 
 ),
 
 final as (
 
-    -- As in stg_crm__orders: a cancelled or pending order is no order unless an earlier delivery
-    -- said it was paid (then it stays, refunded); a null status stays for the tests to fail.
+    -- The order-status rule (macros/orders.sql); a null status stays for the tests to fail.
     select
         order_id,
         openid,
@@ -74,7 +72,7 @@ final as (
     from deduplicated
     where
         delivery_rank = 1
-        and not (coalesce(order_status, '') in ('cancelled', 'pending') and not was_paid)
+        and {{ order_is_kept() }}
 
 )
 
