@@ -291,15 +291,19 @@ class SuiteResult:
             f"{self.table}: {'passed' if self.success else 'FAILED'} "
             f"({self.n_failed} of {self.n_expectations} expectations failed)"
         )
-        lines = [head]
+        return "\n".join([head, *(f"- {line}" for line in self.failure_lines())])
+
+    def failure_lines(self) -> list[str]:
+        """Each failed expectation as `expectation(column): what was seen [why]`."""
+        lines = []
         for r in self.failed:
             what = r["error"] or (
                 f"unexpected {r['unexpected_count']} ({r['unexpected_percent']:.3g}%)"
-                if r["unexpected_count"] is not None
+                if r["unexpected_count"] is not None and r["unexpected_percent"] is not None
                 else f"observed {r['observed_value']!r}"
             )
-            lines.append(f"- {r['expectation']}({r['column'] or ''}): {what} [{r['why']}]")
-        return "\n".join(lines)
+            lines.append(f"{r['expectation']}({r['column'] or ''}): {what} [{r['why']}]")
+        return lines
 
 
 _FRAME_COLUMNS = [

@@ -272,9 +272,13 @@ def skipped_model_lines(result) -> list[str]:
         mat = event.step_materialization_data.materialization
         if mat.asset_key.path[0] not in ("models", "ml"):
             continue
-        status = _metadata_text(mat.metadata, "skipped", "status")
-        if status:
-            lines.append(f"{mat.asset_key.to_user_string()}: {status}")
+        status = _metadata_text(mat.metadata, "status")
+        reason = _metadata_text(mat.metadata, "reason")
+        key = mat.asset_key.to_user_string()
+        if status.startswith("skipped"):
+            lines.append(f"{key}: skipped: {reason or status}")
+        elif reason and _metadata_text(mat.metadata, "rows") == "0":
+            lines.append(f"{key}: empty: {reason}")
     return lines
 
 

@@ -245,18 +245,8 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
 
 
 def _failure_reason(result) -> str:
-    """The failed expectations of a suite in one line: what was observed and the rule's why."""
-    if result.error:
-        return result.error
-    parts = []
-    for r in result.failed:
-        seen = (
-            f"{r['unexpected_count']} unexpected ({r['unexpected_percent']:.3g}%)"
-            if r["unexpected_count"] is not None and r["unexpected_percent"] is not None
-            else f"observed {r['observed_value']}"
-        )
-        parts.append(f"{r['expectation']}({r['column'] or ''}): {seen} [{r['why']}]")
-    return "; ".join(parts)
+    """A suite's failure in one line (for the check, the console and the publication log)."""
+    return result.error or "; ".join(result.failure_lines())
 
 
 def _promoted_models(siyu: SiyuSettingsResource) -> list[str]:
