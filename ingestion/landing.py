@@ -79,7 +79,7 @@ def scan(entity: Entity, landing_dir: Path, days: list[dt.date]) -> LandingScan:
     wanted = set(days)
     for entry in _entries(out, days[0], source_dir, entity.source):
         day = _day_of(entry.name)
-        label = f"{entity.source}/{entry.name}"
+        label = f"{entity.source}/{printable(entry.name)}"
         if day is None:
             _warn_misplaced(out, entity, Path(entry.path), label)
         elif day in wanted:
@@ -102,12 +102,23 @@ def read_landed(landed: LandedFile, landing_dir: Path) -> bytes:
     return read_regular_file(landed.path, landed.label)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(name: str) -> str:
+    """A landed entry's name as it appears in messages and lineage: control characters (a newline,
+    a tab, an escape) written as `\\xNN`, so every message stays one line and no terminal control
+    sequence reaches a console. Shell metacharacters stay as they are: no name is ever passed to a
+    shell or spliced into SQL."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
+
+
 def _scan_day(
     out: LandingScan, entity: Entity, day: dt.date, day_dir: Path, day_label: str
 ) -> None:
     pattern = entity_pattern(entity)
     for entry in _entries(out, day, day_dir, day_label):
-        label = f"{day_label}/{entry.name}"
+        label = f"{day_label}/{printable(entry.name)}"
         path = Path(entry.path)
         if pattern.match(entry.name):
             kind = _kind(path)
@@ -160,8 +171,8 @@ def _warn_misplaced(out: LandingScan, entity: Entity, path: Path, label: str) ->
             out.warnings.append(
                 (
                     None,
-                    f"{label}/{entry.name}",
-                    f"{label}/{entry.name}: {why}; not loaded (rule: day_folder)",
+                    f"{label}/{printable(entry.name)}",
+                    f"{label}/{printable(entry.name)}: {why}; not loaded (rule: day_folder)",
                 )
             )
 

@@ -162,7 +162,9 @@ def load_days(
                     "bytes": None if data is None else len(data),
                 }
             )
-    result.warnings = [message for _, _, message in landed.warnings]
+    result.warnings = [message for _, _, message in landed.warnings] + [
+        line for _, _, p in parsed for line in p.warnings
+    ]
     ensure_raw_tables(con, entity)
     if result.errors:
         return result

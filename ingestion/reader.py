@@ -39,6 +39,12 @@ MAX_NUMBER = 10.0**MAX_NUMBER_DIGITS
 BUSINESS_UTC_OFFSET = dt.timedelta(hours=8)
 # A lone UTF-16 surrogate: valid as a JSON escape (\ud800), never valid Unicode text.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The longest text value loaded: Excel's cell limit, which every CRM export passes through. A
+# longer value is a rejected row (rule: too_long), never a whole file taken as truncated.
+MAX_TEXT_CHARS = 32_767
+# The csv module refuses fields over 128 KiB by default and the file would fail as "truncated";
+# read any field whole and let the row rule judge it.
+csv.field_size_limit(1 << 30)
 
 # Lineage columns every raw table carries.
 LINEAGE_COLUMNS = ("_source_file", "_row_number", "_loaded_at", "_partition_date")
@@ -70,6 +76,9 @@ class ParsedExtract:
     encoding: str = "utf-8"
     n_bytes: int = 0
     sha256: str = ""
+    # one line per header difference that loses nothing silently: a column the contract does not
+    # know (not loaded) or an optional column the file lacks (loaded as empty)
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_regular_file(path: Path, label: str) -> bytes:
@@ -174,14 +183,15 @@ def read_extract(
     text, encoding = decode(data, label, utf8_only=entity.fmt == "jsonl")
     if entity.fmt == "jsonl" and not text.strip():
         return ParsedExtract(path, _empty(entity), [], encoding, len(data), sha256)
+    warnings: list[str] = []
     if entity.fmt == "csv":
-        rows, rejects = _parse_csv(text, entity, label)
+        rows, rejects = _parse_csv(text, entity, label, warnings)
     else:
         rows, rejects = _parse_jsonl(text, entity, label)
     if check:
         rows, more = validate(rows, entity, label)
         rejects = rejects + more
-    return ParsedExtract(path, rows, rejects, encoding, len(data), sha256)
+    return ParsedExtract(path, rows, rejects, encoding, len(data), sha256, warnings)
 
 
 def _empty(entity: Entity) -> pd.DataFrame:
@@ -189,7 +199,9 @@ def _empty(entity: Entity) -> pd.DataFrame:
     return pd.DataFrame({**cols, "_row_number": pd.Series(dtype="int64")})
 
 
-def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
+def _parse_csv(
+    text: str, entity: Entity, label: str, warnings: list[str]
+) -> tuple[pd.DataFrame, list[Reject]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
@@ -202,6 +214,19 @@ def _parse_csv(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, lis
             f"(rule: required_columns; header has {', '.join(header)})"
         )
     index = {c.name: header.index(c.header) for c in entity.columns if c.header in header}
+    known = {c.header for c in entity.columns}
+    extra = [h for h in header if h not in known]
+    if extra:
+        warnings.append(
+            f"{label}: column {', '.join(extra)} is not in the {entity.source} {entity.name} "
+            "contract (datagen/FORMATS.md); not loaded (rule: extra_column)"
+        )
+    absent = [c.header for c in entity.columns if c.header not in header]
+    if absent:
+        warnings.append(
+            f"{label}: optional column {', '.join(absent)} is missing; loaded as empty "
+            "(rule: missing_column)"
+        )
     width = len(header)
     read: list[tuple[int, list[str]]] = []  # (data row number, fields) of every non-blank record
     ends_cleanly = text.endswith("\n")
@@ -445,11 +470,24 @@ def validate(
         s = raw.astype("string").str.strip()
         empty = s.isna() | (s == "")
         rows[c.name] = s.where(~empty, None).astype("object")
-        problem = pd.Series(False, index=rows.index)
-        if c.required:
-            problem |= empty
-            _mark(bad_reason, bad_rule, empty, f"{_column_label(c)} is empty", "required")
         present = ~empty
+        # A NUL is no text character: PostgreSQL refuses it and many BI tools cut the value there.
+        _mark(
+            bad_reason,
+            bad_rule,
+            present & s.str.contains("\x00", regex=False).fillna(False),
+            f"{_column_label(c)} holds a NUL character",
+            "nul_character",
+        )
+        _mark(
+            bad_reason,
+            bad_rule,
+            present & (s.str.len() > MAX_TEXT_CHARS).fillna(False),
+            f"{_column_label(c)} is longer than {MAX_TEXT_CHARS:,} characters",
+            "too_long",
+        )
+        if c.required:
+            _mark(bad_reason, bad_rule, empty, f"{_column_label(c)} is empty", "required")
         if c.rule == "local_ts":
             parsed = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
             for fmt in LOCAL_TS_FORMATS:

@@ -373,6 +373,44 @@ def cmd_generate(argv: list[str]) -> int:
     return generate_main(argv)
 
 
+# The fault-injection suite (issue 15): tests/faults, plus the concurrent-reader cases that live
+# with the publication tests.
+FAULT_SUITE = ("tests/faults", "tests/publishing/test_concurrency.py")
+
+
+def cmd_faults(args) -> int:
+    """Run the fault-injection suite from the source checkout and print its table by kind."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    missing = [p for p in FAULT_SUITE if not (repo / p).exists()]
+    if missing:
+        print(
+            f"siyu faults: {repo / missing[0]} not found; the suite runs from a source "
+            "checkout of siyu",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out).resolve()
+    command = [
+        sys.executable, "-m", "pytest", *FAULT_SUITE, "-q", "-p", "tests.faults.table",
+        f"--fault-table={out}", "-o", "addopts=",
+    ]  # fmt: skip
+    if args.workers > 1:
+        command += ["-n", str(args.workers), "--dist", "loadfile"]
+    if args.k:
+        command += ["-k", args.k]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    code = subprocess.run(command, cwd=repo, env=env).returncode
+    table = out.with_suffix(".md")
+    if not table.exists():
+        print(f"siyu faults: the suite wrote no table (pytest exit {code})", file=sys.stderr)
+        return code or 1
+    print(table.read_text(encoding="utf-8"))
+    print(f"siyu faults: results in {out} and {table}", file=sys.stderr)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siyu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -393,6 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_erase_arguments(
         sub.add_parser("erase", help="erase persons from every layer (PIPL art. 47)")
     )
+    faults = sub.add_parser(
+        "faults", help="run the fault-injection suite and print faults tried, survived, rows lost"
+    )
+    faults.add_argument(
+        "--out", default="faults/faults.json", help="results JSON (a .md table beside it)"
+    )
+    faults.add_argument("--workers", type=int, default=2, help="test processes (default 2)")
+    faults.add_argument("-k", help="only the faults whose test names match (pytest -k)")
     models = sub.add_parser("models", help="list trained model versions (newest last)")
     models.add_argument("--name", help="segmentation or churn (default: all)")
     return parser
@@ -409,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "models":
         return cmd_models(args)
+    if args.command == "faults":
+        return cmd_faults(args)
     if args.command == "erase":
         from orchestration.erase_cli import cmd_erase
 

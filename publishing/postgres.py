@@ -246,7 +246,7 @@ def _load_table(
                             for (name, _), (_, expr) in zip(columns, pg_types, strict=True))
     csv_path = work_dir / f"{table}.csv"
     duck.execute(f"copy (select {select_list} from marts.{_quote_duck(table)}) "
-                 f"to '{csv_path}' (format csv, header false)")
+                 f"to '{str(csv_path).replace(chr(39), chr(39) * 2)}' (format csv, header false)")
     copy_sql = sql.SQL("copy {}.{} ({}) from stdin (format csv)").format(
         sql.Identifier(staging), sql.Identifier(table),
         sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns))

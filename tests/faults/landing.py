@@ -6,7 +6,9 @@ Each test writes only the files it needs under `<tmp>/landing/<source>/<day>/` a
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -19,7 +21,10 @@ from tests.fixtures.tiny_landing import MEMBERS_HEADER, ORDERS_HEADER
 DAY = dt.date(2026, 8, 1)
 D = DAY.isoformat()
 
-__all__ = ["DAY", "D", "MEMBERS_HEADER", "ORDERS_HEADER", "Tree", "epoch_ms", "epoch_s", "jsonl"]
+__all__ = [
+    "DAY", "D", "MEMBERS_HEADER", "ORDERS_HEADER", "Tree", "epoch_ms", "epoch_s", "jsonl",
+    "landed_records", "rows_lost",
+]  # fmt: skip
 
 
 def epoch_s(day: dt.date, hh: int = 10, mm: int = 0) -> int:
@@ -39,7 +44,12 @@ def jsonl(records: list[dict]) -> str:
 class Tree:
     """A landing tree, its quarantine folder and a build database under one tmp folder."""
 
+    # every tree of the running test, so the faults' conftest can add up the rows they lost
+    instances: list[Tree] = []
+
     def __init__(self, tmp: Path):
+        Tree.instances.append(self)
+        self.lost = 0
         self.tmp = tmp
         self.landing = tmp / "landing"
         self.quarantine = tmp / "quarantine"
@@ -56,9 +66,11 @@ class Tree:
         return p
 
     def load(self, source: str, name: str, days: tuple[dt.date, ...] = (DAY,)) -> LoadResult:
-        return load_days(
+        result = load_days(
             self.con, entity(source, name), list(days), self.landing, self.quarantine, suppressed={}
         )
+        self.lost += rows_lost(self, result)
+        return result
 
     def raw(self, table: str) -> list[dict]:
         return self._dicts(f"select * from raw.{table} order by _source_file, _row_number")
@@ -82,3 +94,42 @@ class Tree:
             for p in sorted(self.quarantine.rglob("*"))
             if p.is_file()
         }
+
+
+def landed_records(data: bytes, fmt: str) -> int:
+    """The data records of a landed file, counted apart from the reader: CSV records after the
+    header (blank lines are no record), JSONL non-blank lines."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030", errors="replace")
+    if fmt == "jsonl":
+        return sum(1 for line in text.split("\n") if line.strip())
+    csv.field_size_limit(1 << 30)
+    records = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    return max(len(records) - 1, 0)
+
+
+def rows_lost(tree: Tree, result: LoadResult) -> int:
+    """Landed records of the files a load took as its extract that are neither in the raw table
+    nor in the quarantine (a rejected row, or the whole file kept with its reason): must be 0."""
+    lost = 0
+    for f in result.files:
+        if f["status"] == "refused":
+            continue  # never read: a link or a special file holds none of the brand's rows
+        data = tree.path(f["file"]).read_bytes()
+        landed = landed_records(data, result.entity.fmt)
+        if f["status"] == "quarantined":
+            kept = tree.quarantine / "files" / f["file"]
+            lost += 0 if kept.is_file() and kept.read_bytes() == data else landed
+            continue
+        accounted = tree.con.execute(
+            f"select (select count(distinct _row_number) from raw.{result.entity.table} "
+            "where _source_file = $file) + (select count(distinct row_number) from "
+            "raw._quarantine_rows where source_file = $file and row_number is not null)",
+            {"file": f["file"]},
+        ).fetchone()[0]
+        lost += max(landed - accounted, 0)
+    return lost

@@ -18,6 +18,8 @@ import pytest
 from publishing import list_versions, live_version, publish, record_blocked, rollback
 from tests.publishing.conftest import pg_dsn  # noqa: F401  (the real PostgreSQL server fixture)
 
+pytestmark = pytest.mark.fault("erasure")
+
 SALT = "blocked-run-salt"
 PERSONS = 50
 ERASED = "person-000007"
@@ -260,14 +262,19 @@ def test_an_erasure_with_nothing_published_for_the_person_makes_no_version(block
     } == {"unchanged"}
 
 
-def test_erase_republishes_to_postgresql_without_the_person(
-        blocked, capsys, monkeypatch, pg_dsn):  # noqa: F811 - the fixture imported above
+def test_erase_republishes_to_postgresql_without_the_person(blocked, capsys, monkeypatch, pg_dsn):  # noqa: F811 - the fixture imported above
     import psycopg
 
     # the audited marts published to PostgreSQL too (from the live file: the build database
     # now holds the blocked run's marts)
-    publish(blocked["paths"]["serving_path"].resolve(), TABLES, run_id="run-2-pg",
-            check_summary={t: {"passed": True} for t in TABLES}, pg_dsn=pg_dsn, **blocked["paths"])
+    publish(
+        blocked["paths"]["serving_path"].resolve(),
+        TABLES,
+        run_id="run-2-pg",
+        check_summary={t: {"passed": True} for t in TABLES},
+        pg_dsn=pg_dsn,
+        **blocked["paths"],
+    )
     monkeypatch.setenv("SIYU_PG_DSN", pg_dsn)
     printed = _erase(capsys)
     with psycopg.connect(pg_dsn) as conn:

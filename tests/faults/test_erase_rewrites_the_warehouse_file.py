@@ -10,6 +10,8 @@ import stat
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.fault("erasure")
+
 PERSONS = 4_000
 ERASED_PHONE_RAW = "+86 135-3165-6470"
 ERASED_PHONE = "13531656470"
@@ -171,8 +173,12 @@ def test_a_failed_rewrite_is_audited_and_the_erase_asks_for_a_rerun(warehouse, m
     assert entry["build_database"]["rewritten"] is False
     assert "No space left" in entry["build_database"]["error"]
     with duckdb.connect(str(warehouse), read_only=True) as con:  # the erasure itself stands
-        assert con.execute("select count(*) from raw.crm__members where member_id = ?",
-                           [ERASED_MEMBER]).fetchall()[0][0] == 0
+        assert (
+            con.execute(
+                "select count(*) from raw.crm__members where member_id = ?", [ERASED_MEMBER]
+            ).fetchall()[0][0]
+            == 0
+        )
     monkeypatch.setattr(files, "rewrite_duckdb_file", rewrite)
     assert erase(["--phone", ERASED_PHONE, "--requested-by", "t"]) == 0  # the rerun rewrites
     assert ERASED_OPENID.encode() not in warehouse.read_bytes()

@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pytest
 
 from datagen.generate import generate
 from ingestion.entities import ENTITIES
 from ingestion.loader import load_days
+
+pytestmark = pytest.mark.fault("clean baseline")
 
 
 def test_the_generated_demo_loads_with_no_quarantined_row_and_no_warning(tmp_path):

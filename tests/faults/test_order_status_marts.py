@@ -29,6 +29,8 @@ from ingestion.entities import ENTITIES
 from ingestion.loader import load_days
 from tests.faults.landing import MEMBERS_HEADER, ORDERS_HEADER, Tree, epoch_ms, jsonl
 
+pytestmark = pytest.mark.fault("unknown values")
+
 REPO = Path(__file__).resolve().parents[2]
 DAY1 = dt.date(2026, 8, 1)
 DAY2 = dt.date(2026, 8, 2)

@@ -12,6 +12,8 @@ import stat
 import duckdb
 import pytest
 
+pytestmark = pytest.mark.fault("permissions")
+
 SALT = "permissions-test-salt"
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.fixtures.tiny_landing import DAY1, write_tiny_landing
 
+pytestmark = pytest.mark.fault("permissions")
+
 
 def mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)

@@ -16,6 +16,8 @@ import pytest
 
 from tests.faults.landing import DAY, ORDERS_HEADER, D, Tree, epoch_ms, jsonl
 
+pytestmark = pytest.mark.fault("row rules")
+
 
 @pytest.fixture
 def tree(tmp_path) -> Tree:

@@ -15,6 +15,8 @@ import pytest
 from ingestion.entities import ENTITIES
 from tests.faults.landing import DAY, ORDERS_HEADER, D, Tree
 
+pytestmark = pytest.mark.fault("silent loss")
+
 ORDER_1 = f"C1,M1,{D} 09:30:00,199.00,20.00,是,已完成,上海旗舰店"
 ORDER_2 = f"C2,M1,{D} 10:30:00,59.90,0,否,已完成,上海旗舰店"
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.faults.landing import DAY, ORDERS_HEADER, D, Tree
 
+pytestmark = pytest.mark.fault("links and special files")
+
 SECRET = "root:x:0:0:SECRET-CONTENT:/root:/bin/bash\n"
 GOOD_ORDER = f"C1,M1,{D} 09:30:00,199.00,20.00,是,已完成,上海旗舰店"
 

@@ -16,6 +16,8 @@ import pytest
 
 from tests.faults.landing import DAY, D, Tree, epoch_ms, jsonl
 
+pytestmark = pytest.mark.fault("encodings")
+
 
 @pytest.fixture
 def tree(tmp_path) -> Tree:

@@ -22,6 +22,8 @@ from tests.faults.landing import (
     jsonl,
 )
 
+pytestmark = pytest.mark.fault("unknown values")
+
 
 @pytest.fixture
 def tree(tmp_path) -> Tree:

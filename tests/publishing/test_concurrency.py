@@ -9,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from publishing import publish, rollback
 from tests.publishing.conftest import write_build_db
+
+pytestmark = pytest.mark.fault("concurrent readers")
 
 # Opens the serving file read-only in a loop (a new connection per read, like a BI tool
 # refreshing) and checks, in one statement, that both tables and _publication hold one version
@@ -83,8 +87,12 @@ N_PUBLISHES = 6
 
 
 def _start_reader(script: str, args: list[str], ready: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not ready.exists():
         assert proc.poll() is None, proc.stderr.read()
@@ -106,26 +114,41 @@ def _publish_many(paths, rows: int) -> list[str]:
     versions = []
     for generation in range(2, 2 + N_PUBLISHES):
         write_build_db(paths["build"], generation=generation, rows=rows)
-        pub = publish(paths["build"], ["a", "b"], serving_path=paths["serving_path"],
-                      published_dir=paths["published_dir"], run_id=f"run-{generation}",
-                      check_summary={}, keep_versions=2)
+        pub = publish(
+            paths["build"],
+            ["a", "b"],
+            serving_path=paths["serving_path"],
+            published_dir=paths["published_dir"],
+            run_id=f"run-{generation}",
+            check_summary={},
+            keep_versions=2,
+        )
         versions.append(pub.version)
         time.sleep(0.05)
-    rollback(versions[-2], serving_path=paths["serving_path"],
-             published_dir=paths["published_dir"])
+    rollback(versions[-2], serving_path=paths["serving_path"], published_dir=paths["published_dir"])
     time.sleep(0.2)
     return versions
 
 
 def test_duckdb_readers_never_error_and_see_one_version(paths, tmp_path):
     write_build_db(paths["build"], generation=1, rows=20_000)
-    first = publish(paths["build"], ["a", "b"], serving_path=paths["serving_path"],
-                    published_dir=paths["published_dir"], run_id="run-1", check_summary={})
+    first = publish(
+        paths["build"],
+        ["a", "b"],
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        run_id="run-1",
+        check_summary={},
+    )
     readers = {}
     for mode in ("reopen", "hold"):
         ready, stop = tmp_path / f"ready-{mode}", tmp_path / f"stop-{mode}"
-        readers[mode] = (_start_reader(DUCKDB_READER, [str(paths["serving_path"]), str(ready),
-                                                       str(stop), mode], ready), stop)
+        readers[mode] = (
+            _start_reader(
+                DUCKDB_READER, [str(paths["serving_path"]), str(ready), str(stop), mode], ready
+            ),
+            stop,
+        )
 
     versions = _publish_many(paths, rows=20_000)
 
@@ -144,11 +167,18 @@ def test_duckdb_readers_never_error_and_see_one_version(paths, tmp_path):
 
 def test_parquet_readers_never_mix_publications(paths, tmp_path):
     write_build_db(paths["build"], generation=1, rows=20_000)
-    publish(paths["build"], ["a", "b"], serving_path=paths["serving_path"],
-            published_dir=paths["published_dir"], run_id="run-1", check_summary={})
+    publish(
+        paths["build"],
+        ["a", "b"],
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        run_id="run-1",
+        check_summary={},
+    )
     ready, stop = tmp_path / "ready", tmp_path / "stop"
-    proc = _start_reader(PARQUET_READER, [str(paths["published_dir"]), str(ready), str(stop)],
-                         ready)
+    proc = _start_reader(
+        PARQUET_READER, [str(paths["published_dir"]), str(ready), str(stop)], ready
+    )
 
     versions = _publish_many(paths, rows=20_000)
 
