@@ -180,16 +180,18 @@ def load_days(
         if frames
         else pd.DataFrame(columns=[*columns, "_row_number", "_source_file", "_partition_date"])
     )
+    if isinstance(suppressed, Suppression) and suppressed and len(data):
+        # An erased person's rows go before validation, so their rejected rows are never kept
+        # either: matched on the identifier columns, whatever the row's other faults.
+        data = data[~suppressed.row_mask(data, entity.table)]
     data, rejects = (
-        validate(data.reset_index(drop=True), entity, data["_source_file"])
+        validate(data.reset_index(drop=True), entity, data["_source_file"].reset_index(drop=True))
         if len(data)
         else (data, [])
     )
     parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
     if isinstance(suppressed, Suppression):
         if suppressed:
-            if len(data):
-                data = data[~suppressed.row_mask(data, entity.table)]
             # an erased person's rejected rows stay out of the quarantine too
             rejects = [r for r in rejects if not suppressed.text_matches(r.raw_record)]
             parse_rejects = [
