@@ -36,6 +36,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
+from ml.minimums import MIN_REPEAT_BUYERS
+
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
 
@@ -757,12 +759,6 @@ def score_buyers(
         index=summary.index,
     )
     return scores, bgf, ggf
-
-
-#: Repeat buyers (customers with purchases on two or more days) needed to fit the models. With one
-#: or two, the BG/NBD dropout parameters run to the bounds of the penalty (a or b near 0) rather
-#: than being estimated; from about ten the fitted parameters settle (simulated customers).
-MIN_REPEAT_BUYERS = 10
 
 
 def cannot_score_reason(transactions: pd.DataFrame, observation_end: Any) -> str | None:

@@ -411,11 +411,31 @@ def cmd_faults(args) -> int:
     return code
 
 
+def cmd_bench(argv: list[str]) -> int:
+    """`siyu bench`: benchmarks/bench.py, from the source checkout."""
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "benchmarks" / "bench.py").exists():
+        print(
+            f"siyu bench: {repo / 'benchmarks'} not found; run it from a source checkout",
+            file=sys.stderr,
+        )
+        return 2
+    sys.path.insert(0, str(repo))
+    from benchmarks.bench import main as bench_main
+
+    return bench_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siyu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
         "generate", help="write synthetic extracts (see `siyu generate --help`)", add_help=False
+    )
+    sub.add_parser(
+        "bench",
+        help="time the platform against a DuckDB floor at scale S, M or L (`siyu bench --help`)",
+        add_help=False,
     )
     sub.add_parser(
         "publish",
@@ -450,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_generate(argv[1:])
     if argv and argv[0] == "publish":
         return cmd_publish(argv[1:])
+    if argv and argv[0] == "bench":
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return cmd_run(args)

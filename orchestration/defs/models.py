@@ -8,24 +8,10 @@ import dagster as dg
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ml.churn import (
-    ChurnModel,
-    RecencyBaseline,
-    evaluate,
-    promotion_decision,
-    risk_decile,
-    split_for_training,
-)
-from ml.clv import MIN_REPEAT_BUYERS, cannot_score_reason, score_buyers
+# The models' libraries (scikit-learn, scipy, matplotlib) are imported inside the assets that use
+# them: loading the definitions (the UI, every `siyu` command, each run) never pays for them.
 from ml.features import FEATURE_NAMES, build_features
-from ml.forecast import RegistrationForecaster, backtest, daily_registrations
-from ml.plots import calibration_plot, forecast_plot
-from ml.segmentation import (
-    INSUFFICIENT_DATA,
-    SEGMENT_VALUES,
-    SEGMENTATION_FEATURES,
-    PersonaSegmenter,
-)
+from ml.minimums import MIN_REPEAT_BUYERS
 from orchestration.lib.model_registry import ModelRegistry, hash_frame
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -130,6 +116,8 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
     def segmentation_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ) -> dg.MaterializeResult:
+        from ml.segmentation import SEGMENTATION_FEATURES, PersonaSegmenter
+
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
             orders, interactions, users = read_facts(con)
@@ -203,6 +191,15 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
     def churn_model(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ):
+        from ml.churn import (
+            ChurnModel,
+            RecencyBaseline,
+            evaluate,
+            promotion_decision,
+            split_for_training,
+        )
+        from ml.plots import calibration_plot
+
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
             orders, interactions, users = read_facts(con, before=as_of)
@@ -359,6 +356,8 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
     def user_segments(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ) -> dg.MaterializeResult:
+        from ml.segmentation import INSUFFICIENT_DATA, SEGMENT_VALUES
+
         registry = _registry(siyu)
         version = registry.promoted_version(SEGMENTATION)
         with warehouse.connect() as con:
@@ -413,6 +412,8 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
     def user_churn_scores(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ) -> dg.MaterializeResult:
+        from ml.churn import risk_decile
+
         registry = _registry(siyu)
         version = registry.promoted_version(CHURN)
         with warehouse.connect() as con:
@@ -471,6 +472,8 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
     def user_clv(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
+        from ml.clv import cannot_score_reason, score_buyers
+
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
             orders = con.execute(
@@ -520,6 +523,9 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
     def registration_forecast(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
+        from ml.forecast import RegistrationForecaster, backtest, daily_registrations
+        from ml.plots import forecast_plot
+
         with warehouse.connect() as con:
             as_of = _as_of(context, con)
             # a registration is a person's first appearance, by the channel they came through

@@ -7,7 +7,6 @@ from functools import partial
 import dagster as dg
 import pandas as pd
 
-from ml.plots import line_plot
 from orchestration.lib.resources import WarehouseResource
 from orchestration.lib.warehouse_io import retention_curve as retention_curve_frame
 from reporting.retention import MIN_COHORT_SIZE, left_out_lines, split_retention_curve
@@ -164,6 +163,8 @@ def retention_curve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 "left_out": left_out,
             },
         )
+    from ml.plots import line_plot  # matplotlib: only when a curve is drawn
+
     png = line_plot(
         curve,
         x="day_n",

@@ -9,7 +9,6 @@ import pandas as pd
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
 from orchestration.lib.warehouse_io import retention_curve
-from reporting.daily import ReportInputs, inline_images, write_report
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 
@@ -23,6 +22,9 @@ REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
     "channel charts, retention curves, a change log; index.md lists every version.",
 )
 def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
+    # matplotlib: imported when a report is drawn, not when the definitions load
+    from reporting.daily import ReportInputs, inline_images, write_report
+
     # reads the published file, like any BI tool: the report shows what was served
     with duckdb.connect(siyu.serving_path, read_only=True) as con:
         version = con.execute("select version from marts._publication").fetchone()[0]
