@@ -31,7 +31,8 @@ renamed as (
             else 'unknown'
         end as member_tier,
         {{ dbt.safe_cast('birthday', api.Column.translate_type('date')) }} as birth_date,
-        city,
+        -- free text: a phone or id typed into it is masked (macros/mask_identifiers.sql)
+        {{ mask_identifiers('city') }} as city,
         consent_marketing = '是' as has_marketing_consent,
 
         -- timestamps (business local time)

@@ -14,7 +14,8 @@ renamed as (
         trim(member_id) as member_id,
 
         -- dimensions
-        store_name,
+        -- free text: a phone typed into it is masked (macros/mask_identifiers.sql)
+        {{ mask_identifiers('store_name') }} as store_name,
         coupon_used = '是' as is_coupon_used,
         -- ingestion quarantines any other value (rule unknown_value), so none is null here
         case order_status

@@ -13,10 +13,13 @@ renamed as (
         trim(event_id) as event_id,
         trim(openid) as openid,
         nullif(trim(coupon_id), '') as coupon_id,
-        nullif(trim(campaign_id), '') as campaign_id,
+
+        -- free text, published in fct_interactions (campaign_id, scenario): an identifier typed
+        -- into it is masked (macros/mask_identifiers.sql)
+        {{ mask_identifiers("nullif(trim(campaign_id), '')") }} as campaign_id,
+        {{ mask_identifiers('event_name') }} as event_name,
 
         -- dimensions
-        event_name,
         page,
         scenario,
 

@@ -9,17 +9,22 @@ source as (
 renamed as (
 
     select
+        -- Free text typed by staff (campaign, experiment, scenario, content, variant) is published
+        -- in fct_interactions: an external_userid or a phone typed into it is masked
+        -- (macros/mask_identifiers.sql). Masked before the deduplication, so two sends whose
+        -- campaign ids are both masked count once, never as a duplicate key.
+
         -- ids
-        trim(campaign_id) as campaign_id,
+        {{ mask_identifiers('trim(campaign_id)') }} as campaign_id,
         trim(external_userid) as external_userid,
         trim(sender) as sender_userid,
-        nullif(trim(experiment_id), '') as experiment_id,
+        {{ mask_identifiers("nullif(trim(experiment_id), '')") }} as experiment_id,
 
         -- dimensions
         case when chat_type = 'group' then 'wecom_group' else 'wecom_1v1' end as channel,
-        scenario,
-        content_type,
-        nullif(trim(variant), '') as variant,
+        {{ mask_identifiers('scenario') }} as scenario,
+        {{ mask_identifiers('content_type') }} as content_type,
+        {{ mask_identifiers("nullif(trim(variant), '')") }} as variant,
         send_status = 'sent' as is_delivered,
 
         -- timestamps

@@ -17,7 +17,9 @@ renamed as (
         nullif(trim(roomid), '') as room_id,
 
         -- dimensions
-        msgtype as message_type,
+        -- published as fct_interactions.content_type: masked like free text
+        -- (macros/mask_identifiers.sql)
+        {{ mask_identifiers('msgtype') }} as message_type,
         content as message_text,
         -- external contacts' ids start with wm/wo; everything else is a staff member
         (from_userid like 'wm%' or from_userid like 'wo%') as is_inbound,
