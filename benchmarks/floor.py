@@ -48,7 +48,7 @@ EXTRACTS = (
     ("miniprogram", "events", "jsonl"),
     ("miniprogram", "orders", "jsonl"),
 )
-# headers of an empty CSV stand-in, for an extract with no file at all
+# the contract's CSV headers, in order (datagen/FORMATS.md)
 CSV_HEADERS = {
     "members": "会员编号,姓名,手机号,注册时间,注册渠道,会员等级,生日,城市,营销授权,退订时间,更新时间",
     "orders": "订单号,会员编号,下单时间,订单金额,优惠金额,是否用券,订单状态,门店",
@@ -101,21 +101,31 @@ def landed_files(
     return out
 
 
-def _utf8_csv(path: Path, day: dt.date, work: Path) -> Path | None:
+def _utf8_csv(path: Path, entity: str, day: dt.date, work: Path) -> Path | None:
     """A CRM CSV DuckDB can read: the file itself when UTF-8 (BOM or not), else a UTF-8 copy of
-    its GBK text in `work/<day>/`. None for a blank file (the loader rejects it: empty_file)."""
+    its GBK text in `work/<day>/`. None for a blank file (the loader rejects it: empty_file).
+
+    The script reads CSVs by position; a header other than the contract's (columns reordered,
+    missing or added, which the loader maps by name) is refused here rather than misread."""
     data = path.read_bytes()
     if not data.strip():
         return None
     try:
-        data.decode("utf-8")
-        return path
+        text, copy = data.decode("utf-8"), False
     except UnicodeDecodeError:
-        pass
+        # GB18030: the superset of GBK that Excel and Python agree on (ingestion.reader.decode)
+        text, copy = data.decode("gb18030"), True
+    header = [h.strip() for h in text.lstrip("\ufeff").split("\n", 1)[0].split(",")]
+    if header != CSV_HEADERS[entity].split(","):
+        raise ValueError(
+            f"{path}: header {','.join(header)!r} is not the contract's column order "
+            f"{CSV_HEADERS[entity]!r}; the floor reads CSVs by position"
+        )
+    if not copy:
+        return path
     target = work / day.isoformat() / path.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    # GB18030: the superset of GBK that Excel and Python agree on (ingestion.reader.decode)
-    target.write_text(data.decode("gb18030"), encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
     return target
 
 
@@ -166,7 +176,7 @@ def run_floor(
             paths: list[str] = []
             for day, path in files[(source, entity)]:
                 if ext == "csv":
-                    readable = _utf8_csv(path, day, work / source)
+                    readable = _utf8_csv(path, entity, day, work / source)
                     if readable is None:
                         continue
                     converted += readable != path

@@ -10,7 +10,10 @@
 --   hash_salt          VARCHAR    the platform's salt, so person keys (RFM tie-break) are the same
 --   blocklist_csv, rfm_segments_csv, rfm_tiers_csv   the dbt seeds (one definition, not a copy)
 --   f_<source>_<entity> VARCHAR[] the landed files of each extract (floor.py lists them by the
---                                 loader's file rules; GBK CSVs are given as UTF-8 copies)
+--                                 loader's file rules; GBK CSVs are given as UTF-8 copies).
+--                                 CSVs are read by position, no sniffing (sniffing each of 365
+--                                 files per extract cost ten times the reading): floor.py checks
+--                                 that every header is the contract's, in its order
 --
 -- Output tables, named and shaped like the marts they stand for: dim_users, fct_orders,
 -- fct_interactions, user_rfm (as_of only), retention_summary, and identity_map.
@@ -68,8 +71,9 @@ select
     coalesce(local_ts("更新时间"), local_ts("注册时间")) as updated_at,
     day_of(filename) as day,
     filename
-from read_csv(getvariable('f_crm_members'), header = true, all_varchar = true,
-              union_by_name = true, filename = true, delim = ',', quote = '"', escape = '"')
+from read_csv(getvariable('f_crm_members'), header = true, auto_detect = false,
+              filename = true, delim = ',', quote = '"', escape = '"',
+              columns = {'会员编号': 'varchar', '姓名': 'varchar', '手机号': 'varchar', '注册时间': 'varchar', '注册渠道': 'varchar', '会员等级': 'varchar', '生日': 'varchar', '城市': 'varchar', '营销授权': 'varchar', '退订时间': 'varchar', '更新时间': 'varchar'})
 where clean("会员编号") is not null
     and local_ts("注册时间") is not null and ts_ok("注册时间", day_of(filename))
     and ts_ok("退订时间", day_of(filename)) and ts_ok("更新时间", day_of(filename))
@@ -91,8 +95,9 @@ select
         when '已取消' then 'cancelled' when '待付款' then 'pending' end as status,
     day_of(filename) as day,
     filename
-from read_csv(getvariable('f_crm_orders'), header = true, all_varchar = true,
-              union_by_name = true, filename = true, delim = ',', quote = '"', escape = '"')
+from read_csv(getvariable('f_crm_orders'), header = true, auto_detect = false,
+              filename = true, delim = ',', quote = '"', escape = '"',
+              columns = {'订单号': 'varchar', '会员编号': 'varchar', '下单时间': 'varchar', '订单金额': 'varchar', '优惠金额': 'varchar', '是否用券': 'varchar', '订单状态': 'varchar', '门店': 'varchar'})
 where clean("订单号") is not null and clean("会员编号") is not null
     and local_ts("下单时间") is not null and ts_ok("下单时间", day_of(filename))
     and clean("订单金额") is not null and num_ok("订单金额", false, true)
@@ -105,24 +110,27 @@ create or replace temp table crm_activity as
 select 'points' as kind, clean("会员编号") as member_id, local_ts("变动时间") as seen_at,
        clean("流水号") as key, null::varchar as scenario, null::boolean as delivered,
        day_of(filename) as day, filename
-from read_csv(getvariable('f_crm_points'), header = true, all_varchar = true,
-              union_by_name = true, filename = true, delim = ',', quote = '"', escape = '"')
+from read_csv(getvariable('f_crm_points'), header = true, auto_detect = false,
+              filename = true, delim = ',', quote = '"', escape = '"',
+              columns = {'流水号': 'varchar', '会员编号': 'varchar', '变动时间': 'varchar', '变动积分': 'varchar', '变动原因': 'varchar'})
 where clean("流水号") is not null and clean("会员编号") is not null
     and local_ts("变动时间") is not null and ts_ok("变动时间", day_of(filename))
     and clean("变动积分") is not null and num_ok("变动积分", true, false)
 union all
 select 'feedback', clean("会员编号"), local_ts("反馈时间"), clean("反馈编号"), null, null,
        day_of(filename), filename
-from read_csv(getvariable('f_crm_feedback'), header = true, all_varchar = true,
-              union_by_name = true, filename = true, delim = ',', quote = '"', escape = '"')
+from read_csv(getvariable('f_crm_feedback'), header = true, auto_detect = false,
+              filename = true, delim = ',', quote = '"', escape = '"',
+              columns = {'反馈编号': 'varchar', '会员编号': 'varchar', '反馈时间': 'varchar', '评分': 'varchar', '反馈内容': 'varchar'})
 where clean("反馈编号") is not null and clean("会员编号") is not null
     and local_ts("反馈时间") is not null and ts_ok("反馈时间", day_of(filename))
     and num_ok("评分", true, false)
 union all
 select 'sms', clean("会员编号"), local_ts("发送时间"), trim("活动编号"), "场景",
        coalesce(trim("发送状态") = '成功', false), day_of(filename), filename
-from read_csv(getvariable('f_crm_sms_sends'), header = true, all_varchar = true,
-              union_by_name = true, filename = true, delim = ',', quote = '"', escape = '"')
+from read_csv(getvariable('f_crm_sms_sends'), header = true, auto_detect = false,
+              filename = true, delim = ',', quote = '"', escape = '"',
+              columns = {'活动编号': 'varchar', '会员编号': 'varchar', '发送时间': 'varchar', '场景': 'varchar', '内容类型': 'varchar', '实验编号': 'varchar', '实验分组': 'varchar', '发送状态': 'varchar'})
 where clean("活动编号") is not null and clean("会员编号") is not null
     and local_ts("发送时间") is not null and ts_ok("发送时间", day_of(filename))
     and in_list("发送状态", ['成功', '失败']);
