@@ -46,6 +46,12 @@ TARGETS = {
 }
 
 
+def to_jsonable(outputs: dict) -> dict:
+    """Core outputs as JSON gives them back (dates and decimals as text), so outputs written by
+    a child process and computed here compare alike."""
+    return json.loads(json.dumps(outputs, default=str))
+
+
 def progress(message: str) -> None:
     print(f"siyu bench: {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
@@ -154,7 +160,6 @@ def run_peer(kind: str, root: Path, landing: Path, as_of: dt.date, env: dict) ->
     out = root / f"{kind}-outputs.json"
     code = (
         "import json, sys, datetime as dt; from pathlib import Path\n"
-        "from benchmarks.agreement import to_jsonable\n"
         + (
             "from benchmarks.floor import run_floor\n"
             "outputs = run_floor(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), "
@@ -163,7 +168,7 @@ def run_peer(kind: str, root: Path, landing: Path, as_of: dt.date, env: dict) ->
             else "from benchmarks.peer_pandas import run_peer\n"
             "outputs = run_peer(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))\n"
         )
-        + "Path(sys.argv[4]).write_text(json.dumps(to_jsonable(outputs)))\n"
+        + "Path(sys.argv[4]).write_text(json.dumps(outputs, default=str))\n"
     )
     (root / "floor.duckdb").unlink(missing_ok=True)
     measured = _timed(
@@ -175,7 +180,7 @@ def run_peer(kind: str, root: Path, landing: Path, as_of: dt.date, env: dict) ->
 
 
 def bench(scale: str, bench_dir: Path, keep_data: bool = False, peer: bool | None = None) -> dict:
-    from benchmarks.agreement import compare, core_outputs_from_warehouse, to_jsonable
+    from benchmarks.agreement import compare, core_outputs_from_warehouse
 
     persons = SCALES[scale]
     root = bench_dir / scale
