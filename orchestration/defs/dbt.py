@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from ingestion.entities import ENTITIES
 from ingestion.loader import ensure_raw_tables
-from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
+from orchestration.lib.dbt_args import dbt_build_args, dbt_window_env
 from orchestration.lib.dbt_translator import SiyuDbtTranslator
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -94,11 +94,12 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             )
         window = run_window(context.run.tags)
         start, end = window if window else (None, None)
-        vars_ = dbt_vars(start, end)
-        # profiles.yml reads the warehouse path from the environment of the dbt subprocess,
-        # which copies os.environ when it starts: set it for that moment only.
-        with _environment(siyu.dbt_env()):
-            invocation = dbt.cli(dbt_build_args(vars_), context=context, raise_on_error=False)
+        # profiles.yml reads the warehouse path, and the dbt-duckdb plugin the salt and the run
+        # window, from the environment of the dbt subprocess, which copies os.environ when it
+        # starts: set them for that moment only.
+        env = {**siyu.dbt_env(), **dbt_window_env(start, end)}
+        with _environment(env, unset=() if start else WINDOW_ENV):
+            invocation = dbt.cli(dbt_build_args({}), context=context, raise_on_error=False)
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
         yield from invocation.stream()
@@ -168,9 +169,14 @@ def prune_invocation_targets(target_root: Path, keep: int, min_age_s: float = 36
     return removed
 
 
+WINDOW_ENV = ("SIYU_DBT_WINDOW_START", "SIYU_DBT_WINDOW_END")
+
+
 @contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
+def _environment(values: dict[str, str], unset: tuple[str, ...] = ()):
+    saved = {k: os.environ.get(k) for k in (*values, *unset)}
+    for k in unset:
+        os.environ.pop(k, None)
     os.environ.update(values)
     try:
         yield
