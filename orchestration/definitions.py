@@ -3,7 +3,6 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from ingestion.entities import ENTITIES
 from orchestration.defs.activation import build_activation_assets
 from orchestration.defs.automation import (
     build_daily_job,
@@ -22,7 +21,6 @@ from orchestration.defs.publication import (
     published_tables,
 )
 from orchestration.defs.reports import daily_report
-from orchestration.lib.dbt_translator import raw_asset_key
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import Settings
@@ -33,12 +31,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     monthly = monthly_partitions(settings.start_date)
     training = build_training_assets(monthly)
     training_selection = dg.AssetSelection.assets(*training)
-    # a system the brand does not have (SIYU_SOURCES) is not loaded: its assets stay in the
-    # graph, never run, and the dbt step gives dbt its empty raw tables
-    unconfigured = dg.AssetSelection.assets(
-        *[raw_asset_key(e.table) for e in ENTITIES if e.source not in settings.sources]
-    )
-    daily_job = build_daily_job(daily, exclude=training_selection | unconfigured)
+    daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
     assets = [
         *ingestion_assets(daily),

@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from ingestion.entities import ENTITIES
 from ingestion.loader import ensure_raw_tables
-from orchestration.lib.dbt_args import dbt_build_args, dbt_vars
+from orchestration.lib.dbt_args import dbt_build_args, dbt_window_env
 from orchestration.lib.dbt_translator import SiyuDbtTranslator
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -94,14 +94,17 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             )
         window = run_window(context.run.tags)
         start, end = window if window else (None, None)
-        vars_ = dbt_vars(start, end)
-        # profiles.yml reads the warehouse path from the environment of the dbt subprocess,
-        # which copies os.environ when it starts: set it for that moment only.
-        with _environment(siyu.dbt_env()):
-            invocation = dbt.cli(dbt_build_args(vars_), context=context, raise_on_error=False)
+        # profiles.yml reads the warehouse path, and the dbt-duckdb plugin the salt and the run
+        # window, from the environment of the dbt subprocess, which copies os.environ when it
+        # starts: set them for that moment only.
+        env = {**siyu.dbt_env(), **dbt_window_env(start, end)}
+        with _environment(env, unset=() if start else WINDOW_ENV):
+            invocation = dbt.cli(dbt_build_args({}), context=context, raise_on_error=False)
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
         yield from invocation.stream()
+        if invocation.is_successful():
+            keep_partial_parse(Path(invocation.target_path))
         # each invocation leaves its artifacts in its own target folder (about 6 MB): keep the
         # latest few for debugging, never let them grow without bound
         prune_invocation_targets(Path(invocation.target_path).parent, keep=KEEP_DBT_TARGETS)
@@ -118,6 +121,30 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             )
 
     return _dbt
+
+
+def keep_partial_parse(invocation_target: Path) -> Path | None:
+    """Make this invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt gives each invocation its own target folder and seeds it with the
+    `partial_parse.msgpack` of the project's target folder (DBT_TARGET_PATH, default
+    dbt_project/target). That file is written by `dbt parse` under another profile environment,
+    so dbt would re-parse the whole project on every run (10-25 s here). The state of the last
+    successful invocation has the run's own profile and environment: the next run re-parses only
+    what changed since.
+    """
+    source = invocation_target / "partial_parse.msgpack"
+    if not source.exists():
+        return None
+    target_root = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    if not target_root.is_absolute():
+        target_root = Path(DBT_PROJECT.project_dir) / target_root
+    target_root.mkdir(parents=True, exist_ok=True)
+    destination = target_root / "partial_parse.msgpack"
+    staged = destination.with_suffix(f".{os.getpid()}.tmp")
+    staged.write_bytes(source.read_bytes())
+    os.replace(staged, destination)  # a concurrent reader sees the old state or the new one
+    return destination
 
 
 # dbt invocation folders kept under dbt_project/target (the newest; older ones are removed).
@@ -142,9 +169,14 @@ def prune_invocation_targets(target_root: Path, keep: int, min_age_s: float = 36
     return removed
 
 
+WINDOW_ENV = ("SIYU_DBT_WINDOW_START", "SIYU_DBT_WINDOW_END")
+
+
 @contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
+def _environment(values: dict[str, str], unset: tuple[str, ...] = ()):
+    saved = {k: os.environ.get(k) for k in (*values, *unset)}
+    for k in unset:
+        os.environ.pop(k, None)
     os.environ.update(values)
     try:
         yield

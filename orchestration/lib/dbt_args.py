@@ -22,6 +22,20 @@ def dbt_vars(window_start: dt.date | None, window_end: dt.date | None) -> dict[s
     return out
 
 
+def dbt_window_env(window_start: dt.date | None, window_end: dt.date | None) -> dict[str, str]:
+    """The run window for the dbt subprocess's environment: the dbt-duckdb plugin binds it as
+    DuckDB variables (dbt_project/plugins/siyu_secrets.py). Not `--vars`: a var that changes every
+    run makes dbt re-parse the whole project every run. Without a window, every loaded day."""
+    if window_start is None or window_end is None:
+        return {}
+    if window_end <= window_start:
+        raise ValueError(f"empty partition window {window_start} .. {window_end}")
+    return {
+        "SIYU_DBT_WINDOW_START": window_start.isoformat(),
+        "SIYU_DBT_WINDOW_END": window_end.isoformat(),
+    }
+
+
 def dbt_build_args(vars_: dict[str, object], full_refresh: bool = False) -> list[str]:
     args = ["build"]
     if vars_:

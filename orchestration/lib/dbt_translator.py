@@ -13,22 +13,27 @@ RAW_KEY_PREFIX = "raw"
 ML_SOURCE = "ml"
 
 
-def raw_asset_key(table: str) -> dg.AssetKey:
-    """Asset key of a raw extract table (`raw.crm__orders` -> raw/crm__orders)."""
-    return dg.AssetKey([RAW_KEY_PREFIX, table])
+# The one ingestion asset (orchestration/defs/ingestion.py): it loads every raw table, so every
+# dbt source of the raw schema is this asset.
+RAW_EXTRACTS_KEY = dg.AssetKey([RAW_KEY_PREFIX, "extracts"])
 
 
 class SiyuDbtTranslator(DagsterDbtTranslator):
-    """dbt sources are the ingestion assets; models are keyed `<layer>/<model>`, grouped by folder."""
+    """dbt sources are the ingestion asset (raw/extracts, for every raw table) or the model
+    outputs (ml/<table>); models are keyed `<layer>/<model>`, grouped by folder."""
 
     def __init__(self) -> None:
-        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        super().__init__(
+            settings=DagsterDbtTranslatorSettings(
+                enable_asset_checks=True, enable_duplicate_source_asset_keys=True
+            )
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             if dbt_resource_props.get("source_name") == ML_SOURCE:
                 return dg.AssetKey([ML_SOURCE, dbt_resource_props["name"]])
-            return raw_asset_key(dbt_resource_props["name"])
+            return RAW_EXTRACTS_KEY
         layer = _layer(dbt_resource_props)
         return dg.AssetKey([layer, dbt_resource_props["name"]])
 

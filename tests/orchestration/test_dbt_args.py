@@ -48,3 +48,34 @@ def test_old_dbt_invocation_folders_are_pruned(tmp_path):
         "manifest.json", "siyu_dbt-0000006-abc", "siyu_dbt-0000007-abc", "siyu_dbt-0000008-abc",
     ]  # fmt: skip
     assert len(removed) == 6
+
+
+def test_the_run_window_goes_to_dbt_through_its_environment():
+    from orchestration.lib.dbt_args import dbt_window_env
+
+    assert dbt_window_env(dt.date(2026, 5, 1), dt.date(2026, 5, 3)) == {
+        "SIYU_DBT_WINDOW_START": "2026-05-01",
+        "SIYU_DBT_WINDOW_END": "2026-05-03",
+    }
+    assert dbt_window_env(None, None) == {}
+    with pytest.raises(ValueError):
+        dbt_window_env(dt.date(2026, 5, 3), dt.date(2026, 5, 3))
+
+
+def test_the_plugin_reads_the_window_as_dates():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dbt_project" / "plugins"))
+    from siyu_secrets import window_from_env
+
+    assert window_from_env({}) == {
+        "siyu_window_start": dt.date(1900, 1, 1),
+        "siyu_window_end": dt.date(2999, 12, 31),
+    }
+    window = window_from_env(
+        {"SIYU_DBT_WINDOW_START": "2026-05-01", "SIYU_DBT_WINDOW_END": "2026-05-02"}
+    )
+    assert window["siyu_window_start"] == dt.date(2026, 5, 1)
+    with pytest.raises(ValueError, match="SIYU_DBT_WINDOW_START"):
+        window_from_env({"SIYU_DBT_WINDOW_START": "2026-05-01'; drop"})

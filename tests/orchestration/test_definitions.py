@@ -5,18 +5,7 @@ import dagster as dg
 from tests.conftest import make_settings
 
 EXPECTED_ASSET_KEYS = {
-    "raw/crm__members",
-    "raw/crm__orders",
-    "raw/crm__points",
-    "raw/crm__feedback",
-    "raw/crm__sms_sends",
-    "raw/wecom__external_contacts",
-    "raw/wecom__group_members",
-    "raw/wecom__messages",
-    "raw/wecom__campaign_sends",
-    "raw/miniprogram__users",
-    "raw/miniprogram__events",
-    "raw/miniprogram__orders",
+    "raw/extracts",
     "intermediate/identity_map",
     "marts/dim_users",
     "marts/fct_orders",
@@ -57,16 +46,24 @@ def test_identity_checks_come_from_dbt_tests(tmp_path):
     assert ("marts/fct_orders", "unique_fct_orders_order_id") in checks
 
 
-def test_a_crm_only_brand_loads_only_the_crm(tmp_path):
-    """SIYU_SOURCES=crm: the WeCom and mini-program assets stay in the graph, out of the job."""
+def test_every_raw_table_is_the_one_ingestion_asset(tmp_path):
+    """dbt's raw sources all map to raw/extracts: one asset, two events per day, whatever the
+    number of extracts (orchestration/defs/ingestion.py)."""
+    graph = _defs(tmp_path).resolve_asset_graph()
+    children = {k.to_user_string() for k in graph.get(dg.AssetKey(["raw", "extracts"])).child_keys}
+    assert {"staging/stg_crm__orders", "staging/stg_wecom__messages"} <= children
+    assert len(children) == 12
+    assert not [
+        k for k in graph.get_all_asset_keys() if k.path[0] == "raw" and k.path[1] != "extracts"
+    ]
+
+
+def test_a_crm_only_brand_runs_the_same_job(tmp_path):
+    """SIYU_SOURCES=crm: raw/extracts loads only the CRM (tests/integration/test_shapes_crm.py)."""
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(make_settings(tmp_path, SIYU_SOURCES="crm"))
     job_keys = {
-        k.to_user_string()
-        for k in defs.resolve_job_def("daily").asset_layer.executable_asset_keys
+        k.to_user_string() for k in defs.resolve_job_def("daily").asset_layer.executable_asset_keys
     }
-    raw_in_job = {k for k in job_keys if k.startswith("raw/")}
-    assert raw_in_job == {k for k in EXPECTED_ASSET_KEYS if k.startswith("raw/crm__")}
-    graph = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert "raw/wecom__messages" in graph and "marts/dim_users" in job_keys
+    assert {"raw/extracts", "marts/dim_users"} <= job_keys
