@@ -139,7 +139,15 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
     defs = build_definitions(settings)
     daily_job = defs.resolve_job_def(DAILY_JOB_NAME)
     registry = ModelRegistry(settings.models_dir)
-    bootstrap = not (registry.promoted_version(SEGMENTATION) and registry.promoted_version(CHURN))
+    # Train before scoring when a model has no promoted version and was not tried this month
+    # yet: a brand with too little history for churn is not retrained on every daily run (the
+    # monthly schedule tries again on the 1st).
+    month_start = end.replace(day=1).isoformat()
+    bootstrap = any(
+        not registry.promoted_version(name)
+        and (registry.last_attempt_day(name) or "") < month_start
+        for name in (SEGMENTATION, CHURN)
+    )
 
     print(f"siyu run: sources {', '.join(settings.sources)}", file=sys.stderr)
     results = []

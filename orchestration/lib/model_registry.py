@@ -302,6 +302,22 @@ class ModelRegistry:
         }
         _atomic_write_text(folder / SKIPPED_FILE, json.dumps(record, indent=2))
 
+    def last_attempt_day(self, name: str) -> str | None:
+        """The as-of day (YYYY-MM-DD) of the last training of ``name``, saved or skipped: the
+        latest ``data_end`` / ``as_of`` / ``end`` of its training windows, or None if never
+        trained."""
+        windows = [v.get("training_window") or {} for v in self.list(name)[-1:]]
+        skipped = self.last_skipped(name)
+        if skipped:
+            windows.append(skipped.get("training_window") or {})
+        days = [
+            str(w.get("data_end") or w.get("as_of") or w.get("end"))
+            for w in windows
+            if isinstance(w, dict)
+        ]
+        days = [d[:10] for d in days if d and d != "None"]
+        return max(days) if days else None
+
     def last_skipped(self, name: str) -> dict | None:
         """The last skipped training of ``name`` (reason, training_window, recorded_at), or None."""
         path = self.root / name / SKIPPED_FILE

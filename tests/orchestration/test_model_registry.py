@@ -146,3 +146,17 @@ def test_a_skipped_training_is_recorded_without_a_version_or_promotion(tmp_path)
     assert registry.promoted_version("churn") == version
     assert [m["version"] for m in registry.list()] == [version]
     assert registry.last_skipped("churn")["reason"] == "again"
+
+
+def test_the_last_attempt_day_is_the_latest_of_the_last_version_and_the_last_skip(tmp_path):
+    """`siyu run` trains before scoring only when a model was not tried this month yet."""
+    registry = ModelRegistry(tmp_path)
+    assert registry.last_attempt_day("churn") is None
+    _save(registry, training_window={"snapshots": ["2026-09-01"], "data_end": "2026-10-02"})
+    assert registry.last_attempt_day("churn") == "2026-10-02"
+    registry.record_skipped("churn", reason="r", training_window={"data_end": "2026-11-05"})
+    assert registry.last_attempt_day("churn") == "2026-11-05"
+    registry.record_skipped("segmentation", reason="r", training_window={"as_of": "2026-11-07"})
+    assert registry.last_attempt_day("segmentation") == "2026-11-07"
+    _save(registry, name="segmentation")  # a (start, end) window
+    assert registry.last_attempt_day("segmentation") == "2026-11-07"
