@@ -55,6 +55,10 @@ def build_ingestion_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
                     con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir), suppressed
                 )
                 results.append(result)
+                context.log.info(
+                    f"raw.{entity.table}: {result.rows_loaded} rows loaded, "
+                    f"{result.rows_quarantined} quarantined, {len(result.files)} files"
+                )
                 for line in result.errors:
                     context.log.error(line)
                 for line in result.warnings:

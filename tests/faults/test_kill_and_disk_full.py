@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.entities import ENTITIES
 from tests.faults.pipeline import (
     SIYU,
     Run,
@@ -120,8 +121,9 @@ class Phase:
 
 
 PHASES = [
-    # the 6th of 12 ingestion steps has started: five raw tables hold day 12, seven do not
-    Phase("ingest", _step_start("raw__miniprogram__events"), '"siyu_dbt"'),
+    # raw/extracts has loaded its 5th of 12 extracts (one log line each): some raw tables hold
+    # day 12, the others do not yet
+    Phase("ingest", lambda line: f"raw.{ENTITIES[4].table}: " in line and "rows loaded" in line, '"siyu_dbt"'),
     # dbt has rebuilt dim_users and is building the other marts (kpi_daily comes last)
     Phase(
         "dbt",
