@@ -13,18 +13,19 @@
     {{ dbt.datediff(start_expr, end_expr, 'day') }}
 {%- endmacro %}
 
-{#- First day of the run's partition window [min_date, max_date), optionally minus a look-back. -#}
+{#- First day of the run's window [min_date, max_date) (macros/run_window.sql), optionally minus
+    a look-back. -#}
 {% macro measurement_window_start(lookback_days=0) -%}
     {%- if lookback_days == 0 -%}
-        cast('{{ var("min_date") }}' as date)
+        {{ run_window_start() }}
     {%- else -%}
-        {{ measurement_add_days("cast('" ~ var("min_date") ~ "' as date)", -lookback_days) }}
+        {{ measurement_add_days(run_window_start(), -lookback_days) }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- Exclusive end of the run's partition window. -#}
+{#- Exclusive end of the run's window. -#}
 {% macro measurement_window_end() -%}
-    cast('{{ var("max_date") }}' as date)
+    {{ run_window_end() }}
 {%- endmacro %}
 
 {#- True when the date lies in the run window [min_date - lookback_days, max_date). -#}
@@ -33,29 +34,102 @@
 {%- endmacro %}
 
 {#-
-  The first day an incremental daily mart (re)builds in this run: min_date, or on an incremental
-  run the day after the latest day already built when that is earlier. A partition whose days had
-  no activity at all built nothing for them (the date spine ended before them), so the next run
-  with activity fills them in; a re-run of an older window starts at its min_date as before.
+  The first day an incremental daily mart (re)builds in this run, as a date literal. A daily run
+  must leave the mart equal to a full build of the same loaded rows, so the run starts at the
+  earliest of:
+  - min_date, the first day of the run's window;
+  - the day after the latest day already built (partitions whose days had no activity at all built
+    nothing for them: the date spine ended before them);
+  - the earliest day the rows loaded in this window belong to: orders and mini-program events can
+    land days late in a later day's folder (datagen LATE_ENTITIES), and a day's snapshot, its
+    trailing windows and the cohorts it observes all change with them;
+  - the earliest day of a person whose identity changed since the marts were last built (merged
+    into another, re-anchored to a new person_id, first seen earlier or through another channel):
+    every day from the person's first day counts them (total users, cohorts, distinct users).
+  Every day from there to max_date is rebuilt: all later days depend on the earlier ones (a
+  cumulative count, a trailing window, a cohort's later days), and the span is that of the new
+  data, not of the whole history. A re-run of an older window starts at its min_date as before.
+  Called once per model (`set run_start = ...`): the look-up runs a query.
   built_date_column is the mart's date key (its unique_key).
 -#}
 {% macro measurement_run_start(built_date_column) -%}
-    {%- if is_incremental() -%}
-        least(
+    {#- the model's dependencies, for the parser (the look-ups below only run at execution) -#}
+    {%- set facts = [(ref('fct_orders'), 'ordered_date'), (ref('fct_interactions'), 'occurred_date')] -%}
+    {%- set users = ref('dim_users') -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(measurement_window_start()) }}
+    {%- endif -%}
+    {%- set changed_dates = [] -%}
+    {%- for relation, date_column in facts -%}
+        {#- rows carry their landing day (_partition_date); facts without it have no late rows to find -#}
+        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+        {%- if '_partition_date' in columns -%}
+            {%- do changed_dates.append(
+                'select min(' ~ date_column ~ ') as changed_date from ' ~ relation
+                ~ ' where ' ~ measurement_in_window('_partition_date')
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do changed_dates.append(measurement_changed_person_dates(users)) -%}
+    {%- set query -%}
+        select least(
             {{ measurement_window_start() }},
             coalesce(
                 (select {{ measurement_add_days('max(' ~ built_date_column ~ ')', 1) }} from {{ this }}),
                 {{ measurement_window_start() }}
+            ),
+            coalesce(
+                (select min(changed_date) from ({{ changed_dates | join(' union all ') }}) as changed),
+                {{ measurement_window_start() }}
             )
-        )
+        ) as run_start
+    {%- endset -%}
+    {%- set run_start = run_query(query).columns[0].values()[0] -%}
+    {{ return("cast('" ~ run_start ~ "' as date)") }}
+{%- endmacro %}
+
+{#-
+  The persons as the measurement marts last saw them (person_id, first_seen_date, first_channel):
+  int_measurement__built_persons, rebuilt after the marts, so a run whose marts failed keeps the
+  older state and the next run rebuilds the days again.
+-#}
+{% macro measurement_built_persons() -%}
+    {{ return(adapter.get_relation(database=this.database, schema='intermediate', identifier='int_measurement__built_persons')) }}
+{%- endmacro %}
+
+{#-
+  One changed_date per person whose identity changed since the marts were last built: a new
+  person_id (a new person, or a person re-anchored) at its first day, a person_id gone (merged
+  into another, or re-anchored) at the first day it had, a person first seen on another day or
+  through another channel at the earlier of the two days. Without a recorded state (a build that
+  predates it) every person counts as changed, i.e. everything is rebuilt once.
+-#}
+{% macro measurement_changed_person_dates(users) -%}
+    {%- set built = measurement_built_persons() -%}
+    {%- if built is none -%}
+        select min(first_seen_date) as changed_date from {{ users }}
     {%- else -%}
-        {{ measurement_window_start() }}
+        select
+            case
+                when built.first_seen_date is null then current_users.first_seen_date
+                when current_users.first_seen_date is null then built.first_seen_date
+                when built.first_seen_date < current_users.first_seen_date then built.first_seen_date
+                else current_users.first_seen_date
+            end as changed_date
+        from {{ users }} as current_users
+        full outer join {{ built }} as built
+            on built.person_id = current_users.person_id
+        where
+            built.person_id is null
+            or current_users.person_id is null
+            or built.first_seen_date <> current_users.first_seen_date
+            or built.first_channel <> current_users.first_channel
+            or (built.first_channel is null) <> (current_users.first_channel is null)
     {%- endif -%}
 {%- endmacro %}
 
-{#- True when the date lies in [run start - lookback_days, max_date) (see measurement_run_start). -#}
-{% macro measurement_in_run(date_expr, built_date_column, lookback_days=0) -%}
-    {%- set run_start = measurement_run_start(built_date_column) -%}
+{#- True when the date lies in [run_start - lookback_days, max_date), run_start from measurement_run_start. -#}
+{% macro measurement_in_run(date_expr, run_start, lookback_days=0) -%}
     {%- if lookback_days != 0 -%}
         {%- set run_start = measurement_add_days(run_start, -lookback_days) -%}
     {%- endif -%}

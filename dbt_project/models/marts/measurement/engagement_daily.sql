@@ -3,8 +3,10 @@
 -- breach rate. Without any interaction at all the counts are 0 and the ratios over touches or
 -- chats are null (nothing to divide by).
 -- Incremental by date: a run rebuilds the days in [run start - 1 day, max_date), the run start
--- being min_date or the first day not built yet (measurement_run_start); the one-day look-back
--- settles the SLA of late-evening messages whose 2-hour window closed the next day.
+-- being the earliest of min_date, the first day not built yet, the first day of a late row loaded
+-- in the window and the first day of a person whose identity changed (measurement_run_start), so
+-- a daily chain equals a full build; the one-day look-back settles the SLA of late-evening
+-- messages whose 2-hour window closed the next day.
 {{
     config(
         materialized='incremental',
@@ -13,6 +15,8 @@
         on_schema_change='append_new_columns',
     )
 }}
+
+{%- set run_start = measurement_run_start('date') -%}
 
 {%- set sla_minutes = 120 -%}
 
@@ -26,7 +30,7 @@ days as (
 
     select distinct date_day as date
     from calendar
-    where {{ measurement_in_run('date_day', 'date', 1) }}
+    where {{ measurement_in_run('date_day', run_start, 1) }}
 
 ),
 
@@ -62,7 +66,7 @@ inbound_person_days as (
     from interactions
     where
         direction = 'inbound'
-        and {{ measurement_in_run('occurred_date', 'date', 30) }}
+        and {{ measurement_in_run('occurred_date', run_start, 30) }}
 
 ),
 
@@ -88,7 +92,7 @@ touches as (
     from interactions
     where
         direction = 'outbound'
-        and {{ measurement_in_run('occurred_date', 'date', 8) }}
+        and {{ measurement_in_run('occurred_date', run_start, 8) }}
 
 ),
 
@@ -166,7 +170,7 @@ inbound_chats as (
         channel = 'wecom_1v1'
         and direction = 'inbound'
         and scenario = 'chat'
-        and {{ measurement_in_run('occurred_date', 'date', 1) }}
+        and {{ measurement_in_run('occurred_date', run_start, 1) }}
 
 ),
 
@@ -178,7 +182,7 @@ staff_replies as (
         channel = 'wecom_1v1'
         and direction = 'outbound'
         and scenario = 'service_reply'
-        and {{ measurement_in_run('occurred_date', 'date', 1) }}
+        and {{ measurement_in_run('occurred_date', run_start, 1) }}
 
 ),
 

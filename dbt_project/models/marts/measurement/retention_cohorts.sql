@@ -3,8 +3,10 @@
 -- A cell exists only once its day has data (cohorts too young for day n have no day-n row) and
 -- only for cohorts first seen on or after the first day with data.
 -- Incremental by activity_date (= cohort_date + day_n): a new day adds exactly the cells it
--- observes, one per (cohort, channel) of the 31 cohorts it can be day 0..30 of; a run also adds
--- the days after the latest built activity_date that earlier runs had no data for yet.
+-- observes, one per (cohort, channel) of the 31 cohorts it can be day 0..30 of; a run also
+-- rebuilds from the earliest day a late row loaded in the window or a person whose identity changed
+-- (a merge moves cohort sizes) belongs to, and adds the days after the latest built activity_date
+-- that earlier runs had no data for yet (measurement_run_start).
 {{
     config(
         materialized='incremental',
@@ -13,6 +15,8 @@
         on_schema_change='append_new_columns',
     )
 }}
+
+{%- set run_start = measurement_run_start('activity_date') -%}
 
 with
 
@@ -67,7 +71,7 @@ observable_cells as (
     cross join data_bounds
     where
         cells.activity_date <= data_bounds.data_end_date
-        and {{ measurement_in_run('cells.activity_date', 'activity_date') }}
+        and {{ measurement_in_run('cells.activity_date', run_start) }}
 
 ),
 
@@ -84,7 +88,7 @@ retained as (
     where
         activity_days.activity_date >= users.first_seen_date
         and {{ measurement_days_between('users.first_seen_date', 'activity_days.activity_date') }} <= 30
-        and {{ measurement_in_run('activity_days.activity_date', 'activity_date') }}
+        and {{ measurement_in_run('activity_days.activity_date', run_start) }}
     group by users.first_seen_date, users.first_channel, activity_days.activity_date
 
 ),

@@ -2,7 +2,9 @@
 -- non-refunded orders through the end of the day, scored 1-5 (and 1-3 for the plan's tiers) with
 -- NTILE over the day's buyers. A snapshot for every day of the loaded range (a day without any
 -- order still scores the buyers so far). Incremental by as_of_date: a run rebuilds the snapshots
--- of the days in [min_date, max_date), and any day after the latest snapshot (measurement_run_start).
+-- of the days in [min_date, max_date), any day after the latest snapshot, and every day from the
+-- first day of a late order loaded in the window or of a buyer whose identity changed (a merge
+-- re-keys the buyer's orders) (measurement_run_start).
 {{
     config(
         materialized='incremental',
@@ -11,6 +13,8 @@
         on_schema_change='append_new_columns',
     )
 }}
+
+{%- set run_start = measurement_run_start('as_of_date') -%}
 
 with
 
@@ -23,7 +27,7 @@ snapshot_days as (
 
     select distinct date_day as as_of_date
     from calendar
-    where {{ measurement_in_run('date_day', 'as_of_date') }}
+    where {{ measurement_in_run('date_day', run_start) }}
 
 ),
 
