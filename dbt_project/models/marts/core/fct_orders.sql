@@ -81,7 +81,7 @@ final as (
     select * from keyed
     {% if is_incremental() %}
     where
-        (_partition_date >= '{{ var("min_date") }}' and _partition_date < '{{ var("max_date") }}')
+        (_partition_date >= {{ run_window_start() }} and _partition_date < {{ run_window_end() }})
         or order_id in (
             select existing.order_id
             from {{ this }} as existing
