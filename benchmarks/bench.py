@@ -159,11 +159,11 @@ def run_peer(kind: str, root: Path, landing: Path, as_of: dt.date, env: dict) ->
     """The floor or the pandas peer in its own process; its core outputs land in JSON."""
     out = root / f"{kind}-outputs.json"
     code = (
-        "import json, sys, datetime as dt; from pathlib import Path\n"
+        "import json, os, sys, datetime as dt; from pathlib import Path\n"
         + (
             "from benchmarks.floor import run_floor\n"
             "outputs = run_floor(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), "
-            "Path(sys.argv[3]) / 'floor.duckdb', None)\n"
+            "Path(sys.argv[3]) / 'floor.duckdb', os.environ.get('SIYU_DUCKDB_MEMORY_LIMIT') or None)\n"
             if kind == "floor"
             else "from benchmarks.peer_pandas import run_peer\n"
             "outputs = run_peer(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))\n"

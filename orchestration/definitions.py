@@ -23,7 +23,7 @@ from orchestration.defs.publication import (
 from orchestration.defs.reports import daily_report
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
-from orchestration.lib.settings import Settings
+from orchestration.lib.settings import Settings, duckdb_temp_dir
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -48,7 +48,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
         sensors=[build_landing_sensor(daily_job, daily)],
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "warehouse": WarehouseResource(
+                path=str(settings.warehouse_path),
+                memory_limit=settings.duckdb_memory_limit,
+                temp_directory=str(duckdb_temp_dir(settings.data_dir)),
+            ),
             "siyu": SiyuSettingsResource(**settings.as_strings()),
             "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable()),
         },

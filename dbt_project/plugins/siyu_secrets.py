@@ -66,6 +66,10 @@ class Plugin(BasePlugin):
         # fail at start-up, before any model runs, when the salt cannot be used
         self._salt = hash_salt_from_env()
         self._window = window_from_env()
+        # SIYU_DUCKDB_MEMORY_LIMIT (validated by the platform's settings): dbt's joins spill to
+        # SIYU_DUCKDB_TEMP_DIR instead of failing
+        self._memory_limit = (os.environ.get("SIYU_DUCKDB_MEMORY_LIMIT") or "").strip()
+        self._temp_dir = (os.environ.get("SIYU_DUCKDB_TEMP_DIR") or "").strip()
 
     def _bind(self, conn) -> None:
         conn.execute(f"set variable {SALT_VARIABLE} = ?", [self._salt])
@@ -73,6 +77,11 @@ class Plugin(BasePlugin):
             conn.execute(f"set variable {variable} = ?::date", [day.isoformat()])
 
     def configure_connection(self, conn) -> None:
+        if self._memory_limit:
+            conn.execute("set memory_limit = ?", [self._memory_limit])
+            if self._temp_dir:
+                os.makedirs(self._temp_dir, exist_ok=True)
+                conn.execute("set temp_directory = ?", [self._temp_dir])
         self._bind(conn)
 
     def configure_cursor(self, cursor) -> None:

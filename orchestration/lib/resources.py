@@ -10,26 +10,44 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.lib.settings import DEFAULT_HASH_SALT, parse_roles, parse_sources
+from orchestration.lib.settings import (
+    DEFAULT_HASH_SALT,
+    duckdb_temp_dir,
+    parse_roles,
+    parse_sources,
+)
 from privacy.files import make_private
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The build database. Connections are short-lived: dbt runs in a subprocess and DuckDB
-    allows one writing process, so no asset keeps a connection open across steps."""
+    allows one writing process, so no asset keeps a connection open across steps. With a memory
+    limit (SIYU_DUCKDB_MEMORY_LIMIT) big joins spill to `temp_directory` instead of failing."""
 
     path: str
+    memory_limit: str = ""
+    temp_directory: str = ""
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = duckdb.connect(self.path, read_only=read_only, config=duckdb_config(self))
         if not read_only:
             make_private(self.path)  # raw phones, names, openids: owner-only (0600)
         try:
             yield con
         finally:
             con.close()
+
+
+def duckdb_config(resource: WarehouseResource) -> dict[str, str]:
+    config = {}
+    if resource.memory_limit:
+        config["memory_limit"] = resource.memory_limit
+        if resource.temp_directory:
+            Path(resource.temp_directory).mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = resource.temp_directory
+    return config
 
 
 class SiyuSettingsResource(dg.ConfigurableResource):
@@ -55,6 +73,7 @@ class SiyuSettingsResource(dg.ConfigurableResource):
     sources: str = "crm,wecom,miniprogram"
     environment: str = "development"
     pg_readers: str = ""
+    duckdb_memory_limit: str = ""
 
     @property
     def source_list(self) -> tuple[str, ...]:
@@ -79,4 +98,7 @@ class SiyuSettingsResource(dg.ConfigurableResource):
             "SIYU_DBT_THREADS": str(self.dbt_threads),
             "SIYU_IDENTITY_JUNK_MAX_ACCOUNTS": str(self.junk_max_accounts),
             "SIYU_ENVIRONMENT": self.environment,
+            # the dbt-duckdb plugin sets these on every connection dbt opens
+            "SIYU_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "SIYU_DUCKDB_TEMP_DIR": str(duckdb_temp_dir(self.data_dir)),
         }

@@ -22,6 +22,8 @@ ENVIRONMENTS = ("development", "production")
 # Settings that must never reach resource config, run storage, logs or metadata.
 SECRET_FIELDS = ("hash_salt", "pg_dsn")
 _ROLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+# A DuckDB memory size: 512MB, 4GB, 6GiB, 1.5TB
+_MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -50,6 +52,9 @@ class Settings:
     sources: tuple[str, ...] = ALL_SOURCES  # SIYU_SOURCES, the brand's systems, default all three
     environment: str = "development"  # SIYU_ENVIRONMENT, development or production
     pg_readers: tuple[str, ...] = ()  # SIYU_PG_READERS, roles granted read access on publish
+    # SIYU_DUCKDB_MEMORY_LIMIT, e.g. 4GB: every DuckDB connection of the platform (loads, dbt,
+    # models, publication) stays under it and spills to <data>/duckdb_tmp; unset = DuckDB's 80%
+    duckdb_memory_limit: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +85,7 @@ class Settings:
             sources=parse_sources(env.get("SIYU_SOURCES")),
             environment=_environment(env.get("SIYU_ENVIRONMENT")),
             pg_readers=parse_roles(env.get("SIYU_PG_READERS")),
+            duckdb_memory_limit=parse_memory_limit(env.get("SIYU_DUCKDB_MEMORY_LIMIT")),
         )
         if settings.environment != "development" and settings.hash_salt == DEFAULT_HASH_SALT:
             raise SettingsError(
@@ -120,6 +126,23 @@ def parse_sources(text: str | None) -> tuple[str, ...]:
             f"use a comma-separated subset of {', '.join(ALL_SOURCES)}"
         )
     return tuple(s for s in ALL_SOURCES if s in names)
+
+
+def parse_memory_limit(text: str | None) -> str:
+    """SIYU_DUCKDB_MEMORY_LIMIT: a DuckDB memory size (`4GB`, `512MB`, `6GiB`), or unset."""
+    if not text or not text.strip():
+        return ""
+    value = text.strip()
+    if not _MEMORY_SIZE.match(value):
+        raise SettingsError(
+            f"SIYU_DUCKDB_MEMORY_LIMIT must be a size such as 4GB or 512MB, got {value!r}"
+        )
+    return value
+
+
+def duckdb_temp_dir(data_dir: Path | str) -> Path:
+    """Where DuckDB spills what does not fit its memory limit: <data>/duckdb_tmp."""
+    return Path(data_dir) / "duckdb_tmp"
 
 
 def parse_roles(text: str | None) -> tuple[str, ...]:
