@@ -83,12 +83,25 @@ def ensure_landing(root: Path, persons: int, days: int) -> Path:
     return landing
 
 
+# Runs the command as its child and writes the child's peak RSS (KiB): RUSAGE_CHILDREN of this
+# process would be the largest of every child it ever waited for, not this one's.
+_PEAK_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
 def _timed(command: list[str], env: dict, quiet: bool = True, cwd: Path = REPO) -> dict:
     """Run `command` as a child and return its wall, CPU and peak RSS (of its largest process)."""
+    import tempfile
+
+    peak_file = Path(tempfile.mkstemp(prefix="siyu-bench-peak-")[1])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     proc = subprocess.run(
-        command,
+        [sys.executable, "-c", _PEAK_WRAPPER, str(peak_file), *command],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL if quiet else None,
@@ -101,9 +114,10 @@ def _timed(command: list[str], env: dict, quiet: bool = True, cwd: Path = REPO) 
         "exit_code": proc.returncode,
         "wall_s": round(wall, 2),
         "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2),
-        # ru_maxrss of children is the largest child's peak, in KiB
-        "peak_rss_mib": round(after.ru_maxrss / 1024),
+        # the largest process of the command (KiB); a stage profile also samples the whole tree
+        "peak_rss_mib": round(int(peak_file.read_text() or 0) / 1024),
     }
+    peak_file.unlink(missing_ok=True)
     if proc.returncode != 0 and quiet:
         out["stderr_tail"] = (proc.stderr or "")[-3000:]
     return out
