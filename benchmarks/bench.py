@@ -159,9 +159,18 @@ def definitions_load(env: dict) -> dict:
     """Seconds to import dagster + dagster_dbt alone, and to load the code location."""
     base = [sys.executable, "-c"]
     imports = _timed([*base, "import dagster, dagster_dbt"], env)
+    # build them, as the UI and every run do (importing the module only declares them)
     load = _timed(
-        [*base, "from orchestration.definitions import defs; defs.resolve_all_job_defs()"], env
-    )
+        [*base, "from orchestration.definitions import build_definitions; "
+         "from orchestration.lib.settings import Settings; "
+         "build_definitions(Settings.from_env()).resolve_all_job_defs()"],
+        env,
+    )  # fmt: skip
+    for measured in (imports, load):
+        if measured["exit_code"] != 0:
+            raise SystemExit(
+                f"siyu bench: loading the definitions failed:\n{measured.get('stderr_tail', '')}"
+            )
     return {
         "import_dagster_dbt_s": imports["wall_s"],
         "definitions_s": load["wall_s"],
@@ -170,24 +179,18 @@ def definitions_load(env: dict) -> dict:
 
 
 def run_peer(kind: str, root: Path, landing: Path, as_of: dt.date, env: dict) -> dict:
-    """The floor or the pandas peer in its own process; its core outputs land in JSON."""
+    """The floor or the pandas peer in its own process (their command lines); its core outputs
+    land in JSON."""
     out = root / f"{kind}-outputs.json"
-    code = (
-        "import json, os, sys, datetime as dt; from pathlib import Path\n"
-        + (
-            "from benchmarks.floor import run_floor\n"
-            "outputs = run_floor(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), "
-            "Path(sys.argv[3]) / 'floor.duckdb', os.environ.get('SIYU_DUCKDB_MEMORY_LIMIT') or None)\n"
-            if kind == "floor"
-            else "from benchmarks.peer_pandas import run_peer\n"
-            "outputs = run_peer(Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]))\n"
-        )
-        + "Path(sys.argv[4]).write_text(json.dumps(outputs, default=str))\n"
-    )
-    (root / "floor.duckdb").unlink(missing_ok=True)
-    measured = _timed(
-        [sys.executable, "-c", code, str(landing), as_of.isoformat(), str(root), str(out)], env
-    )
+    if kind == "floor":
+        db = root / "floor.duckdb"
+        db.unlink(missing_ok=True)
+        command = ["-m", "benchmarks.floor", str(landing), as_of.isoformat(), "--db", str(db)]
+        if env.get("SIYU_DUCKDB_MEMORY_LIMIT"):
+            command += ["--memory-limit", env["SIYU_DUCKDB_MEMORY_LIMIT"]]
+    else:
+        command = ["-m", "benchmarks.peer_pandas", str(landing), as_of.isoformat()]
+    measured = _timed([sys.executable, *command, "--out", str(out)], env)
     if measured["exit_code"] != 0:
         raise SystemExit(f"siyu bench: the {kind} failed:\n{measured.get('stderr_tail', '')}")
     return {**measured, "outputs": json.loads(out.read_text())}

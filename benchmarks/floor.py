@@ -221,8 +221,11 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("floor.duckdb"))
     parser.add_argument("--memory-limit")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--out", type=Path, help="write the outputs as JSON here")
     args = parser.parse_args()
     out = run_floor(args.landing_dir, args.as_of, args.db, args.memory_limit, threads=args.threads)
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=1, default=str))
     print(json.dumps(out["_meta"]))
 
 

@@ -34,7 +34,7 @@ def stage_of(step_key: str) -> str:
         return "ingest"
     if step_key.startswith("siyu_dbt"):
         return "dbt"
-    if step_key.startswith(("ml__", "train__", "models__")) or "train" in step_key:
+    if step_key.startswith(("ml__", "models__")):  # scoring; the monthly training
         return "models"
     if step_key.startswith(("audit__", "marts__")):
         return "audit"  # the quality gate and the WARN checks on the marts

@@ -52,8 +52,8 @@ class Settings:
     sources: tuple[str, ...] = ALL_SOURCES  # SIYU_SOURCES, the brand's systems, default all three
     environment: str = "development"  # SIYU_ENVIRONMENT, development or production
     pg_readers: tuple[str, ...] = ()  # SIYU_PG_READERS, roles granted read access on publish
-    # SIYU_DUCKDB_MEMORY_LIMIT, e.g. 4GB: every DuckDB connection of the platform (loads, dbt,
-    # models, publication) stays under it and spills to <data>/duckdb_tmp; unset = DuckDB's 80%
+    # SIYU_DUCKDB_MEMORY_LIMIT, e.g. 4GB: the build database's connections (loads, dbt, model
+    # reads) stay under it and spill to <data>/duckdb_tmp; unset = DuckDB's 80% of RAM
     duckdb_memory_limit: str = ""
 
     @classmethod
