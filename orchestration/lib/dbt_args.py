@@ -7,11 +7,12 @@ import json
 
 
 def dbt_vars(window_start: dt.date | None, window_end: dt.date | None) -> dict[str, object]:
-    """`--vars` for a run over the business days [window_start, window_end).
+    """`--vars` for a hand-run dbt over the business days [window_start, window_end); they take
+    precedence over the window Dagster hands dbt as data (`dbt_window_env`, macros/run_window.sql).
 
-    Without a window (an unpartitioned run) incremental models take every loaded day. Settings
-    reach dbt through its environment (dbt_project.yml, profiles.yml), and secrets never go on
-    the command line, which Dagster logs and stores with the run.
+    Without a window incremental models take every loaded day. Settings reach dbt through its
+    environment (dbt_project.yml, profiles.yml), and secrets never go on the command line, which
+    Dagster logs and stores with the run.
     """
     out: dict[str, object] = {}
     if window_start is not None and window_end is not None:
@@ -26,14 +27,10 @@ def dbt_window_env(window_start: dt.date | None, window_end: dt.date | None) -> 
     """The run window for the dbt subprocess's environment: the dbt-duckdb plugin binds it as
     DuckDB variables (dbt_project/plugins/siyu_secrets.py). Not `--vars`: a var that changes every
     run makes dbt re-parse the whole project every run. Without a window, every loaded day."""
-    if window_start is None or window_end is None:
+    window = dbt_vars(window_start, window_end)
+    if not window:
         return {}
-    if window_end <= window_start:
-        raise ValueError(f"empty partition window {window_start} .. {window_end}")
-    return {
-        "SIYU_DBT_WINDOW_START": window_start.isoformat(),
-        "SIYU_DBT_WINDOW_END": window_end.isoformat(),
-    }
+    return {"SIYU_DBT_WINDOW_START": window["min_date"], "SIYU_DBT_WINDOW_END": window["max_date"]}
 
 
 def dbt_build_args(vars_: dict[str, object], full_refresh: bool = False) -> list[str]:

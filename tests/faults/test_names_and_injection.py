@@ -11,9 +11,6 @@ is refused in one line before anything runs.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,10 +19,10 @@ from ingestion.entities import ENTITIES
 from ingestion.loader import ensure_raw_tables
 from orchestration.lib.settings import Settings, SettingsError
 from publishing import publish
+from tests.dbt.test_measurement_marts import run_dbt
 from tests.faults.landing import DAY, MEMBERS_HEADER, ORDERS_HEADER, D, Tree
 from tests.publishing.conftest import write_build_db
 
-REPO = Path(__file__).resolve().parents[2]
 ORDER = f"C1,M1,{D} 09:30:00,199.00,20.00,是,已完成,上海旗舰店"
 BAD_ORDER = f"C2,M1,{D} 10:30:00,-5,0,否,已完成,上海旗舰店"  # a negative amount: quarantined
 
@@ -97,19 +94,12 @@ def test_sql_and_jinja_in_fields_reach_the_marts_as_text(tree):
     assert tree.load("crm", "members").rows_loaded == len(cities)
     for e in ENTITIES:  # the other extracts landed nothing: their raw tables are empty
         ensure_raw_tables(tree.con, e)
-    tree.con.close()
-    env = {
-        **os.environ,
-        "DBT_TARGET_PATH": str(tree.tmp / "target"),
-        "SIYU_WAREHOUSE_PATH": str(tree.tmp / "warehouse.duckdb"),
-    }
+    tree.con.close()  # dbt is the one writer of the build database while it runs
     window = f'{{"min_date": "{DAY}", "max_date": "{DAY + dt.timedelta(days=1)}"}}'
-    proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "dbt"), "build", "--profiles-dir", ".", "--select",
-         "+dim_users", "--indirect-selection", "cautious", "--vars", window],
-        cwd=REPO / "dbt_project", env=env, capture_output=True, text=True,
+    run_dbt(
+        tree.tmp / "warehouse.duckdb", tree.tmp / "target", ["+dim_users"], window,
+        extra_args=("--indirect-selection", "cautious"),
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-4000:]
     with duckdb.connect(str(tree.tmp / "warehouse.duckdb"), read_only=True) as con:
         published = {r[0] for r in con.execute("select city from marts.dim_users").fetchall()}
         assert con.execute("select count(*) from raw.crm__members").fetchone()[0] == len(cities)

@@ -17,21 +17,18 @@ excludes); staging carries the normalised `order_status` (completed, refunded, c
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingestion.entities import ENTITIES
 from ingestion.loader import load_days
+from tests.dbt.test_measurement_marts import run_dbt
 from tests.faults.landing import MEMBERS_HEADER, ORDERS_HEADER, Tree, epoch_ms, jsonl
 
 pytestmark = pytest.mark.fault("unknown values")
 
-REPO = Path(__file__).resolve().parents[2]
 DAY1 = dt.date(2026, 8, 1)
 DAY2 = dt.date(2026, 8, 2)
 
@@ -77,34 +74,15 @@ def _load(tree: Tree, day: dt.date) -> None:
 
 
 def _dbt(tree: Tree, day: dt.date) -> None:
-    env = {
-        **os.environ,
-        "DBT_TARGET_PATH": str(tree.tmp / "target"),
-        "SIYU_WAREHOUSE_PATH": str(tree.tmp / "warehouse.duckdb"),
-        "SIYU_DBT_THREADS": "2",
-    }
     window = f'{{"min_date": "{day}", "max_date": "{day + dt.timedelta(days=1)}"}}'
-    cmd = [
-        str(REPO / ".venv" / "bin" / "dbt"),
-        "build",
-        "--profiles-dir",
-        ".",
-        "--select",
-        "+dim_users",
-        "+fct_orders",
-        "--indirect-selection",
-        "cautious",
-        "--vars",
-        window,
-    ]
     tree.con.close()  # dbt is the one writer of the build database while it runs
     try:
-        proc = subprocess.run(
-            cmd, cwd=REPO / "dbt_project", env=env, capture_output=True, text=True
-        )
+        run_dbt(
+            tree.tmp / "warehouse.duckdb", tree.tmp / "target", ["+dim_users", "+fct_orders"],
+            window, extra_args=("--indirect-selection", "cautious"),
+        )  # fmt: skip
     finally:
         tree.con = duckdb.connect(str(tree.tmp / "warehouse.duckdb"))
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
 def _orders(tree: Tree) -> dict[str, tuple]:
