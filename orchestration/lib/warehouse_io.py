@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
+import numpy as np
 import pandas as pd
 
+from ml.features import FEATURE_NAMES, cutoff_timestamp
 from reporting.retention import MIN_COHORT_SIZE, split_retention_curve
 
 ORDER_COLUMNS = [
@@ -49,6 +53,59 @@ def read_facts(
     ).df()
     users = con.execute(f"select {', '.join(USER_COLUMNS)} from marts.dim_users").df()
     return orders, interactions, users
+
+
+#: The dbt model of the point-in-time features and churn labels, one row per snapshot and person
+#: (dbt_project/models/intermediate/models/int_models__person_features.sql).
+PERSON_FEATURES_TABLE = "intermediate.int_models__person_features"
+
+
+def read_person_features(
+    con: duckdb.DuckDBPyConnection, snapshots: Iterable[pd.Timestamp | str]
+) -> pd.DataFrame:
+    """The features and churn labels of every person at each snapshot, from the dbt model.
+
+    Returns the rows of :func:`ml.churn.build_training_set` (and, per snapshot, of
+    :func:`ml.features.build_features`): indexed by (``snapshot_date``, ``person_id``), sorted,
+    the float columns :data:`ml.features.FEATURE_NAMES` and the label ``churned`` (nullable
+    integer: missing while the snapshot's 30-day churn window is not complete). Only the rows of
+    the requested snapshots are read, never the facts.
+
+    Raises:
+        ValueError: a snapshot has no rows although persons were first seen before it: the model
+            was built before that snapshot's data was loaded (build the daily job's dbt step).
+    """
+    from ml.churn import LABEL  # scikit-learn: not at import, the definitions load without it
+
+    wanted = sorted({cutoff_timestamp(s) for s in snapshots})
+    columns = ", ".join(["snapshot_date", "person_id", *FEATURE_NAMES, LABEL])
+    con.register("_snapshots", pd.DataFrame({"snapshot_date": [s.date() for s in wanted]}))
+    try:
+        frame = con.execute(
+            f"select {columns} from {PERSON_FEATURES_TABLE} "
+            "where snapshot_date in (select cast(snapshot_date as date) from _snapshots)"
+        ).df()
+    finally:
+        con.unregister("_snapshots")
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).astype("datetime64[us]")
+    found = set(frame["snapshot_date"].unique())
+    for snapshot in wanted:
+        if snapshot in found:
+            continue
+        persons = con.execute(
+            "select count(*) from marts.dim_users where first_seen_at < ?",
+            [snapshot.to_pydatetime()],
+        ).fetchone()[0]
+        if persons:
+            raise ValueError(
+                f"{PERSON_FEATURES_TABLE} has no row for snapshot {snapshot.date()} although "
+                f"{persons} persons were first seen before it: it was built before that data was "
+                "loaded; materialise intermediate/int_models__person_features (the daily job's "
+                "dbt step) over the loaded days, then run this again"
+            )
+    frame[FEATURE_NAMES] = frame[FEATURE_NAMES].astype(np.float64)
+    frame[LABEL] = frame[LABEL].astype("Int64")
+    return frame.set_index(["snapshot_date", "person_id"]).sort_index()
 
 
 def replace_table(
