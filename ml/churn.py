@@ -41,7 +41,9 @@ __all__ = [
     "promotion_decision",
     "risk_decile",
     "split_for_training",
+    "split_from_snapshots",
     "temporal_split",
+    "training_snapshots",
 ]
 
 LABEL = "churned"
@@ -194,6 +196,25 @@ class TrainingSplit:
     cannot_train_reason: str | None
 
 
+def training_snapshots(
+    first_seen_at: date | str | pd.Timestamp | None,
+    data_end: date | str | pd.Timestamp,
+    *,
+    horizon_days: int = 30,
+) -> list[pd.Timestamp]:
+    """The monthly snapshots a training on data up to ``data_end`` (exclusive) uses.
+
+    A snapshot labels persons first seen before it, so the first one is the first month start
+    after the day the first person was seen (``first_seen_at``, the earliest ``dim_users``
+    first_seen_at); each needs a complete ``horizon_days`` label window (:func:`monthly_snapshots`).
+    No person (``first_seen_at`` missing): no snapshot.
+    """
+    if first_seen_at is None or pd.isna(first_seen_at):
+        return []
+    first = cutoff_timestamp(first_seen_at) + pd.Timedelta(days=1)
+    return monthly_snapshots(first, data_end, horizon_days=horizon_days)
+
+
 def split_for_training(
     orders: pd.DataFrame,
     interactions: pd.DataFrame,
@@ -205,6 +226,44 @@ def split_for_training(
 ) -> TrainingSplit:
     """Monthly snapshots, training set and temporal split, or the reason the data cannot train.
 
+    Builds the rows of :func:`training_snapshots` from the facts with :func:`build_training_set`
+    and splits them with :func:`split_from_snapshots` (which states the minimum history).
+
+    Args:
+        data_end: exclusive end of the observed data (the day after the last loaded day).
+    """
+    end = cutoff_timestamp(data_end)
+    first_seen = to_local_naive(users["first_seen_at"]).dropna()
+    first_seen_at = first_seen.min() if len(first_seen) else None
+    snapshots = training_snapshots(first_seen_at, end, horizon_days=horizon_days)
+    if len(snapshots) < 2:
+        training = _empty_training_set()
+    else:
+        training = build_training_set(orders, interactions, users, snapshots, data_end=end,
+                                      horizon_days=horizon_days)
+    return split_from_snapshots(training, first_seen_at=first_seen_at, data_end=end,
+                                horizon_days=horizon_days, cv=cv)
+
+
+def _empty_training_set() -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex([], dtype="datetime64[us]"), pd.Index([], dtype=object)],
+        names=["snapshot_date", "person_id"],
+    )
+    return pd.DataFrame({**{f: pd.Series(dtype=float) for f in FEATURE_NAMES},
+                         LABEL: pd.Series(dtype=int)}, index=index)
+
+
+def split_from_snapshots(
+    training_set: pd.DataFrame,
+    *,
+    first_seen_at: date | str | pd.Timestamp | None,
+    data_end: date | str | pd.Timestamp,
+    horizon_days: int = 30,
+    cv: int = 3,
+) -> TrainingSplit:
+    """:func:`split_for_training` on precomputed features and labels per snapshot.
+
     The minimum history: two month starts after the first person was seen, each with persons
     first seen before it and a complete ``horizon_days`` label window before ``data_end``, the
     earlier window ending by the later snapshot (training) and the later one validating. Both
@@ -215,7 +274,13 @@ def split_for_training(
     2026-07-01 .. 2026-07-30).
 
     Args:
+        training_set: rows indexed by (``snapshot_date``, ``person_id``) with the
+            :data:`FEATURE_NAMES` columns and the label ``churned``, as :func:`build_training_set`
+            returns them (or the warehouse's person features); it may hold other snapshots too
+            (only the :func:`training_snapshots` rows are used), whose labels may be missing.
+        first_seen_at: the earliest first_seen_at of any person (None: no persons).
         data_end: exclusive end of the observed data (the day after the last loaded day).
+        horizon_days: the churn window the labels were computed with.
     """
     empty = pd.DataFrame(columns=[*FEATURE_NAMES, LABEL])
 
@@ -223,21 +288,24 @@ def split_for_training(
         return TrainingSplit(snapshots, empty, empty, reason)
 
     end = cutoff_timestamp(data_end)
-    first_seen = to_local_naive(users["first_seen_at"]).dropna()
-    if first_seen.empty:
+    if first_seen_at is None or pd.isna(first_seen_at):
         return cannot("no persons in dim_users", [])
-    # a snapshot labels persons first seen before it: the first one is after the first person
-    first = first_seen.min().normalize() + pd.Timedelta(days=1)
-    snapshots = monthly_snapshots(first, end, horizon_days=horizon_days)
-    history = f"{first_seen.min().date()} .. {(end - pd.Timedelta(days=1)).date()}"
+    snapshots = training_snapshots(first_seen_at, end, horizon_days=horizon_days)
+    history = f"{pd.Timestamp(first_seen_at).date()} .. {(end - pd.Timedelta(days=1)).date()}"
     if len(snapshots) < 2:
         return cannot(
             f"not enough history ({history}): {len(snapshots)} monthly snapshot(s) with a "
             f"complete {horizon_days}-day churn window, need 2 (one to train, one to validate)",
             snapshots,
         )
-    training = build_training_set(orders, interactions, users, snapshots, data_end=end,
-                                  horizon_days=horizon_days)
+    snaps = training_set.index.get_level_values("snapshot_date")
+    training = training_set.loc[snaps.isin(snapshots), [*FEATURE_NAMES, LABEL]]
+    if training[LABEL].isna().any():
+        raise ValueError(
+            f"missing churn labels at snapshots whose {horizon_days}-day window ends by "
+            f"{end.date()}: the rows were built with less data than data_end says"
+        )
+    training = training.astype({LABEL: "int64"})
     val = snapshots[-1]
     snaps = training.index.get_level_values("snapshot_date")
     train = training[snaps + pd.Timedelta(days=horizon_days) <= val]
@@ -257,6 +325,8 @@ def split_for_training(
             snapshots,
         )
     if valid[LABEL].nunique() < 2:
+        if valid.empty:
+            return cannot(f"no validation rows at {val.date()}", snapshots)
         label = "churned" if valid[LABEL].iloc[0] == 1 else "active"
         return cannot(
             f"every one of the {len(valid)} validation rows ({val.date()}) is {label}: the "

@@ -10,12 +10,18 @@ from threadpoolctl import threadpool_limits
 
 # The models' libraries (scikit-learn, scipy, matplotlib) are imported inside the assets that use
 # them: loading the definitions (the UI, every `siyu` command, each run) never pays for them.
-from ml.features import FEATURE_NAMES, build_features
+from ml.features import FEATURE_NAMES
 from ml.minimums import MIN_REPEAT_BUYERS
 from orchestration.lib.model_registry import ModelRegistry, hash_frame
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
-from orchestration.lib.warehouse_io import data_end, read_facts, replace_table
+from orchestration.lib.warehouse_io import (
+    data_end,
+    first_seen_at,
+    read_features_at,
+    read_person_features,
+    replace_table,
+)
 
 SEGMENTATION = "segmentation"
 CHURN = "churn"
@@ -24,6 +30,11 @@ FACT_KEYS = [
     dg.AssetKey(["marts", "fct_interactions"]),
     dg.AssetKey(["marts", "dim_users"]),
 ]
+# The point-in-time features and churn labels per snapshot and person, computed by dbt from the
+# facts (dbt_project/models/intermediate/models/int_models__person_features.sql): the segment and
+# churn assets read one row per person and snapshot from it, never the facts.
+PERSON_FEATURES_KEY = dg.AssetKey(["intermediate", "int_models__person_features"])
+FEATURE_KEYS = [PERSON_FEATURES_KEY, dg.AssetKey(["marts", "dim_users"])]
 SEGMENTATION_MODEL_KEY = dg.AssetKey(["models", "segmentation_model"])
 CHURN_MODEL_KEY = dg.AssetKey(["models", "churn_model"])
 PROMOTION_CHECK = "beats_recency_baseline"
@@ -105,7 +116,7 @@ def _registry(siyu: SiyuSettingsResource) -> ModelRegistry:
 def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=SEGMENTATION_MODEL_KEY,
-        deps=FACT_KEYS,
+        deps=FEATURE_KEYS,
         partitions_def=monthly,
         group_name="models",
         kinds={"scikitlearn"},
@@ -120,11 +131,10 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
 
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
-            orders, interactions, users = read_facts(con)
+            X = read_features_at(con, as_of)
         registry = _registry(siyu)
         window = {"as_of": as_of.date().isoformat()}
         with threadpool_limits(1):
-            X = build_features(orders, interactions, users, as_of.date())
             model = PersonaSegmenter(random_state=0)
             reason = model.cannot_fit_reason(X)
             if reason:
@@ -168,7 +178,7 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
 
     @dg.asset(
         key=CHURN_MODEL_KEY,
-        deps=FACT_KEYS,
+        deps=FEATURE_KEYS,
         partitions_def=monthly,
         group_name="models",
         kinds={"scikitlearn"},
@@ -196,16 +206,19 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
             RecencyBaseline,
             evaluate,
             promotion_decision,
-            split_for_training,
+            split_from_snapshots,
+            training_snapshots,
         )
         from ml.plots import calibration_plot
 
         with warehouse.connect(read_only=True) as con:
             as_of = _as_of(context, con)
-            orders, interactions, users = read_facts(con, before=as_of)
+            first_seen = first_seen_at(con)
+            snapshots = training_snapshots(first_seen, as_of)
+            # one snapshot cannot train: its rows are not read
+            rows = read_person_features(con, snapshots if len(snapshots) >= 2 else [])
         registry = _registry(siyu)
-        with threadpool_limits(1):
-            split = split_for_training(orders, interactions, users, data_end=as_of)
+        split = split_from_snapshots(rows, first_seen_at=first_seen, data_end=as_of)
         if split.cannot_train_reason:
             reason = split.cannot_train_reason
             window = {
@@ -347,7 +360,7 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=["ml", "user_segments"],
-        deps=[*FACT_KEYS, SEGMENTATION_MODEL_KEY],
+        deps=[*FEATURE_KEYS, SEGMENTATION_MODEL_KEY],
         description="Each person's persona from the promoted segmentation model, as of the run: "
         "the cluster's persona where the person's facts show its defining behaviour, else "
         "insufficient_data (ml/segmentation.py). Empty while no model is promoted.",
@@ -369,8 +382,7 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
                     as_of,
                     f"no promoted {SEGMENTATION} model: {_no_model_reason(registry, SEGMENTATION)}",
                 )
-            orders, interactions, users = read_facts(con, before=as_of)
-            X = build_features(orders, interactions, users, as_of.date())
+            X = read_features_at(con, as_of)
             if X.empty:
                 return _write_empty(
                     con, "user_segments", as_of, f"no person first seen before {as_of.date()}"
@@ -403,7 +415,7 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=["ml", "user_churn_scores"],
-        deps=[*FACT_KEYS, CHURN_MODEL_KEY],
+        deps=[*FEATURE_KEYS, CHURN_MODEL_KEY],
         description="Daily churn probability (no order and no inbound interaction in the next "
         "30 days) and risk decile from the promoted churn model. Empty while no model is "
         "promoted.",
@@ -425,9 +437,8 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
                     as_of,
                     f"no promoted {CHURN} model: {_no_model_reason(registry, CHURN)}",
                 )
-            orders, interactions, users = read_facts(con, before=as_of)
+            X = read_features_at(con, as_of)
             with threadpool_limits(1):
-                X = build_features(orders, interactions, users, as_of.date())
                 if X.empty:
                     return _write_empty(
                         con,

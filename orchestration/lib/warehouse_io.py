@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from ml.features import FEATURE_NAMES, cutoff_timestamp
@@ -78,16 +77,20 @@ def read_person_features(
     from ml.churn import LABEL  # scikit-learn: not at import, the definitions load without it
 
     wanted = sorted({cutoff_timestamp(s) for s in snapshots})
-    columns = ", ".join(["snapshot_date", "person_id", *FEATURE_NAMES, LABEL])
-    con.register("_snapshots", pd.DataFrame({"snapshot_date": [s.date() for s in wanted]}))
+    columns = ["snapshot_date", "person_id", *FEATURE_NAMES, LABEL]
     try:
         frame = con.execute(
-            f"select {columns} from {PERSON_FEATURES_TABLE} "
-            "where snapshot_date in (select cast(snapshot_date as date) from _snapshots)"
+            f"select {', '.join(columns)} from {PERSON_FEATURES_TABLE} "
+            "where snapshot_date in (select unnest(cast(? as date[])))",
+            [[s.date() for s in wanted]],
         ).df()
-    finally:
-        con.unregister("_snapshots")
-    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).astype("datetime64[us]")
+    except duckdb.CatalogException as exc:
+        raise ValueError(
+            f"{PERSON_FEATURES_TABLE} is not in the build database: materialise "
+            "intermediate/int_models__person_features (the daily job's dbt step) first"
+        ) from exc
+    # nanoseconds, as ml.churn.build_training_set's stacked index has them (hash_frame reads it)
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).astype("datetime64[ns]")
     found = set(frame["snapshot_date"].unique())
     for snapshot in wanted:
         if snapshot in found:
@@ -103,9 +106,21 @@ def read_person_features(
                 "loaded; materialise intermediate/int_models__person_features (the daily job's "
                 "dbt step) over the loaded days, then run this again"
             )
-    frame[FEATURE_NAMES] = frame[FEATURE_NAMES].astype(np.float64)
-    frame[LABEL] = frame[LABEL].astype("Int64")
+    frame = frame.astype({**dict.fromkeys(FEATURE_NAMES, "float64"), LABEL: "Int64"})
     return frame.set_index(["snapshot_date", "person_id"]).sort_index()
+
+
+def read_features_at(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The features at one cutoff date, as :func:`ml.features.build_features` returns them:
+    indexed by ``person_id`` (sorted), float columns :data:`ml.features.FEATURE_NAMES`."""
+    frame = read_person_features(con, [as_of])
+    return frame.reset_index("snapshot_date", drop=True).loc[:, FEATURE_NAMES]
+
+
+def first_seen_at(con: duckdb.DuckDBPyConnection) -> pd.Timestamp | None:
+    """The earliest first_seen_at in marts.dim_users (None without persons)."""
+    ((first,),) = con.execute("select min(first_seen_at) from marts.dim_users").fetchall()
+    return pd.Timestamp(first) if first is not None else None
 
 
 def replace_table(

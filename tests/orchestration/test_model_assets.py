@@ -5,10 +5,19 @@ marts.fct_interactions) from the synthetic world of tests/ml/siyu_synthetic.py i
 then materialises the training assets (monthly partition) and the scoring assets with
 `dg.materialize` and the resources the code location uses. The brand shapes: 30 days of history,
 more than a year, no interactions at all (a CRM-only brand), a handful of persons.
+
+The model assets read the person features dbt computes from those facts
+(intermediate.int_models__person_features): `write_marts` builds that table with the model's SQL
+as dbt compiles it (compiled once per session; tests/dbt/test_person_features.py runs the real
+dbt build and proves it equal to ml.features.build_features).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -28,14 +37,56 @@ from orchestration.defs.models import (
 from orchestration.lib.model_registry import ModelRegistry
 from orchestration.lib.partitions import monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
+from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.warehouse_io import PERSON_FEATURES_TABLE
 from tests.conftest import make_settings
 from tests.ml.siyu_synthetic import World, make_world
 
 START = "2025-01-01"
 
 
+@functools.cache
+def person_features_sql() -> str:
+    """The person features model as dbt compiles it for a build database named warehouse.duckdb
+    (the catalog `warehouse` its refs name)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "SIYU_WAREHOUSE_PATH": str(Path(tmp) / "warehouse.duckdb"),
+            "DBT_TARGET_PATH": str(Path(tmp) / "target"),
+        }
+        subprocess.run(
+            [
+                str(REPO_ROOT / ".venv" / "bin" / "dbt"),
+                "compile",
+                "--profiles-dir",
+                ".",
+                "--select",
+                PERSON_FEATURES_TABLE.split(".")[1],
+                "--quiet",
+            ],
+            cwd=REPO_ROOT / "dbt_project",
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        compiled = Path(tmp, "target", "compiled", "siyu", "models", "intermediate", "models")
+        return (compiled / "int_models__person_features.sql").read_text()
+
+
+def build_person_features(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)build the person features from the marts, as the daily job's dbt step does without a
+    run window (the scoring cutoff is the end of the loaded data)."""
+    con.execute("set variable siyu_window_start = date '1900-01-01'")
+    con.execute("set variable siyu_window_end = date '2999-12-31'")
+    con.execute("create schema if not exists intermediate")
+    con.execute(f"create or replace table {PERSON_FEATURES_TABLE} as {person_features_sql()}")
+
+
 def write_marts(path: Path, world: World) -> None:
-    """The facts of `world` as the marts the model assets read, in a DuckDB file."""
+    """The facts of `world` as the marts the model assets read, in a DuckDB file, and the person
+    features dbt builds from them."""
+    assert path.name == "warehouse.duckdb", "the compiled model reads the catalog `warehouse`"
     orders = world.orders.assign(ordered_date=world.orders["ordered_at"].dt.date)
     interactions = world.interactions.assign(
         occurred_date=world.interactions["occurred_at"].dt.date
@@ -57,6 +108,7 @@ def write_marts(path: Path, world: World) -> None:
             "alter table marts.fct_orders alter ordered_at type timestamp; "
             "alter table marts.fct_orders alter ordered_date type date"
         )
+        build_person_features(con)
 
 
 @pytest.fixture
@@ -373,3 +425,61 @@ def test_a_brand_with_members_only_scores_nothing_without_failing(settings):
     )
     for table in ("ml.user_segments", "ml.user_churn_scores", "ml.user_clv"):
         assert read(settings, f"select count(*) as n from {table}")["n"][0] == 0, table
+
+
+# --------------------------------------------------------------------------------------------
+# the person features from dbt train and score exactly what the facts did
+
+
+def test_training_and_scoring_read_the_rows_build_features_made_from_the_facts(settings):
+    """The assets read the dbt rows instead of the facts: the same persons, snapshots, order,
+    dtypes and labels, features equal to 1e-9 (float sums in another order), so the same models
+    and scores as build_features on the facts gave."""
+    import numpy as np
+
+    from ml.churn import ChurnModel, split_for_training
+    from ml.features import FEATURE_NAMES, build_features
+    from orchestration.lib.warehouse_io import read_facts
+
+    world = make_world(60, start=START, days=160, seed=5)
+    write_marts(settings.warehouse_path, world)
+    as_of = pd.Timestamp("2025-06-01")  # month 2025-05: snapshots 2025-02-01 .. 2025-05-01
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        orders, interactions, users = read_facts(con, before=as_of)
+    split = split_for_training(orders, interactions, users, data_end=as_of)
+    assert split.cannot_train_reason is None
+
+    result = train(settings, "2025-05-01")
+
+    assert result.success
+    meta = metadata(result, ["models", "churn_model"])
+    assert (meta["training_rows"], meta["validation_rows"]) == (len(split.train), len(split.valid))
+    registry = ModelRegistry(settings.models_dir)
+    (churn,) = registry.list(CHURN)
+    assert churn["training_window"]["snapshots"] == [
+        s.date().isoformat() for s in split.snapshots[:-1]
+    ]
+    reference = ChurnModel(random_state=0).fit(split.train[FEATURE_NAMES], split.train["churned"])
+    trained = registry.load(CHURN, churn["version"])
+    np.testing.assert_allclose(
+        trained.predict_proba(split.valid[FEATURE_NAMES]),
+        reference.predict_proba(split.valid[FEATURE_NAMES]),
+        rtol=0,
+        atol=1e-9,
+    )
+
+    scored = score(settings, "user_churn_scores", "user_segments")
+
+    assert scored.success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        orders, interactions, users = read_facts(con)
+    last = max(orders["ordered_at"].max(), interactions["occurred_at"].max()).normalize()
+    X = build_features(orders, interactions, users, last + pd.Timedelta(days=1))
+    scores = read(settings, "select * from ml.user_churn_scores")
+    assert scores["person_id"].tolist() == X.index.tolist()
+    np.testing.assert_allclose(
+        scores["churn_probability"], trained.churn_probability(X), rtol=0, atol=1e-9
+    )
+    segmentation = registry.load(SEGMENTATION, registry.promoted_version(SEGMENTATION))
+    segments = read(settings, "select * from ml.user_segments")
+    assert segments["segment"].tolist() == segmentation.predict(X).tolist()

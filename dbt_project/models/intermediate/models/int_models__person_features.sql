@@ -133,7 +133,8 @@ order_facts as (
         not coalesce(is_refunded, false) as is_kept,
         coalesce(is_refunded, false) as is_refunded,
         coalesce(coupon_used, false) as is_coupon_used,
-        cast(amount as double) as amount_cny,
+        -- exact cents (the sums are exact; pandas' float sums agree to about 1e-13)
+        cast(amount as {{ money_cny_type() }}) as amount_cny,
         case
             when cast(amount as double) + coalesce(cast(discount_amount as double), 0.0) > 0
                 then
@@ -143,25 +144,6 @@ order_facts as (
         end as discount_depth
     from orders
     where person_id is not null and ordered_at is not null
-
-),
-
-order_days as (
-
-    select
-        person_id,
-        activity_date,
-        count(*) as orders_all,
-        count(*) filter (where is_refunded) as orders_refunded,
-        count(*) filter (where is_kept) as orders_kept,
-        count(amount_cny) filter (where is_kept) as orders_kept_with_amount,
-        sum(amount_cny) filter (where is_kept) as amount_kept_cny,
-        sum(discount_depth) filter (where is_kept) as discount_depth_kept,
-        count(*) filter (where is_kept and is_coupon_used) as coupon_orders_kept,
-        max(ordered_at) filter (where is_kept) as last_kept_ordered_at,
-        max(ordered_at) as last_ordered_at
-    from order_facts
-    group by person_id, activity_date
 
 ),
 
@@ -200,46 +182,48 @@ interaction_days as (
 
 ),
 
--- per snapshot, the orders strictly before it: all history and the trailing windows
+-- per snapshot, the orders strictly before it: all history and the trailing windows. From the
+-- order rows (few beside the interactions), so amounts add up in exact cents
 order_measures as (
 
     select
         snapshots.snapshot_date,
-        order_days.person_id,
-        max(order_days.last_kept_ordered_at) as last_kept_ordered_at,
-        max(order_days.last_ordered_at) as last_ordered_at,
-        sum(order_days.orders_kept) as orders_kept_all,
-        sum(order_days.orders_kept_with_amount) as orders_kept_with_amount_all,
-        sum(order_days.amount_kept_cny) as amount_kept_all_cny,
-        sum(order_days.discount_depth_kept) as discount_depth_kept_all,
-        sum(order_days.coupon_orders_kept) as coupon_orders_kept_all,
+        order_facts.person_id,
+        max(order_facts.ordered_at) filter (where order_facts.is_kept) as last_kept_ordered_at,
+        max(order_facts.ordered_at) as last_ordered_at,
+        count(*) filter (where order_facts.is_kept) as orders_kept_all,
+        count(order_facts.amount_cny) filter (where order_facts.is_kept) as orders_kept_with_amount_all,
+        sum(order_facts.amount_cny) filter (where order_facts.is_kept) as amount_kept_all_cny,
+        sum(order_facts.discount_depth) filter (where order_facts.is_kept) as discount_depth_kept_all,
+        count(*) filter (
+            where order_facts.is_kept and order_facts.is_coupon_used
+        ) as coupon_orders_kept_all,
         {%- for days in [30, 90, 365] %}
-            sum(order_days.orders_kept) filter (
-                where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -days) }}
+            count(*) filter (
+                where order_facts.is_kept
+                and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -days) }}
             ) as orders_kept_{{ days }}d,
         {%- endfor %}
-        sum(order_days.orders_kept_with_amount) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
+        count(order_facts.amount_cny) filter (
+            where order_facts.is_kept and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
         ) as orders_kept_with_amount_365d,
-        sum(order_days.amount_kept_cny) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
+        sum(order_facts.amount_cny) filter (
+            where order_facts.is_kept and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
         ) as amount_kept_365d_cny,
-        sum(order_days.discount_depth_kept) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
+        sum(order_facts.discount_depth) filter (
+            where order_facts.is_kept and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
         ) as discount_depth_kept_365d,
-        sum(order_days.coupon_orders_kept) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
+        count(*) filter (
+            where order_facts.is_kept and order_facts.is_coupon_used and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
         ) as coupon_orders_kept_365d,
-        sum(order_days.orders_all) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
-        ) as orders_all_365d,
-        sum(order_days.orders_refunded) filter (
-            where order_days.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
+        count(*) filter (where order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}) as orders_all_365d,
+        count(*) filter (
+            where order_facts.is_refunded and order_facts.activity_date >= {{ measurement_add_days('snapshots.snapshot_date', -365) }}
         ) as orders_refunded_365d
     from snapshots
-    inner join order_days
-        on order_days.activity_date < snapshots.snapshot_date
-    group by snapshots.snapshot_date, order_days.person_id
+    inner join order_facts
+        on order_facts.activity_date < snapshots.snapshot_date
+    group by snapshots.snapshot_date, order_facts.person_id
 
 ),
 
@@ -290,12 +274,12 @@ window_activity as (
 
     select
         snapshots.snapshot_date,
-        order_days.person_id
+        order_facts.person_id
     from snapshots
-    inner join order_days
+    inner join order_facts
         on
-            order_days.activity_date >= snapshots.snapshot_date
-            and order_days.activity_date < snapshots.churn_window_end_date
+            order_facts.activity_date >= snapshots.snapshot_date
+            and order_facts.activity_date < snapshots.churn_window_end_date
     union
     select
         snapshots.snapshot_date,
