@@ -143,6 +143,32 @@ def step_windows(instance, since: float) -> list[tuple[str, str, float, float]]:
     return out
 
 
+def dbt_nodes(target_root: Path, since: float, top: int = 12) -> list[dict]:
+    """Per dbt invocation of the run (run_results.json written since `since` under the dbt target
+    folder): elapsed time, the summed time of models and of tests, and the slowest nodes."""
+    out = []
+    for path in sorted(target_root.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime):
+        if path.stat().st_mtime < since:
+            continue
+        results = json.loads(path.read_text(encoding="utf-8"))
+        nodes = results.get("results", [])
+        kind = lambda n: n["unique_id"].split(".")[0]  # noqa: E731
+        out.append(
+            {
+                "invocation": path.parent.name,
+                "elapsed_s": round(results.get("elapsed_time", 0.0), 2),
+                "nodes": len(nodes),
+                "models_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "model"), 2),
+                "tests_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "test"), 2),
+                "slowest": [
+                    {"node": n["unique_id"].split(".", 2)[-1], "s": round(n["execution_time"], 2)}
+                    for n in sorted(nodes, key=lambda n: -n["execution_time"])[:top]
+                ],
+            }
+        )
+    return out
+
+
 def profile(start: dt.date, end: dt.date) -> dict:
     import dagster as dg
 
@@ -182,7 +208,15 @@ def profile(start: dt.date, end: dt.date) -> dict:
             {"step": key, "stage": stage_of(key), "wall_s": round(b - a, 2)}
             for _, key, a, b in sorted(windows, key=lambda w: w[2])
         ],
+        "dbt": dbt_nodes(_dbt_target_root(), began),
     }
+
+
+def _dbt_target_root() -> Path:
+    from orchestration.defs.dbt import DBT_PROJECT
+
+    root = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return root if root.is_absolute() else Path(DBT_PROJECT.project_dir) / root
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from ingestion.entities import Entity
+from ingestion.entities import IDENTIFIER_COLUMNS, Entity
 from ingestion.landing import read_landed, scan
 from ingestion.reader import (
     ExtractFileError,
     ParsedExtract,
     RefusedFileError,
     read_extract,
-    validate,
+    rejects_of,
 )
+from ingestion.validation import validation_query
 from privacy.files import PRIVATE_FILE, private_dir
 from privacy.suppression import Suppression
 
@@ -113,6 +116,11 @@ def load_partition(con, entity, day, landing_dir, quarantine_dir, suppressed=Non
     return load_days(con, entity, [day], landing_dir, quarantine_dir, suppressed)
 
 
+# Files are parsed and validated in batches of about this many bytes, all in one transaction: a
+# year of a million members' events is some 10 GB, and a batch's rows are in memory while it loads.
+BATCH_BYTES = 256 * 1024 * 1024
+
+
 def load_days(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -120,140 +128,34 @@ def load_days(
     landing_dir: Path,
     quarantine_dir: Path,
     suppressed: Suppression | dict[str, set[str]] | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> LoadResult:
     """Load every file of `entity` landed for `days`, replacing exactly those days, in one
-    transaction (a range of days is validated and written in one pass).
+    transaction. Files are read, parsed and validated (`ingestion.validation`, in the database)
+    in batches of about `batch_bytes`, so memory stays bounded whatever the range.
 
     Which landed entries are read is `ingestion.landing.scan`'s: an entry that is not a regular
     file (a link, a FIFO) is refused unread, an error with only a `.reason.txt` in the quarantine;
     a file matching no extract or outside a YYYY-MM-DD folder is a line in `LoadResult.warnings`.
     Files that fail are quarantined and reported as one line each. If any file fails, nothing of
-    those days is replaced (the previous load stays) and the caller fails the asset: good rows are
-    never half-loaded. `suppressed` drops the rows of erased persons: a `privacy.Suppression`
-    (salted hashes of their identifiers, matched on the entity's identifier columns and in rejected
-    rows' raw records) or a mapping raw column -> raw values. Without one, the build database's
-    suppression list (privacy.suppression_list) applies, hashed with SIYU_HASH_SALT.
+    those days is replaced (the transaction is rolled back, the previous load stays) and the caller
+    fails the asset: good rows are never half-loaded. `suppressed` drops the rows of erased persons:
+    a `privacy.Suppression` (salted hashes of their identifiers, matched on the entity's identifier
+    columns and in rejected rows' raw records) or a mapping raw column -> raw values.
     """
     result = LoadResult(entity, days[0] if days else dt.date.min)
-    parsed: list[tuple[dt.date, str, ParsedExtract]] = []
     landed = scan(entity, landing_dir, days)
     for day, label, message in landed.refused:
         result.errors.append(message)
         quarantine_file(label, None, quarantine_dir, message)
         result.files.append({"file": label, "day": day, "status": "refused", "message": message})
-    for f in landed.files:
-        data = None
-        try:
-            data = read_landed(f, landing_dir)
-            parsed.append(
-                (f.day, f.label, read_extract(f.path, entity, f.label, check=False, data=data))
-            )
-        except ExtractFileError as exc:
-            message = str(exc)
-            result.errors.append(message)
-            refused = isinstance(exc, RefusedFileError)
-            quarantine_file(f.label, None if refused else data, quarantine_dir, message)
-            result.files.append(
-                {
-                    "file": f.label,
-                    "day": f.day,
-                    "status": "refused" if refused else "quarantined",
-                    "message": message,
-                    "bytes": None if data is None else len(data),
-                }
-            )
-    result.warnings = [message for _, _, message in landed.warnings] + [
-        line for _, _, p in parsed for line in p.warnings
-    ]
+    result.warnings = [message for _, _, message in landed.warnings]
     ensure_raw_tables(con, entity)
-    if result.errors:
-        return result
-
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frames = []
-    for day, label, p in parsed:
-        frames.append(p.rows.assign(_source_file=label, _partition_date=day))
-        result.bytes_read += p.n_bytes
     columns = [c.name for c in entity.columns]
-    data = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=[*columns, "_row_number", "_source_file", "_partition_date"])
-    )
-    if isinstance(suppressed, Suppression) and suppressed and len(data):
-        # An erased person's rows go before validation, so their rejected rows are never kept
-        # either: matched on the identifier columns, whatever the row's other faults.
-        data = data[~suppressed.row_mask(data, entity.table)]
-    data, rejects = (
-        validate(data.reset_index(drop=True), entity, data["_source_file"].reset_index(drop=True))
-        if len(data)
-        else (data, [])
-    )
-    parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
-    if isinstance(suppressed, Suppression):
-        if suppressed:
-            # an erased person's rejected rows stay out of the quarantine too
-            rejects = [r for r in rejects if not suppressed.text_matches(r.raw_record)]
-            parse_rejects = [
-                (label, day, r)
-                for label, day, r in parse_rejects
-                if not suppressed.text_matches(r.raw_record)
-            ]
-    elif suppressed:
-        for column, values in suppressed.items():
-            if column in data and values:
-                data = data[~data[column].isin(values)]
-    data = data.assign(_loaded_at=loaded_at)[
-        [*columns, "_source_file", "_row_number", "_loaded_at", "_partition_date"]
-    ]
-
-    day_of_file = {label: day for day, label, _ in parsed}
-    reject_rows = [
-        {
-            "source": entity.source,
-            "entity": entity.name,
-            "source_file": r.source_file or label,
-            "row_number": r.row_number,
-            "rule": r.rule,
-            "message": r.message,
-            "raw_record": r.raw_record,
-            "_loaded_at": loaded_at,
-            "_partition_date": day_of_file.get(r.source_file or label, day),
-        }
-        for label, day, r in parse_rejects
-    ] + [
-        {
-            "source": entity.source,
-            "entity": entity.name,
-            "source_file": r.source_file,
-            "row_number": r.row_number,
-            "rule": r.rule,
-            "message": r.message,
-            "raw_record": r.raw_record,
-            "_loaded_at": loaded_at,
-            "_partition_date": day_of_file[r.source_file],
-        }
-        for r in rejects
-    ]
-    rows_per_file = data.groupby("_source_file").size().to_dict() if len(data) else {}
-    rejected_per_file: dict[str, int] = {}
-    for r in reject_rows:
-        rejected_per_file[r["source_file"]] = rejected_per_file.get(r["source_file"], 0) + 1
-    for day, label, p in parsed:
-        result.files.append(
-            {
-                "file": label,
-                "day": day,
-                "status": "loaded",
-                "encoding": p.encoding,
-                "bytes": p.n_bytes,
-                "rows": int(rows_per_file.get(label, 0)),
-                "rejected": rejected_per_file.get(label, 0),
-                "sha256": p.sha256,
-            }
-        )
-
-    reject_frame = pd.DataFrame(reject_rows) if reject_rows else None
+    loaded_files: list[dict] = []
+    reject_rows: list[dict] = []
+    rows_loaded = 0
 
     con.execute("begin transaction")
     try:
@@ -262,22 +164,45 @@ def load_days(
             f"(select unnest(?::date[]))",
             [days],
         )
-        con.execute(
-            f"delete from {QUARANTINE_TABLE} where source = ? and entity = ? and "
-            "_partition_date in (select unnest(?::date[]))",
-            [entity.source, entity.name, days],
-        )
-        con.execute(
-            f"delete from {LOAD_LOG_TABLE} where source = ? and entity = ? and "
-            "_partition_date in (select unnest(?::date[]))",
-            [entity.source, entity.name, days],
-        )
-        if len(data):
-            con.register("_incoming", data)
-            con.execute(f"insert into {RAW_SCHEMA}.{entity.table} select * from _incoming")
-            con.unregister("_incoming")
-        if reject_frame is not None:
-            con.register("_rejects", reject_frame)
+        for table in (QUARANTINE_TABLE, LOAD_LOG_TABLE):
+            con.execute(
+                f"delete from {table} where source = ? and entity = ? and "
+                "_partition_date in (select unnest(?::date[]))",
+                [entity.source, entity.name, days],
+            )
+        for batch in _batches(landed.files, batch_bytes):
+            parsed = _parse_batch(batch, entity, landing_dir, quarantine_dir, result)
+            if result.errors:
+                continue  # read on to report and quarantine every failing file; load nothing more
+            loaded, rejects, per_file = _load_batch(
+                con, entity, parsed, suppressed, loaded_at, columns
+            )
+            rows_loaded += loaded
+            reject_rows += rejects
+            rejected_per_file: dict[str, int] = {}
+            for r in rejects:
+                rejected_per_file[r["source_file"]] = rejected_per_file.get(r["source_file"], 0) + 1
+            for day, label, p in parsed:
+                result.bytes_read += p.n_bytes
+                loaded_files.append(
+                    {
+                        "file": label,
+                        "day": day,
+                        "status": "loaded",
+                        "encoding": p.encoding,
+                        "bytes": p.n_bytes,
+                        "rows": int(per_file.get(label, 0)),
+                        "rejected": rejected_per_file.get(label, 0),
+                        "sha256": p.sha256,
+                    }
+                )
+        if result.errors:
+            con.execute("rollback")
+            result.bytes_read = 0
+            return result
+        result.files += loaded_files
+        if reject_rows:
+            con.register("_rejects", pd.DataFrame(reject_rows))
             con.execute(
                 f"insert into {QUARANTINE_TABLE} select source, entity, source_file, "
                 "row_number, rule, message, raw_record, _loaded_at, _partition_date "
@@ -316,9 +241,150 @@ def load_days(
     except Exception:
         con.execute("rollback")
         raise
-    if reject_frame is not None:
+    if reject_rows:
+        reject_frame = pd.DataFrame(reject_rows)
         for (day, _), group in reject_frame.groupby(["_partition_date", "entity"]):
             write_rejected_rows(group, quarantine_dir, entity, pd.Timestamp(day).date())
-    result.rows_loaded = len(data)
+    result.rows_loaded = rows_loaded
     result.rows_quarantined = len(reject_rows)
     return result
+
+
+def _batches(files: list, batch_bytes: int):
+    """`files` in landing order, in runs of about `batch_bytes` (by size on disk)."""
+    batch, size = [], 0
+    for f in files:
+        try:
+            n = f.path.lstat().st_size
+        except OSError:
+            n = 0  # read_landed reports it
+        if batch and size + n > batch_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(f)
+        size += n
+    if batch:
+        yield batch
+
+
+def _parse_batch(batch, entity, landing_dir, quarantine_dir, result: LoadResult):
+    """Read and parse each file of `batch`; a file that fails is quarantined and is one line in
+    `result.errors`."""
+    parsed: list[tuple[dt.date, str, ParsedExtract]] = []
+    for f in batch:
+        data = None
+        try:
+            data = read_landed(f, landing_dir)
+            p = read_extract(f.path, entity, f.label, check=False, data=data)
+            parsed.append((f.day, f.label, p))
+            result.warnings += p.warnings
+        except ExtractFileError as exc:
+            message = str(exc)
+            result.errors.append(message)
+            refused = isinstance(exc, RefusedFileError)
+            quarantine_file(f.label, None if refused else data, quarantine_dir, message)
+            result.files.append(
+                {
+                    "file": f.label,
+                    "day": f.day,
+                    "status": "refused" if refused else "quarantined",
+                    "message": message,
+                    "bytes": None if data is None else len(data),
+                }
+            )
+    return parsed
+
+
+def _load_batch(con, entity, parsed, suppressed, loaded_at, columns):
+    """Validate the parsed files of one batch in the database and insert the good rows.
+    Returns (rows loaded, reject rows for the quarantine, rows loaded per file)."""
+    tables = [p.table for _, _, p in parsed]
+    sizes = [t.num_rows for t in tables]
+    labels = [label for _, label, _ in parsed]
+    day_of_file = {label: day for day, label, _ in parsed}
+    incoming = pa.concat_tables(tables) if tables else None
+    parse_rejects = [(label, day, r) for day, label, p in parsed for r in p.rejects]
+    if incoming is not None and incoming.num_rows:
+        file_index = np.repeat(np.arange(len(parsed), dtype="int32"), sizes)
+        incoming = incoming.append_column(
+            "_label", pa.DictionaryArray.from_arrays(file_index, pa.array(labels, pa.string()))
+        ).append_column(
+            "_partition_date",
+            pa.array(np.repeat(np.array([d for d, _, _ in parsed], dtype="datetime64[D]"), sizes)),
+        )
+        if isinstance(suppressed, Suppression) and suppressed:
+            # An erased person's rows go before validation, so their rejected rows are never kept
+            # either: matched on the identifier columns, whatever the row's other faults.
+            ids = [c for c in IDENTIFIER_COLUMNS.get(entity.table, {}) if c in columns]
+            mask = suppressed.row_mask(incoming.select(ids).to_pandas(), entity.table)
+            incoming = incoming.filter(pa.array(~mask.to_numpy(dtype=bool)))
+    rejects = []
+    per_file: dict[str, int] = {}
+    loaded = 0
+    if incoming is not None and incoming.num_rows:
+        con.register("_incoming", incoming)
+        try:
+            con.execute(
+                "create or replace temp table _validated as "
+                + validation_query(entity, "_incoming", with_partition=True)
+            )
+        finally:
+            con.unregister("_incoming")
+        rejects = rejects_of(con, entity, "_validated")
+        keep = "_rule is null"
+        params: list = []
+        if suppressed and not isinstance(suppressed, Suppression):
+            for column, values in suppressed.items():
+                if column in columns and values:
+                    keep += f' and ("{column}" is null or "{column}" not in (select unnest(?)))'
+                    params.append(sorted(values))
+        select = ", ".join(f'"{c}"' for c in columns)
+        con.execute(
+            f"insert into {RAW_SCHEMA}.{entity.table} select {select}, _label::varchar, "
+            f"_row_number, ?::timestamp, _partition_date from _validated where {keep}",
+            [loaded_at, *params],
+        )
+        per_file = dict(
+            con.execute(
+                f"select _label::varchar, count(*) from _validated where {keep} group by 1",
+                params,
+            ).fetchall()
+        )
+        loaded = sum(per_file.values())
+        con.execute("drop table _validated")
+    if isinstance(suppressed, Suppression) and suppressed:
+        # an erased person's rejected rows stay out of the quarantine too
+        rejects = [r for r in rejects if not suppressed.text_matches(r.raw_record)]
+        parse_rejects = [
+            (label, day, r)
+            for label, day, r in parse_rejects
+            if not suppressed.text_matches(r.raw_record)
+        ]
+    reject_rows = [
+        {
+            "source": entity.source,
+            "entity": entity.name,
+            "source_file": r.source_file or label,
+            "row_number": r.row_number,
+            "rule": r.rule,
+            "message": r.message,
+            "raw_record": r.raw_record,
+            "_loaded_at": loaded_at,
+            "_partition_date": day_of_file.get(r.source_file or label, day),
+        }
+        for label, day, r in parse_rejects
+    ] + [
+        {
+            "source": entity.source,
+            "entity": entity.name,
+            "source_file": r.source_file,
+            "row_number": r.row_number,
+            "rule": r.rule,
+            "message": r.message,
+            "raw_record": r.raw_record,
+            "_loaded_at": loaded_at,
+            "_partition_date": day_of_file[r.source_file],
+        }
+        for r in rejects
+    ]
+    return loaded, reject_rows, per_file

@@ -9,7 +9,6 @@ the file loads. Which files are read at all is `ingestion.landing`'s business.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import errno
 import hashlib
 import io
@@ -20,28 +19,18 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from ingestion.entities import FUTURE_SLACK_DAYS, Column, Entity
+from ingestion.entities import Column, Entity
+from ingestion.validation import validation_query
 
-LOCAL_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M")
-# Epoch values outside 2000-01-01 .. 2100-01-01 are treated as corrupt.
-EPOCH_S_RANGE = (946_684_800, 4_102_444_800)
-
-# Numbers must fit the warehouse's money type, DECIMAL(18,2) (dbt macro money_cny).
-MAX_NUMBER_DIGITS = 15
-MAX_NUMBER = 10.0**MAX_NUMBER_DIGITS
-# Business time zone of the partition days (Asia/Shanghai, no DST).
-BUSINESS_UTC_OFFSET = dt.timedelta(hours=8)
 # A lone UTF-16 surrogate: valid as a JSON escape (\ud800), never valid Unicode text.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# The longest text value loaded: Excel's cell limit, which every CRM export passes through. A
-# longer value is a rejected row (rule: too_long), never a whole file taken as truncated.
-MAX_TEXT_CHARS = 32_767
 # The csv module refuses fields over 128 KiB by default and the file would fail as "truncated";
 # read any field whole and let the row rule judge it.
 csv.field_size_limit(1 << 30)
@@ -71,7 +60,7 @@ class Reject:
 @dataclass
 class ParsedExtract:
     path: Path
-    rows: pd.DataFrame  # one column per entity column, all text, plus _row_number
+    table: pa.Table  # one text column per entity column, plus _row_number (int64)
     rejects: list[Reject] = field(default_factory=list)
     encoding: str = "utf-8"
     n_bytes: int = 0
@@ -79,6 +68,11 @@ class ParsedExtract:
     # one line per header difference that loses nothing silently: a column the contract does not
     # know (not loaded) or an optional column the file lacks (loaded as empty)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The rows as a DataFrame (the loader itself keeps them in Arrow)."""
+        return self.table.to_pandas()
 
 
 def read_regular_file(path: Path, label: str) -> bytes:
@@ -187,21 +181,38 @@ def read_extract(
     if entity.fmt == "csv":
         rows, rejects = _parse_csv(text, entity, label, warnings)
     else:
-        rows, rejects = _parse_jsonl(text, entity, label)
+        rows, rejects = _parse_jsonl(text, entity, label, data if encoding == "utf-8" else None)
     if check:
         rows, more = validate(rows, entity, label)
         rejects = rejects + more
     return ParsedExtract(path, rows, rejects, encoding, len(data), sha256, warnings)
 
 
-def _empty(entity: Entity) -> pd.DataFrame:
-    cols = {c.name: pd.Series(dtype="object") for c in entity.columns}
-    return pd.DataFrame({**cols, "_row_number": pd.Series(dtype="int64")})
+def _empty(entity: Entity) -> pa.Table:
+    return _text_table(entity, {}, [])
+
+
+def _text_table(
+    entity: Entity, columns: dict[str, pa.Array | list], numbers: list[int] | np.ndarray
+) -> pa.Table:
+    """The entity's columns as text (a column not given is all null) and `_row_number`."""
+    n = len(numbers)
+    arrays = {}
+    for c in entity.columns:
+        values = columns.get(c.name)
+        if values is None:
+            arrays[c.name] = pa.nulls(n, pa.string())
+        elif isinstance(values, pa.Array | pa.ChunkedArray):
+            arrays[c.name] = values
+        else:
+            arrays[c.name] = pa.array(values, pa.string())
+    arrays["_row_number"] = pa.array(numbers, pa.int64())
+    return pa.table(arrays)
 
 
 def _parse_csv(
     text: str, entity: Entity, label: str, warnings: list[str]
-) -> tuple[pd.DataFrame, list[Reject]]:
+) -> tuple[pa.Table, list[Reject]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
@@ -271,13 +282,8 @@ def _parse_csv(
             continue
         records.append(rec)
         numbers.append(n)
-    arr = np.array(records, dtype=object).reshape(len(records), width)
-    frame = pd.DataFrame({name: arr[:, i] for name, i in index.items()})
-    for c in entity.columns:
-        if c.name not in frame:
-            frame[c.name] = None
-    frame["_row_number"] = np.array(numbers, dtype="int64")
-    return frame, rejects
+    columns = {name: [rec[i] for rec in records] for name, i in index.items()}
+    return _text_table(entity, columns, numbers), rejects
 
 
 def _get(obj, path: tuple[str, ...]):
@@ -306,30 +312,37 @@ def _as_text(value) -> str | None:
     return str(value)
 
 
-def _parse_jsonl_arrow(text: str, entity: Entity) -> pd.DataFrame | None:
+def _parse_jsonl_arrow(text: str, entity: Entity, data: bytes | None = None) -> pa.Table | None:
     """Fast path: Arrow's JSON reader, when every line is a valid object (no row to reject).
 
     Returns None when the file needs the line-by-line parser (a bad line, types that change
-    between blocks, fan-out of nested lists); both paths give the same text values.
+    between blocks, fan-out of nested lists); both paths give the same text values. `data` is the
+    file's UTF-8 bytes when they are `text` exactly (no BOM), saving an encode.
     """
     if entity.explode:
         return None
-    data = text.encode("utf-8")
+    if data is None:
+        data = text.encode("utf-8")
     try:
         table = pa_json.read_json(
             io.BytesIO(data), parse_options=pa_json.ParseOptions(unexpected_field_behavior="infer")
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    lines = text.split("\n")
-    numbers = np.array([i for i, line in enumerate(lines, start=1) if line.strip()], dtype="int64")
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if n_lines == table.num_rows:
+        numbers = np.arange(1, n_lines + 1, dtype="int64")  # no blank line: line i is row i
+    else:
+        lines = text.split("\n")
+        numbers = np.array(
+            [i for i, line in enumerate(lines, start=1) if line.strip()], dtype="int64"
+        )
     if len(numbers) != table.num_rows:
         return None
-    frame = {}
+    columns: dict[str, pa.Array] = {}
     for c in entity.columns:
         array = _arrow_field(table, c.json_path)
         if array is None:
-            frame[c.name] = pd.Series([None] * table.num_rows, dtype="object")
             continue
         if pa.types.is_list(array.type):
             if not (
@@ -340,12 +353,10 @@ def _parse_jsonl_arrow(text: str, entity: Entity) -> pd.DataFrame | None:
             array = pc.binary_join(array, "|")
         elif pa.types.is_struct(array.type) or pa.types.is_floating(array.type):
             return None  # objects are serialised and floats formatted by the line parser
-        elif not pa.types.is_null(array.type):
-            array = pc.cast(array, pa.string())
-        frame[c.name] = pd.Series(array.to_numpy(zero_copy_only=False), dtype="object")
-    out = pd.DataFrame(frame)
-    out["_row_number"] = numbers
-    return out
+        if pa.types.is_null(array.type):
+            continue
+        columns[c.name] = pc.cast(array, pa.string())
+    return _text_table(entity, columns, numbers)
 
 
 def _arrow_field(table: pa.Table, path: tuple[str, ...]):
@@ -359,8 +370,10 @@ def _arrow_field(table: pa.Table, path: tuple[str, ...]):
     return array
 
 
-def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, list[Reject]]:
-    fast = _parse_jsonl_arrow(text, entity)
+def _parse_jsonl(
+    text: str, entity: Entity, label: str, data: bytes | None = None
+) -> tuple[pa.Table, list[Reject]]:
+    fast = _parse_jsonl_arrow(text, entity, data)
     if fast is not None:
         return fast, []
     lines = text.split("\n")
@@ -422,9 +435,7 @@ def _parse_jsonl(text: str, entity: Entity, label: str) -> tuple[pd.DataFrame, l
             for c, value in zip(entity.columns, row, strict=True):
                 cols[c.name].append(value)
             numbers.append(i)
-    frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in cols.items()})
-    frame["_row_number"] = np.array(numbers, dtype="int64")
-    return frame, rejects
+    return _text_table(entity, cols, numbers), rejects
 
 
 def _lone_surrogate(columns: tuple[Column, ...], rows: list[list[str | None]]) -> str | None:
@@ -436,201 +447,44 @@ def _lone_surrogate(columns: tuple[Column, ...], rows: list[list[str | None]]) -
     return None
 
 
-def _column_label(c: Column) -> str:
-    return c.header or ".".join(c.json_path)
-
-
-def validate(
-    rows: pd.DataFrame, entity: Entity, label: str | pd.Series
-) -> tuple[pd.DataFrame, list[Reject]]:
-    """Check every column against its rule; return the good rows and one reject per bad row.
-
-    `label` names the file in messages: one string, or one per row (rows of many files at once).
-
-    Local times are rewritten to ISO `YYYY-MM-DD HH:MM:SS` so every SQL engine can cast them;
-    every other value stays as received. When `rows` carry `_partition_date` (the day folder each
-    row landed in), a timestamp more than FUTURE_SLACK_DAYS after the end of that business day is
-    `future_timestamp`.
-    """
-    if rows.empty:
-        return rows, []
-    bad_reason = pd.Series(None, index=rows.index, dtype="object")
-    bad_rule = pd.Series(None, index=rows.index, dtype="object")
-    # first local instant that is "in the future" of each row's partition day, and its label
-    if "_partition_date" in rows:
-        partition_day = pd.to_datetime(rows["_partition_date"])
-        future_from = partition_day + pd.Timedelta(days=1 + FUTURE_SLACK_DAYS)
-        future_text = " is more than 1 day after its partition day " + partition_day.dt.strftime(
-            "%Y-%m-%d"
+def validate(table: pa.Table, entity: Entity, label: str) -> tuple[pa.Table, list[Reject]]:
+    """Check every column of one file's rows against its rule (`ingestion.validation`): the good
+    rows, cleaned, and one reject per bad row. The loader validates many files at once in its
+    database instead (`ingestion.loader.load_days`)."""
+    if table.num_rows == 0:
+        return table, []
+    con = duckdb.connect()
+    try:
+        con.register("_rows", table.append_column("_label", pa.repeat(label, table.num_rows)))
+        con.execute(
+            "create temp table _validated as "
+            + validation_query(entity, "_rows", with_partition=False)
         )
-    else:
-        future_from = None
-    for c in entity.columns:
-        raw = rows[c.name]
-        s = raw.astype("string").str.strip()
-        empty = s.isna() | (s == "")
-        rows[c.name] = s.where(~empty, None).astype("object")
-        present = ~empty
-        # A NUL is no text character: PostgreSQL refuses it and many BI tools cut the value there.
-        _mark(
-            bad_reason,
-            bad_rule,
-            present & s.str.contains("\x00", regex=False).fillna(False),
-            f"{_column_label(c)} holds a NUL character",
-            "nul_character",
-        )
-        _mark(
-            bad_reason,
-            bad_rule,
-            present & (s.str.len() > MAX_TEXT_CHARS).fillna(False),
-            f"{_column_label(c)} is longer than {MAX_TEXT_CHARS:,} characters",
-            "too_long",
-        )
-        if c.required:
-            _mark(bad_reason, bad_rule, empty, f"{_column_label(c)} is empty", "required")
-        if c.rule == "local_ts":
-            parsed = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
-            for fmt in LOCAL_TS_FORMATS:
-                parsed = parsed.fillna(pd.to_datetime(s, format=fmt, errors="coerce"))
-            fail = present & parsed.isna()
-            rows.loc[present & ~fail, c.name] = parsed[present & ~fail].dt.strftime(
-                "%Y-%m-%d %H:%M:%S"
-            )
-            _mark(
-                bad_reason,
-                bad_rule,
-                fail,
-                f"{_column_label(c)} is not a local time",
-                "local_timestamp",
-                s,
-            )
-            if future_from is not None:
-                _mark_future(
-                    bad_reason,
-                    bad_rule,
-                    present & ~fail & (parsed >= future_from),
-                    c,
-                    future_text,
-                    rows[c.name],
-                )
-        elif c.rule in ("epoch_s", "epoch_ms"):
-            num = pd.to_numeric(s, errors="coerce")
-            lo, hi = EPOCH_S_RANGE
-            scale = 1000 if c.rule == "epoch_ms" else 1
-            fail = present & (num.isna() | (num < lo * scale) | (num > hi * scale) | (num % 1 != 0))
-            _mark(
-                bad_reason,
-                bad_rule,
-                fail,
-                f"{_column_label(c)} is not epoch {'milliseconds' if scale > 1 else 'seconds'}",
-                c.rule,
-                s,
-            )
-            if future_from is not None:
-                # epoch of the local instant: local wall time minus the business UTC offset
-                epoch_from = (
-                    future_from - BUSINESS_UTC_OFFSET - pd.Timestamp(0)
-                ).dt.total_seconds()
-                _mark_future(
-                    bad_reason,
-                    bad_rule,
-                    present & ~fail & (num >= epoch_from * scale),
-                    c,
-                    future_text,
-                    s,
-                )
-        elif c.rule in ("decimal", "int"):
-            num = pd.to_numeric(s, errors="coerce")
-            # inf, nan and 1e30 parse here but fail the cast to a SQL decimal and block the day
-            fail = present & (num.isna() | (num.abs() >= MAX_NUMBER).fillna(True))
-            if c.rule == "int":
-                fail |= present & ~num.isna() & (num % 1 != 0)
-            _mark(
-                bad_reason,
-                bad_rule,
-                fail,
-                f"{_column_label(c)} is not a number below 10^{MAX_NUMBER_DIGITS}",
-                c.rule,
-                s,
-            )
-            if c.non_negative:
-                negative = present & ~fail & (num < 0)
-                _mark(
-                    bad_reason,
-                    bad_rule,
-                    negative,
-                    f"{_column_label(c)} is negative",
-                    "negative_amount",
-                    s,
-                )
-        elif c.rule == "yes_no_zh":
-            fail = present & ~s.isin(["是", "否"])
-            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not 是/否", "yes_no", s)
-        elif c.rule == "bool":
-            fail = present & ~s.str.lower().isin(["true", "false", "1", "0"])
-            _mark(bad_reason, bad_rule, fail, f"{_column_label(c)} is not true/false", "boolean", s)
-        elif c.rule == "enum":
-            fail = present & ~s.isin(c.values)
-            _mark(
-                bad_reason,
-                bad_rule,
-                fail,
-                f"{_column_label(c)} is not a known value",
-                "unknown_value",
-                s,
-                after=f" (known: {', '.join(c.values)})",
-            )
-    bad = bad_reason.notna()
-    labels = label[bad] if isinstance(label, pd.Series) else pd.Series(label, index=rows.index)[bad]
-    record_columns = [c.name for c in entity.columns]
-    rejects = [
-        Reject(
-            int(n),
-            str(rule),
-            f"{lab} row {int(n)}: {reason} (rule: {rule})",
-            json.dumps(rec, ensure_ascii=False, default=str),
-            lab,
-        )
-        for n, rule, reason, rec, lab in zip(
-            rows.loc[bad, "_row_number"],
-            bad_rule[bad],
-            bad_reason[bad],
-            rows.loc[bad, record_columns].to_dict("records"),
-            labels,
-            strict=True,
-        )
-    ]
-    return rows.loc[~bad].reset_index(drop=True), rejects
+        rejects = rejects_of(con, entity, "_validated")
+        columns = ", ".join(f'"{c.name}"' for c in entity.columns)
+        good = con.sql(
+            f"select {columns}, _row_number from _validated where _rule is null"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return good, rejects
 
 
-def _mark(
-    reason: pd.Series,
-    rule: pd.Series,
-    mask: pd.Series,
-    text: str | pd.Series,
-    rule_name: str,
-    values: pd.Series | None = None,
-    after: str = "",
-) -> None:
-    """Record `text` (one string or one per row) as the reason of the rows in `mask` that have no
-    reason yet, with the offending value quoted and `after` appended."""
-    mask = mask & reason.isna()  # keep the first problem found per row
-    if not mask.any():
-        return
-    text = text[mask] if isinstance(text, pd.Series) else text
-    if values is None:
-        reason[mask] = text
-    else:
-        reason[mask] = text + ": '" + values[mask].astype(str).str.slice(0, 60) + "'" + after
-    rule[mask] = rule_name
-
-
-def _mark_future(
-    reason: pd.Series,
-    rule: pd.Series,
-    mask: pd.Series,
-    c: Column,
-    future_text: pd.Series,
-    values: pd.Series,
-) -> None:
-    _mark(reason, rule, mask, _column_label(c) + future_text, "future_timestamp", values)
+def rejects_of(con: duckdb.DuckDBPyConnection, entity: Entity, validated: str) -> list[Reject]:
+    """One Reject per row of `validated` (a validation_query result) that broke a rule, in row
+    order: the message names the file, the row and the rule; the raw record holds the row's
+    cleaned values as JSON."""
+    names = [c.name for c in entity.columns]
+    columns = ", ".join(f'"{n}"' for n in names)
+    rows = con.execute(
+        f"select {columns}, _row_number, _label, _rule, _reason from {validated} "
+        "where _rule is not null"
+    ).fetchall()
+    out = []
+    for row in rows:
+        *values, n, label, rule, reason = row
+        record = json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False, default=str)
+        out.append(
+            Reject(int(n), rule, f"{label} row {int(n)}: {reason} (rule: {rule})", record, label)
+        )
+    return out

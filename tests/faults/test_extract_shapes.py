@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ingestion.reader import MAX_TEXT_CHARS
+from ingestion.validation import MAX_TEXT_CHARS
 from tests.faults.landing import DAY, ORDERS_HEADER, D, Tree, epoch_ms, epoch_s, jsonl, rows_lost
 
 ORDER_1 = f"C1,M1,{D} 09:30:00,199.00,20.00,是,已完成,上海旗舰店"
