@@ -96,6 +96,9 @@ class SuiteDefinition:
     mode: str  # "full": validate the table's rows; "summary": table-level checks on aggregates
     expectations: tuple[dict[str, Any], ...]
     path: Path
+    # A snapshot table (one row per key and day): validate_duckdb reads only the rows of the
+    # latest value of this date column, the snapshot a run publishes; dbt tests check the history.
+    latest_of: str | None = None
 
     @property
     def name(self) -> str:
@@ -161,6 +164,9 @@ def load_suite(table: str) -> SuiteDefinition:
                 f"{path}: expectation #{i} names reference {exp['kwargs'].get('reference')!r}; "
                 f"known: {', '.join(REFERENCE_QUERIES)}"
             )
+    latest_of = doc.get("latest_of")
+    if latest_of is not None and (not isinstance(latest_of, str) or mode != "full"):
+        raise ValueError(f"{path}: 'latest_of' must name a date column of a full-mode suite")
     return SuiteDefinition(
         table=table,
         schema=doc.get("schema", "marts"),
@@ -168,6 +174,7 @@ def load_suite(table: str) -> SuiteDefinition:
         mode=mode,
         expectations=tuple(expectations),
         path=path,
+        latest_of=latest_of,
     )
 
 
@@ -457,7 +464,8 @@ def validate_duckdb(
     """Validate `schema.table` through a DuckDB connection the caller owns (`context`: see
     `validate_frame`).
 
-    Reads only the columns the suite needs. For `mode: "summary"` suites (the large facts) it
+    Reads only the columns the suite needs, and for a suite with `latest_of` only the latest
+    snapshot's rows. For `mode: "summary"` suites (the large facts) it
     reads no rows: one aggregate query gives the row count and the min/max of the columns the
     suite checks, and a LIMIT 0 query gives the column set. Reference key sets the suite needs are
     read from `schema.dim_users` unless passed in `reference` (pass them to reuse across tables).
@@ -475,7 +483,11 @@ def validate_duckdb(
             df, row_count = _summary_frame(con, relation, suite, present)
         else:
             select = ", ".join(_quote(c) for c in needed) or "1 as _no_columns"
-            df = con.execute(f"select {select} from {relation}").fetchdf()
+            where = ""
+            if suite.latest_of:
+                latest = _quote(suite.latest_of)
+                where = f" where {latest} = (select max({latest}) from {relation})"
+            df = con.execute(f"select {select} from {relation}{where}").fetchdf()
             if not needed:
                 df = df.iloc[:, 0:0]
         refs = _normalise_reference(reference)

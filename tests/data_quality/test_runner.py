@@ -305,3 +305,36 @@ def test_summary_suites_reject_row_level_expectations(tmp_path, monkeypatch):
         load_suite("fct_orders")
     result = validate_frame("fct_orders", good_frame("fct_orders"), as_of=AS_OF)
     assert not result.success and "summary-mode" in result.error
+
+
+def test_validate_duckdb_snapshot_table_reads_only_the_latest_snapshot(con):
+    """user_rfm holds a snapshot per day (about 90 million rows for a year of a million members):
+    the gate validates the latest one, the one a run publishes; dbt tests cover the history."""
+    latest = good_frame("user_rfm")  # noqa: F841 - read by DuckDB's replacement scan
+    con.execute("create table marts.user_rfm as select * from latest")
+    # an older snapshot breaking the scores' range is not read ...
+    con.execute(
+        "insert into marts.user_rfm select * replace (as_of_date - interval 1 day as as_of_date, "
+        "9 as r_score) from marts.user_rfm"
+    )
+    result = validate_duckdb(con, "user_rfm", as_of=AS_OF)
+    assert result.success, result.summary()
+    assert _row(result, "expect_table_row_count_to_be_between")["observed_value"] == len(latest)
+    # ... the latest one is
+    con.execute(
+        "update marts.user_rfm set r_score = 9 where as_of_date = (select max(as_of_date) "
+        "from marts.user_rfm) and person_id = (select min(person_id) from marts.user_rfm)"
+    )
+    failed = validate_duckdb(con, "user_rfm", as_of=AS_OF)
+    assert "r_score" in {r["column"] for r in failed.failed}, failed.summary()
+
+
+def test_latest_of_is_only_for_full_mode_suites(tmp_path, monkeypatch):
+    import data_quality.runner as runner
+
+    suite = json.loads((runner.SUITES_DIR / "fct_orders.json").read_text(encoding="utf-8"))
+    suite["latest_of"] = "ordered_at"
+    (tmp_path / "fct_orders.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setattr(runner, "SUITES_DIR", tmp_path)
+    with pytest.raises(ValueError, match="latest_of"):
+        runner.load_suite("fct_orders")
