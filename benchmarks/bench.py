@@ -305,6 +305,15 @@ def markdown(r: dict) -> str:
         f"{d['definitions_s']} s = {d['ratio']}x `import dagster, dagster_dbt` "
         f"({d['import_dagster_dbt_s']} s; target 1.5x).",
     ]
+    for label, run in (("first build", fb), ("one new day", nd)):
+        for inv in run.get("dbt") or []:
+            slowest = ", ".join(f"{n['node']} {n['s']}" for n in inv["slowest"][:8])
+            lines += [
+                "",
+                f"dbt, {label}, `{inv['invocation'].split('-')[0]}`: {inv['elapsed_s']} s for "
+                f"{inv['nodes']} nodes (models {inv['models_s']} s, tests {inv['tests_s']} s "
+                f"summed over threads); slowest: {slowest}.",
+            ]
     if not r["agree"]:
         lines += [
             "",

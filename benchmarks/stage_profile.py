@@ -161,7 +161,7 @@ def dbt_nodes(target_root: Path, since: float, top: int = 12) -> list[dict]:
                 "models_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "model"), 2),
                 "tests_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "test"), 2),
                 "slowest": [
-                    {"node": n["unique_id"].split(".", 2)[-1], "s": round(n["execution_time"], 2)}
+                    {"node": n["unique_id"].split(".")[2], "s": round(n["execution_time"], 2)}
                     for n in sorted(nodes, key=lambda n: -n["execution_time"])[:top]
                 ],
             }
