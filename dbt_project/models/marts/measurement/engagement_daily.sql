@@ -34,27 +34,22 @@ days as (
 
 ),
 
+-- Every trailing count below is a step function of the day: it changes only on the days a
+-- person's state changes (first seen, a coverage interval opens or closes). Each CTE emits those
+-- changes as +1 / -1 (or +n / -n) events and `running_levels` adds them up in date order, so the
+-- cost is that of the facts, not days x facts as a join of every day with its trailing window.
+
 -- users -------------------------------------------------------------------------------------
 
-new_users_by_date as (
+-- total_users: +n on each first_seen_date (all of them: days before the run count too)
+new_user_events as (
 
     select
-        first_seen_date,
-        count(*) as new_users
+        first_seen_date as event_date,
+        count(*) as total_users_delta
     from users
+    where first_seen_date is not null
     group by first_seen_date
-
-),
-
-total_users as (
-
-    select
-        days.date,
-        coalesce(sum(new_users_by_date.new_users), 0) as total_users
-    from days
-    left join new_users_by_date
-        on new_users_by_date.first_seen_date <= days.date
-    group by days.date
 
 ),
 
@@ -66,21 +61,41 @@ inbound_person_days as (
     from interactions
     where
         direction = 'inbound'
+        and person_id is not null
         and {{ measurement_in_run('occurred_date', run_start, 30) }}
 
 ),
 
-interacting_users as (
+-- interacting_users: an inbound day o covers the days [o, o + 30); a person's overlapping
+-- coverages merge into islands (gaps and islands: a day within 30 days of the person's previous
+-- inbound day continues the island), each island counts the person once: +1 where it opens,
+-- -1 where it closes
+inbound_neighbours as (
 
     select
-        days.date,
-        count(distinct inbound_person_days.person_id) as interacting_users
-    from days
-    inner join inbound_person_days
-        on
-            inbound_person_days.occurred_date <= days.date
-            and inbound_person_days.occurred_date > {{ measurement_add_days('days.date', -30) }}
-    group by days.date
+        person_id,
+        occurred_date,
+        lag(occurred_date) over (partition by person_id order by occurred_date) as previous_date,
+        lead(occurred_date) over (partition by person_id order by occurred_date) as next_date
+    from inbound_person_days
+
+),
+
+interacting_user_events as (
+
+    select
+        occurred_date as event_date,
+        1 as interacting_users_delta
+    from inbound_neighbours
+    where previous_date is null or previous_date < {{ measurement_add_days('occurred_date', -30) }}
+
+    union all
+
+    select
+        {{ measurement_add_days('occurred_date', 30) }} as event_date,
+        -1 as interacting_users_delta
+    from inbound_neighbours
+    where next_date is null or next_date > {{ measurement_add_days('occurred_date', 30) }}
 
 ),
 
@@ -111,6 +126,8 @@ touches_of_day as (
 
 ),
 
+-- one row per person and touched day; touches without a person (group posts) form one group of
+-- their own, as they always have in the trailing counts
 touch_person_days as (
 
     select
@@ -122,41 +139,221 @@ touch_person_days as (
 
 ),
 
--- per person and day: touches in the trailing 7 days and touched days in the last 3 / 7 days
-person_trailing_touches as (
+-- a person's touches in the trailing 7 days (d-6..d) change only where a touched day enters
+-- (day o, +n) or leaves (day o + 7, -n) the window
+person_touch_changes as (
 
     select
-        days.date,
-        touch_person_days.person_id,
-        sum(touch_person_days.touches) as touches_7d,
-        count(*) as touched_days_7d,
-        sum(
-            case
-                when touch_person_days.occurred_date > {{ measurement_add_days('days.date', -3) }}
-                    then 1
-                else 0
-            end
-        ) as touched_days_3d
-    from days
-    inner join touch_person_days
-        on
-            touch_person_days.occurred_date <= days.date
-            and touch_person_days.occurred_date > {{ measurement_add_days('days.date', -7) }}
-    group by days.date, touch_person_days.person_id
+        person_id,
+        event_date,
+        sum(touches_delta) as touches_delta
+    from (
+        select
+            person_id,
+            occurred_date as event_date,
+            touches as touches_delta
+        from touch_person_days
+        union all
+        select
+            person_id,
+            {{ measurement_add_days('occurred_date', 7) }} as event_date,
+            -touches as touches_delta
+        from touch_person_days
+    ) as entering_and_leaving
+    group by person_id, event_date
 
 ),
 
-trailing_touches as (
+-- the person's trailing-7-day touches from event_date until their next change
+person_touch_levels as (
 
     select
-        date,
-        sum(touches_7d) as touches_7d,
-        count(*) as touched_users_7d,
-        sum(case when touches_7d > 3 then 1 else 0 end) as users_over_3_touches_7d,
-        sum(case when touched_days_3d = 3 then 1 else 0 end) as over_touch_3d_users,
-        sum(case when touched_days_7d = 7 then 1 else 0 end) as over_touch_7d_users
-    from person_trailing_touches
-    group by date
+        person_id,
+        event_date,
+        touches_delta,
+        sum(touches_delta) over (
+            partition by person_id order by event_date rows between unbounded preceding and current row
+        ) as touches_7d
+    from person_touch_changes
+
+),
+
+-- per change: the day's total touches_7d moves by the delta, the person enters or leaves the
+-- touched persons (touches_7d > 0) and the persons touched more than 3 times (touches_7d > 3)
+trailing_touch_events as (
+
+    select
+        event_date,
+        touches_delta as touches_7d_delta,
+        case when touches_7d > 0 then 1 else 0 end
+        - case when touches_7d - touches_delta > 0 then 1 else 0 end as touched_users_7d_delta,
+        case when touches_7d > 3 then 1 else 0 end
+        - case when touches_7d - touches_delta > 3 then 1 else 0 end as users_over_3_touches_7d_delta
+    from person_touch_levels
+
+),
+
+-- over-touch: runs of consecutive touched days per person (day minus its rank is constant along
+-- a run); a run of days s..e has the person touched on the 3 (7) days ending on every day from
+-- s + 2 (s + 6) to e
+touch_runs as (
+
+    select
+        person_id,
+        min(occurred_date) as run_start_date,
+        max(occurred_date) as run_end_date,
+        count(*) as run_days
+    from (
+        select
+            person_id,
+            occurred_date,
+            {{ measurement_add_days(
+                'occurred_date',
+                '-row_number() over (partition by person_id order by occurred_date)'
+            ) }} as run_anchor_date
+        from touch_person_days
+    ) as ranked_days
+    group by person_id, run_anchor_date
+
+),
+
+over_touch_events as (
+
+    select
+        {{ measurement_add_days('run_start_date', 2) }} as event_date,
+        1 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from touch_runs
+    where run_days >= 3
+    union all
+    select
+        {{ measurement_add_days('run_end_date', 1) }} as event_date,
+        -1 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from touch_runs
+    where run_days >= 3
+    union all
+    select
+        {{ measurement_add_days('run_start_date', 6) }} as event_date,
+        0 as over_touch_3d_delta,
+        1 as over_touch_7d_delta
+    from touch_runs
+    where run_days >= 7
+    union all
+    select
+        {{ measurement_add_days('run_end_date', 1) }} as event_date,
+        0 as over_touch_3d_delta,
+        -1 as over_touch_7d_delta
+    from touch_runs
+    where run_days >= 7
+
+),
+
+-- levels ------------------------------------------------------------------------------------
+
+level_events as (
+
+    select
+        event_date,
+        total_users_delta,
+        0 as interacting_users_delta,
+        0 as touches_7d_delta,
+        0 as touched_users_7d_delta,
+        0 as users_over_3_touches_7d_delta,
+        0 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from new_user_events
+    union all
+    select
+        event_date,
+        0 as total_users_delta,
+        interacting_users_delta,
+        0 as touches_7d_delta,
+        0 as touched_users_7d_delta,
+        0 as users_over_3_touches_7d_delta,
+        0 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from interacting_user_events
+    union all
+    select
+        event_date,
+        0 as total_users_delta,
+        0 as interacting_users_delta,
+        touches_7d_delta,
+        touched_users_7d_delta,
+        users_over_3_touches_7d_delta,
+        0 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from trailing_touch_events
+    union all
+    select
+        event_date,
+        0 as total_users_delta,
+        0 as interacting_users_delta,
+        0 as touches_7d_delta,
+        0 as touched_users_7d_delta,
+        0 as users_over_3_touches_7d_delta,
+        over_touch_3d_delta,
+        over_touch_7d_delta
+    from over_touch_events
+    union all
+    -- every built day, so each finds its levels by equality
+    select
+        date as event_date,
+        0 as total_users_delta,
+        0 as interacting_users_delta,
+        0 as touches_7d_delta,
+        0 as touched_users_7d_delta,
+        0 as users_over_3_touches_7d_delta,
+        0 as over_touch_3d_delta,
+        0 as over_touch_7d_delta
+    from days
+
+),
+
+level_changes as (
+
+    select
+        event_date,
+        sum(total_users_delta) as total_users_delta,
+        sum(interacting_users_delta) as interacting_users_delta,
+        sum(touches_7d_delta) as touches_7d_delta,
+        sum(touched_users_7d_delta) as touched_users_7d_delta,
+        sum(users_over_3_touches_7d_delta) as users_over_3_touches_7d_delta,
+        sum(over_touch_3d_delta) as over_touch_3d_delta,
+        sum(over_touch_7d_delta) as over_touch_7d_delta
+    from level_events
+    group by event_date
+
+),
+
+-- each count as of the end of every day: running sums of the changes in date order
+running_levels as (
+
+    select
+        event_date,
+        sum(total_users_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as total_users,
+        sum(interacting_users_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as interacting_users,
+        sum(touches_7d_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as touches_7d,
+        sum(touched_users_7d_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as touched_users_7d,
+        sum(users_over_3_touches_7d_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as users_over_3_touches_7d,
+        sum(over_touch_3d_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as over_touch_3d_users,
+        sum(over_touch_7d_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as over_touch_7d_users
+    from level_changes
 
 ),
 
@@ -241,19 +438,17 @@ final as (
         days.date,
 
         -- interaction rate
-        cast(total_users.total_users as {{ dbt.type_bigint() }}) as total_users,
-        coalesce(interacting_users.interacting_users, 0) as interacting_users,
-        1.0 * coalesce(interacting_users.interacting_users, 0)
-        / nullif(total_users.total_users, 0) as interaction_rate,
+        cast(levels.total_users as {{ dbt.type_bigint() }}) as total_users,
+        cast(levels.interacting_users as {{ dbt.type_bigint() }}) as interacting_users,
+        1.0 * levels.interacting_users / nullif(levels.total_users, 0) as interaction_rate,
 
         -- touches
         coalesce(touches_of_day.touches, 0) as touches,
         coalesce(touches_of_day.touched_users, 0) as touched_users,
-        cast(coalesce(trailing_touches.touches_7d, 0) as {{ dbt.type_bigint() }}) as touches_7d,
-        coalesce(trailing_touches.touched_users_7d, 0) as touched_users_7d,
-        1.0 * trailing_touches.touches_7d / nullif(trailing_touches.touched_users_7d, 0) as touches_per_user_week,
-        1.0 * trailing_touches.users_over_3_touches_7d
-        / nullif(trailing_touches.touched_users_7d, 0) as over_3_touches_week_share,
+        cast(levels.touches_7d as {{ dbt.type_bigint() }}) as touches_7d,
+        cast(levels.touched_users_7d as {{ dbt.type_bigint() }}) as touched_users_7d,
+        1.0 * levels.touches_7d / nullif(levels.touched_users_7d, 0) as touches_per_user_week,
+        1.0 * levels.users_over_3_touches_7d / nullif(levels.touched_users_7d, 0) as over_3_touches_week_share,
 
         -- channel mix of the day's touches
         1.0 * touches_of_day.wecom_1v1_touches / nullif(touches_of_day.touches, 0) as wecom_1v1_share,
@@ -263,12 +458,10 @@ final as (
         1.0 * touches_of_day.wecom_group_touches / nullif(touches_of_day.touches, 0) as community_share,
 
         -- over-touch
-        cast(coalesce(trailing_touches.over_touch_3d_users, 0) as {{ dbt.type_bigint() }}) as over_touch_3d_users,
-        1.0 * coalesce(trailing_touches.over_touch_3d_users, 0)
-        / nullif(total_users.total_users, 0) as over_touch_3d_share,
-        cast(coalesce(trailing_touches.over_touch_7d_users, 0) as {{ dbt.type_bigint() }}) as over_touch_7d_users,
-        1.0 * coalesce(trailing_touches.over_touch_7d_users, 0)
-        / nullif(total_users.total_users, 0) as over_touch_7d_share,
+        cast(levels.over_touch_3d_users as {{ dbt.type_bigint() }}) as over_touch_3d_users,
+        1.0 * levels.over_touch_3d_users / nullif(levels.total_users, 0) as over_touch_3d_share,
+        cast(levels.over_touch_7d_users as {{ dbt.type_bigint() }}) as over_touch_7d_users,
+        1.0 * levels.over_touch_7d_users / nullif(levels.total_users, 0) as over_touch_7d_share,
 
         -- SLA
         coalesce(sla_of_day.inbound_chats, 0) as inbound_chats,
@@ -276,14 +469,10 @@ final as (
         cast(coalesce(sla_of_day.sla_breaches, 0) as {{ dbt.type_bigint() }}) as sla_breaches,
         1.0 * sla_of_day.sla_breaches / nullif(sla_of_day.sla_closed_chats, 0) as sla_2h_breach_rate
     from days
-    inner join total_users
-        on total_users.date = days.date
-    left join interacting_users
-        on interacting_users.date = days.date
+    inner join running_levels as levels
+        on levels.event_date = days.date
     left join touches_of_day
         on touches_of_day.date = days.date
-    left join trailing_touches
-        on trailing_touches.date = days.date
     left join sla_of_day
         on sla_of_day.date = days.date
 
