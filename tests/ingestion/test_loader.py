@@ -61,3 +61,62 @@ def test_rejected_rows_are_written_to_quarantine_with_reason(tiny_data):
         tiny_data / "quarantine" / "rows" / "crm" / DAY1.isoformat() / "orders.rejected.jsonl"
     ).read_text(encoding="utf-8")
     assert "crm/2026-05-01/orders.csv row 3: 订单金额 is not a number" in text
+
+
+def _table(con, table):
+    return con.execute(f"select * exclude (_loaded_at) from raw.{table} order by all").fetchall()
+
+
+def test_loading_in_batches_of_one_file_equals_one_batch(tiny_data):
+    """load_days validates and inserts batch by batch (BATCH_BYTES) in one transaction: the
+    rows, rejects and per-file counts are the same whatever the batch size."""
+    from ingestion.loader import load_days
+
+    results = {}
+    for name, batch_bytes in (("one", 1 << 40), ("per_file", 1)):
+        con = duckdb.connect(str(tiny_data / f"{name}.duckdb"))
+        results[name] = (
+            [
+                load_days(
+                    con,
+                    e,
+                    [DAY1, DAY2],
+                    tiny_data / "landing",
+                    tiny_data / f"q_{name}",
+                    batch_bytes=batch_bytes,
+                )
+                for e in ENTITIES
+            ],
+            {e.table: _table(con, e.table) for e in ENTITIES},
+            con.execute(
+                "select * exclude (_loaded_at) from raw._quarantine_rows order by all"
+            ).fetchall(),
+        )
+    one, per_file = results["one"], results["per_file"]
+    assert one[1] == per_file[1] and one[2] == per_file[2]
+    assert sum(len(t) for t in one[1].values()) > 0 and one[2]  # rows and rejects to compare
+    for a, b in zip(one[0], per_file[0], strict=True):
+        assert (a.rows_loaded, a.rows_quarantined, a.bytes_read) == (
+            b.rows_loaded,
+            b.rows_quarantined,
+            b.bytes_read,
+        )
+        assert [f["rows"] for f in a.files] == [f["rows"] for f in b.files]
+
+
+def test_a_bad_file_in_a_later_batch_rolls_back_the_earlier_batches(tiny_data):
+    from ingestion.loader import load_days
+
+    orders = entity("crm", "orders")
+    con = duckdb.connect(str(tiny_data / "w.duckdb"))
+    first = load_days(con, orders, [DAY1, DAY2], tiny_data / "landing", tiny_data / "quarantine")
+    assert first.ok
+    before = _table(con, orders.table)
+    bad = tiny_data / "landing" / "crm" / DAY2.isoformat() / "orders.csv"
+    bad.write_bytes(b"\xff\xfe\x00 not a CSV export")  # a whole-file error: encoding
+    again = load_days(
+        con, orders, [DAY1, DAY2], tiny_data / "landing", tiny_data / "quarantine", batch_bytes=1
+    )
+    assert not again.ok and again.errors[0].startswith("crm/2026-05-02/orders.csv:")
+    # day 1's batch was inserted before day 2's file failed: the transaction took it back
+    assert _table(con, orders.table) == before
