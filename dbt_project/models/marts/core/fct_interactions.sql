@@ -5,18 +5,90 @@
     config(
         materialized='incremental',
         unique_key='interaction_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_touched_keys',
+        presence_column='person_id',
         on_schema_change='append_new_columns',
     )
 }}
+-- Incremental (macros/staging/incremental_facts.sql): a run reads the staging rows of its window
+-- and the rows it took from the window before, and re-keys rows whose person changed.
+{%- set incremental = fact_is_incremental() %}
 
 with
 
-messages as (select * from {{ ref('stg_wecom__messages') }}),
-campaign_sends as (select * from {{ ref('stg_wecom__campaign_sends') }}),
-sms_sends as (select * from {{ ref('stg_crm__sms_sends') }}),
-mp_events as (select * from {{ ref('stg_miniprogram__events') }}),
-identity_map as (select * from {{ ref('identity_map') }}),
+{% if incremental -%}
+existing_in_window as (
+
+    select
+        interaction_id,
+        campaign_id
+    from {{ this }}
+    where {{ in_run_window('_partition_date') }}
+
+),
+
+{% endif -%}
+messages as (
+
+    select * from {{ ref('stg_wecom__messages') }}
+    {%- if incremental %}
+    where
+        {{ in_run_window('_partition_date') }}
+        or msgid in (
+            select substr(interaction_id, 5) from existing_in_window
+            where interaction_id like 'msg:%'
+        )
+    {%- endif %}
+
+),
+
+campaign_sends as (
+
+    select * from {{ ref('stg_wecom__campaign_sends') }}
+    {%- if incremental %}
+    where
+        {{ in_run_window('_partition_date') }}
+        or campaign_id in (
+            select campaign_id from existing_in_window
+            where interaction_id like 'cmp:%'
+        )
+    {%- endif %}
+
+),
+
+sms_sends as (
+
+    select * from {{ ref('stg_crm__sms_sends') }}
+    {%- if incremental %}
+    where
+        {{ in_run_window('_partition_date') }}
+        or campaign_id in (
+            select campaign_id from existing_in_window
+            where interaction_id like 'sms:%'
+        )
+    {%- endif %}
+
+),
+
+mp_events as (
+
+    select * from {{ ref('stg_miniprogram__events') }}
+    {%- if incremental %}
+    where
+        {{ in_run_window('_partition_date') }}
+        or event_id in (
+            select substr(interaction_id, 5) from existing_in_window
+            where interaction_id like 'evt:%'
+        )
+    {%- endif %}
+
+),
+
+identifiers as (
+
+    {{ hashed_identifiers(ref('identity_map'), ['external_userid', 'member_id', 'openid']) }}
+
+),
 
 unioned as (
 
@@ -100,7 +172,7 @@ keyed as (
     select
         -- ids
         unioned.interaction_id,
-        identity_map.person_id,
+        identifiers.person_id,
         unioned.campaign_id,
         unioned.experiment_id,
 
@@ -116,28 +188,41 @@ keyed as (
         cast(unioned.occurred_at as date) as occurred_date,
 
         -- lineage
-        unioned._partition_date
+        unioned._partition_date,
+        -- the identifier the row is keyed by (salted), to re-key it when its person changes
+        identifiers.identifier_hash
     from unioned
-    inner join identity_map
-        on identity_map.id_type = unioned.id_type and identity_map.id_value = unioned.id_value
-    where identity_map.person_id is not null
+    inner join identifiers
+        on identifiers.id_type = unioned.id_type and identifiers.id_value = unioned.id_value
+    where identifiers.person_id is not null
+
+),
+
+{% if incremental -%}
+touched_keys as (
+
+    select interaction_id from unioned
+    where {{ in_run_window('_partition_date') }}
+    union
+    select interaction_id from existing_in_window
 
 ),
 
 final as (
 
-    select * from keyed
-    {% if is_incremental() %}
-    where
-        (_partition_date >= {{ run_window_start() }} and _partition_date < {{ run_window_end() }})
-        or interaction_id in (
-            select existing.interaction_id
-            from {{ this }} as existing
-            inner join keyed as current_keys on current_keys.interaction_id = existing.interaction_id
-            where existing.person_id <> current_keys.person_id
-        )
-    {% endif %}
+    {{ fact_touched_rows('keyed', 'touched_keys', 'interaction_id', [
+        'interaction_id', 'person_id', 'campaign_id', 'experiment_id', 'channel', 'direction',
+        'scenario', 'content_type', 'variant', 'occurred_at', 'occurred_date', '_partition_date',
+        'identifier_hash',
+    ]) }}
 
 )
+{%- else -%}
+final as (
+
+    select * from keyed
+
+)
+{%- endif %}
 
 select * from final

@@ -1,10 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key='member_id',
+        rank_column='version_rank',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('crm', 'crm__members') }}
-
-),
+{{ staging_source(source('crm', 'crm__members'), {'member_id': 'trim(member_id)'}) }},
 
 renamed as (
 
@@ -49,24 +55,5 @@ renamed as (
 
 ),
 
-latest as (
-
-    -- a member is re-delivered whenever it changes: keep the latest version
-    select
-        *,
-        row_number() over (
-            partition by member_id
-            order by updated_at desc, _partition_date desc, _row_number desc
-        ) as version_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from latest
-    where version_rank = 1
-
-)
-
-select * from final
+-- a member is re-delivered whenever it changes: keep the latest version
+{{ deduplicate_deliveries('renamed', order_by='updated_at desc, _partition_date desc, _row_number desc') }}

@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key='entry_id',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('crm', 'crm__points') }}
-
-),
+{{ staging_source(source('crm', 'crm__points'), {'entry_id': 'trim(entry_id)'}) }},
 
 renamed as (
 
@@ -21,22 +26,4 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by entry_id order by _partition_date desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _row_number desc') }}

@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key='event_id',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('miniprogram', 'miniprogram__events') }}
-
-),
+{{ staging_source(source('miniprogram', 'miniprogram__events'), {'event_id': 'trim(event_id)'}) }},
 
 renamed as (
 
@@ -37,22 +42,4 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by event_id order by _partition_date desc, _loaded_at desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _loaded_at desc, _row_number desc') }}

@@ -1,10 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key='openid',
+        rank_column='version_rank',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('miniprogram', 'miniprogram__users') }}
-
-),
+{{ staging_source(source('miniprogram', 'miniprogram__users'), {'openid': 'trim(openid)'}) }},
 
 renamed as (
 
@@ -34,23 +40,4 @@ renamed as (
 
 ),
 
-latest as (
-
-    select
-        *,
-        row_number() over (
-            partition by openid
-            order by updated_at desc, _partition_date desc, _row_number desc
-        ) as version_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from latest
-    where version_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='updated_at desc, _partition_date desc, _row_number desc') }}

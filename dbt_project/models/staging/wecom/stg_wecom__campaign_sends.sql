@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key=['campaign_id', 'external_userid'],
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('wecom', 'wecom__campaign_sends') }}
-
-),
+{{ staging_source(source('wecom', 'wecom__campaign_sends'), {'external_userid': 'trim(external_userid)'}) }},
 
 renamed as (
 
@@ -38,23 +43,4 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by campaign_id, external_userid
-            order by _partition_date desc, _loaded_at desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _loaded_at desc, _row_number desc') }}

@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key=['external_userid', 'staff_userid'],
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('wecom', 'wecom__external_contacts') }}
-
-),
+{{ staging_source(source('wecom', 'wecom__external_contacts'), {'external_userid': 'trim(external_userid)', 'staff_userid': 'trim(staff_userid)'}) }},
 
 renamed as (
 
@@ -34,24 +39,5 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    -- one relationship per contact and staff member; the latest delivery wins
-    select
-        *,
-        row_number() over (
-            partition by external_userid, staff_userid
-            order by _partition_date desc, _loaded_at desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+-- one relationship per contact and staff member; the latest delivery wins
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _loaded_at desc, _row_number desc') }}

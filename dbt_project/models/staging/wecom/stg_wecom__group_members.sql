@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key=['chat_id', 'member_userid'],
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('wecom', 'wecom__group_members') }}
-
-),
+{{ staging_source(source('wecom', 'wecom__group_members'), {'chat_id': 'trim(chat_id)', 'member_userid': 'trim(member_userid)'}) }},
 
 renamed as (
 
@@ -22,23 +27,4 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by chat_id, member_userid
-            order by _partition_date desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _row_number desc') }}

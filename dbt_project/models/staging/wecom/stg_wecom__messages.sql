@@ -1,10 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_touched_keys',
+        unique_key='msgid',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-source as (
-
-    select * from {{ source('wecom', 'wecom__messages') }}
-
-),
+{{ staging_source(source('wecom', 'wecom__messages'), {'msgid': 'trim(msgid)'}) }},
 
 renamed as (
 
@@ -36,22 +41,4 @@ renamed as (
 
 ),
 
-deduplicated as (
-
-    select
-        *,
-        row_number() over (
-            partition by msgid order by _partition_date desc, _loaded_at desc, _row_number desc
-        ) as delivery_rank
-    from renamed
-
-),
-
-final as (
-
-    select * from deduplicated
-    where delivery_rank = 1
-
-)
-
-select * from final
+{{ deduplicate_deliveries('renamed', order_by='_partition_date desc, _loaded_at desc, _row_number desc') }}
