@@ -721,6 +721,15 @@ def _build_version(
     """Write ``staging/serving.duckdb`` and ``staging/parquet/``; return row counts, the
     published columns of each table, and what was reused (fingerprints, Parquet files with the
     version that wrote each, counts of what was rewritten and linked)."""
+    clock = time.monotonic()
+    seconds: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        seconds[phase] = round(now - clock, 3)
+        clock = now
+
     plans = _plan_tables(
         build_db_path,
         tables=tables,
@@ -731,6 +740,7 @@ def _build_version(
         explicit_partitions=explicit_partitions,
         previous=previous,
     )
+    lap("fingerprint")
     (staging / PARQUET_DIR).mkdir(parents=True)
     db_path = staging / SERVING_FILE
     stats: dict[str, Any] = {
@@ -793,6 +803,7 @@ def _build_version(
                     f"publish: {target} holds {row_counts[plan.name]} rows, the "
                     f"build database {plan.rows}; not publishing"
                 )
+        lap("serving_file")
         folders = {p.name for p in plans if parquet_folders and p.partition_column}
         files, written = _write_parquet(
             con,
@@ -803,6 +814,7 @@ def _build_version(
             version=version,
             stats=stats,
         )
+        lap("parquet")
         files[f"{PUBLICATION_TABLE}.parquet"] = version
         con.execute(f"drop table if exists {SERVING_SCHEMA}.{PUBLICATION_TABLE}")
         con.execute(
@@ -842,6 +854,8 @@ def _build_version(
     for folder in sorted(folders_written, key=lambda p: -len(p.parts)):
         _fsync_path(folder)
     _fsync_path(staging / PARQUET_DIR)
+    lap("seal")
+    stats["seconds"] = seconds
     stats["bytes_written"] = db_path.stat().st_size + sum(p.stat().st_size for p in written)
     extras = {
         "fingerprint_format": FINGERPRINT_FORMAT,
