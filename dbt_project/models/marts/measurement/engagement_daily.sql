@@ -20,10 +20,13 @@
 
 {%- set sla_minutes = 120 -%}
 
+-- fct_interactions is read by each CTE below with its own filter, not through one import CTE: a
+-- CTE read five times is materialised whole (every interaction, every column) before the filters.
+{%- set interactions = ref('fct_interactions') %}
+
 with
 
 users as (select * from {{ ref('dim_users') }}),
-interactions as (select * from {{ ref('fct_interactions') }}),
 calendar as (select * from {{ ref('int_measurement__calendar') }}),
 
 days as (
@@ -58,7 +61,7 @@ inbound_person_days as (
     select distinct
         person_id,
         occurred_date
-    from interactions
+    from {{ interactions }}
     where
         direction = 'inbound'
         and person_id is not null
@@ -104,7 +107,7 @@ interacting_user_events as (
 touches as (
 
     select *
-    from interactions
+    from {{ interactions }}
     where
         direction = 'outbound'
         and {{ measurement_in_run('occurred_date', run_start, 8) }}
@@ -362,7 +365,7 @@ running_levels as (
 inbound_chats as (
 
     select *
-    from interactions
+    from {{ interactions }}
     where
         channel = 'wecom_1v1'
         and direction = 'inbound'
@@ -374,7 +377,7 @@ inbound_chats as (
 staff_replies as (
 
     select *
-    from interactions
+    from {{ interactions }}
     where
         channel = 'wecom_1v1'
         and direction = 'outbound'
@@ -386,7 +389,7 @@ staff_replies as (
 data_watermark as (
 
     select max(occurred_at) as watermark_at
-    from interactions
+    from {{ interactions }}
 
 ),
 

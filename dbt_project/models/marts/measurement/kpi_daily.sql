@@ -55,90 +55,174 @@ day_n_values as (
 
 ),
 
-cohort_retention as (
+-- per cohort day and n: the cohort and its members active on day n (one pass over the persons);
+-- each date then pools the 7 cohort days it covers, O(days x 7) instead of days x persons x 7
+cohort_day_retention as (
 
     select
-        days.date,
+        cohort_members.first_seen_date,
+        day_n_values.day_n,
         day_n_values.kpi,
         count(*) as cohort_users,
         count(activity_days.person_id) as retained_users
-    from days
+    from cohort_members
     cross join day_n_values
-    inner join cohort_members
-        on
-            cohort_members.first_seen_date <= {{ measurement_add_days('days.date', '-day_n_values.day_n') }}
-            and cohort_members.first_seen_date > {{ measurement_add_days('days.date', '-day_n_values.day_n - 7') }}
     left join activity_days
         on
             activity_days.person_id = cohort_members.person_id
             and activity_days.activity_date
             = {{ measurement_add_days('cohort_members.first_seen_date', 'day_n_values.day_n') }}
-    group by days.date, day_n_values.kpi
+    group by cohort_members.first_seen_date, day_n_values.day_n, day_n_values.kpi
 
 ),
 
--- first-time buyers whose first purchase was 30..59 days before the date (window closed)
-repurchase as (
+cohort_retention as (
 
     select
         days.date,
+        cohort_day_retention.kpi,
+        sum(cohort_day_retention.cohort_users) as cohort_users,
+        sum(cohort_day_retention.retained_users) as retained_users
+    from days
+    inner join cohort_day_retention
+        on
+            cohort_day_retention.first_seen_date
+            <= {{ measurement_add_days('days.date', '-cohort_day_retention.day_n') }}
+            and cohort_day_retention.first_seen_date
+            > {{ measurement_add_days('days.date', '-cohort_day_retention.day_n - 7') }}
+    group by days.date, cohort_day_retention.kpi
+
+),
+
+-- first-time buyers whose first purchase was 30..59 days before the date (window closed), counted
+-- per first purchase day once, then pooled over the 30 days each date covers
+first_purchase_days as (
+
+    select
+        first_purchase_date,
         count(*) as first_time_buyers,
         sum(
             case
-                when buyers.second_purchase_date <= {{ measurement_add_days('buyers.first_purchase_date', 30) }}
+                when second_purchase_date <= {{ measurement_add_days('first_purchase_date', 30) }}
                     then 1
                 else 0
             end
         ) as repurchasers
+    from buyers
+    group by first_purchase_date
+
+),
+
+repurchase as (
+
+    select
+        days.date,
+        sum(first_purchase_days.first_time_buyers) as first_time_buyers,
+        sum(first_purchase_days.repurchasers) as repurchasers
     from days
-    inner join buyers
+    inner join first_purchase_days
         on
-            buyers.first_purchase_date <= {{ measurement_add_days('days.date', -30) }}
-            and buyers.first_purchase_date > {{ measurement_add_days('days.date', -60) }}
+            first_purchase_days.first_purchase_date <= {{ measurement_add_days('days.date', -30) }}
+            and first_purchase_days.first_purchase_date > {{ measurement_add_days('days.date', -60) }}
     group by days.date
 
 ),
 
--- churn: persons active in D-59..D-30 with no activity in D-29..D
-active_windows as (
+-- churn: persons active in D-59..D-30 (base) with no activity in D-29..D (churned). Both counts
+-- are step functions of D, kept as +1 / -1 events per person and activity day (O(activity)):
+-- an activity day a puts the person in the base on the days [a + 30, a + 60) (overlapping
+-- ranges of one person merged: gaps and islands), and a person whose latest activity by D is a
+-- has churned on the days [a + 30, min(a + 60, next activity day)).
+activity_neighbours as (
 
     select
-        days.date,
-        activity_days.person_id,
-        max(
-            case
-                when activity_days.activity_date <= {{ measurement_add_days('days.date', -30) }}
-                    then 1
-                else 0
-            end
-        ) as was_active_before,
-        max(
-            case
-                when activity_days.activity_date > {{ measurement_add_days('days.date', -30) }}
-                    then 1
-                else 0
-            end
-        ) as is_active_recently
-    from days
-    inner join activity_days
-        on
-            activity_days.activity_date <= days.date
-            and activity_days.activity_date > {{ measurement_add_days('days.date', -60) }}
-    group by days.date, activity_days.person_id
+        person_id,
+        activity_date,
+        lag(activity_date) over (partition by person_id order by activity_date) as previous_date,
+        lead(activity_date) over (partition by person_id order by activity_date) as next_date
+    from activity_days
 
 ),
 
+churn_events as (
+
+    select
+        {{ measurement_add_days('activity_date', 30) }} as event_date,
+        1 as base_users_delta,
+        0 as churned_users_delta
+    from activity_neighbours
+    where previous_date is null or previous_date < {{ measurement_add_days('activity_date', -30) }}
+    union all
+    select
+        {{ measurement_add_days('activity_date', 60) }} as event_date,
+        -1 as base_users_delta,
+        0 as churned_users_delta
+    from activity_neighbours
+    where next_date is null or next_date > {{ measurement_add_days('activity_date', 30) }}
+    union all
+    select
+        {{ measurement_add_days('activity_date', 30) }} as event_date,
+        0 as base_users_delta,
+        1 as churned_users_delta
+    from activity_neighbours
+    where next_date is null or next_date > {{ measurement_add_days('activity_date', 30) }}
+    union all
+    select
+        case
+            when next_date < {{ measurement_add_days('activity_date', 60) }} then next_date
+            else {{ measurement_add_days('activity_date', 60) }}
+        end as event_date,
+        0 as base_users_delta,
+        -1 as churned_users_delta
+    from activity_neighbours
+    where next_date is null or next_date > {{ measurement_add_days('activity_date', 30) }}
+    union all
+    -- every date, so each finds its counts by equality
+    select
+        date as event_date,
+        0 as base_users_delta,
+        0 as churned_users_delta
+    from days
+
+),
+
+churn_changes as (
+
+    select
+        event_date,
+        sum(base_users_delta) as base_users_delta,
+        sum(churned_users_delta) as churned_users_delta
+    from churn_events
+    group by event_date
+
+),
+
+churn_levels as (
+
+    select
+        event_date,
+        sum(base_users_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as base_users,
+        sum(churned_users_delta) over (
+            order by event_date rows between unbounded preceding and current row
+        ) as churned_users
+    from churn_changes
+
+),
+
+-- a date without a base (no one active in D-59..D-30) has a null churn rate
 churn as (
 
     select
-        active_windows.date,
-        sum(active_windows.was_active_before) as base_users,
-        sum(case when active_windows.was_active_before = 1 and active_windows.is_active_recently = 0 then 1 else 0 end)
-            as churned_users
-    from active_windows
+        days.date,
+        churn_levels.base_users,
+        churn_levels.churned_users
+    from days
+    inner join churn_levels
+        on churn_levels.event_date = days.date
     cross join data_bounds
-    where {{ measurement_add_days('active_windows.date', -59) }} >= data_bounds.data_start_date
-    group by active_windows.date
+    where {{ measurement_add_days('days.date', -59) }} >= data_bounds.data_start_date
 
 ),
 

@@ -31,19 +31,45 @@ snapshot_days as (
 
 ),
 
+-- a buyer's lifetime measures after each purchase day, valid until the next one: running totals
+-- over the person's purchase days (O(purchases)), not a re-aggregation per snapshot day
+purchase_running_totals as (
+
+    select
+        person_id,
+        purchase_date,
+        -- the last purchase day holds until the end of the run's window (no snapshot day reaches it)
+        coalesce(
+            lead(purchase_date) over (partition by person_id order by purchase_date),
+            {{ measurement_window_end() }}
+        ) as valid_until_date,
+        row_number() over (partition by person_id order by purchase_date) as frequency,
+        sum(orders) over (
+            partition by person_id order by purchase_date rows between unbounded preceding and current row
+        ) as orders,
+        sum(amount_cny) over (
+            partition by person_id order by purchase_date rows between unbounded preceding and current row
+        ) as monetary
+    from purchase_days
+
+),
+
+-- each snapshot day takes every buyer's totals as of their latest purchase day on or before it:
+-- the range [purchase_date, valid_until_date) holds exactly one row per buyer and day
 buyer_measures as (
 
     select
         snapshot_days.as_of_date,
-        purchase_days.person_id,
-        max(purchase_days.purchase_date) as last_purchase_date,
-        count(*) as frequency,
-        cast(sum(purchase_days.orders) as {{ dbt.type_bigint() }}) as orders,
-        cast(sum(purchase_days.amount_cny) as {{ money_cny_type() }}) as monetary
+        purchase_running_totals.person_id,
+        purchase_running_totals.purchase_date as last_purchase_date,
+        purchase_running_totals.frequency,
+        cast(purchase_running_totals.orders as {{ dbt.type_bigint() }}) as orders,
+        cast(purchase_running_totals.monetary as {{ money_cny_type() }}) as monetary
     from snapshot_days
-    inner join purchase_days
-        on purchase_days.purchase_date <= snapshot_days.as_of_date
-    group by snapshot_days.as_of_date, purchase_days.person_id
+    inner join purchase_running_totals
+        on
+            purchase_running_totals.purchase_date <= snapshot_days.as_of_date
+            and purchase_running_totals.valid_until_date > snapshot_days.as_of_date
 
 ),
 
