@@ -198,7 +198,7 @@ keyed as (
 
 ),
 
-{% if incremental -%}
+{% if incremental %}
 touched_keys as (
 
     select interaction_id from unioned
@@ -208,21 +208,19 @@ touched_keys as (
 
 ),
 
+{% endif %}
 final as (
 
-    {{ fact_touched_rows('keyed', 'touched_keys', 'interaction_id', [
-        'interaction_id', 'person_id', 'campaign_id', 'experiment_id', 'channel', 'direction',
-        'scenario', 'content_type', 'variant', 'occurred_at', 'occurred_date', '_partition_date',
-        'identifier_hash',
-    ]) }}
+    {% if incremental %}
+        {{ fact_touched_rows('keyed', 'touched_keys', 'interaction_id', [
+            'interaction_id', 'person_id', 'campaign_id', 'experiment_id', 'channel', 'direction',
+            'scenario', 'content_type', 'variant', 'occurred_at', 'occurred_date', '_partition_date',
+            'identifier_hash',
+        ]) }}
+    {% else %}
+        select * from keyed
+    {% endif %}
 
 )
-{%- else -%}
-final as (
-
-    select * from keyed
-
-)
-{%- endif %}
 
 select * from final

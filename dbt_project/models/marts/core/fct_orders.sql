@@ -128,7 +128,7 @@ keyed as (
 
 ),
 
-{% if incremental -%}
+{% if incremental %}
 touched_keys as (
 
     select order_id from unioned
@@ -138,20 +138,18 @@ touched_keys as (
 
 ),
 
+{% endif %}
 final as (
 
-    {{ fact_touched_rows('keyed', 'touched_keys', 'order_id', [
-        'order_id', 'person_id', 'channel', 'coupon_used', 'is_refunded', 'amount',
-        'discount_amount', 'ordered_at', 'ordered_date', '_partition_date', 'identifier_hash',
-    ]) }}
+    {% if incremental %}
+        {{ fact_touched_rows('keyed', 'touched_keys', 'order_id', [
+            'order_id', 'person_id', 'channel', 'coupon_used', 'is_refunded', 'amount',
+            'discount_amount', 'ordered_at', 'ordered_date', '_partition_date', 'identifier_hash',
+        ]) }}
+    {% else %}
+        select * from keyed
+    {% endif %}
 
 )
-{%- else -%}
-final as (
-
-    select * from keyed
-
-)
-{%- endif %}
 
 select * from final
