@@ -50,9 +50,15 @@
   cumulative count, a trailing window, a cohort's later days), and the span is that of the new
   data, not of the whole history. A re-run of an older window starts at its min_date as before.
   Called once per model (`set run_start = ...`): the look-up runs a query.
-  built_date_column is the mart's date key (its unique_key).
+  built_date_column is the mart's date key (its unique_key). changed_person_date says from which
+  day of a changed person the mart changes: 'first_seen_date' (default: total users, cohorts,
+  distinct users count the person from the first day) or 'first_order_date' (a mart of buyers,
+  user_rfm: a merge re-keys the person's orders, which change the snapshots from the first order
+  of either person_id on; a person without orders changes nothing). On real data some person
+  changes every day, nearly always one who never ordered or ordered recently, so the buyer marts
+  then rebuild from the window instead of from the person's first day.
 -#}
-{% macro measurement_run_start(built_date_column) -%}
+{% macro measurement_run_start(built_date_column, changed_person_date='first_seen_date') -%}
     {#- the model's dependencies, for the parser (the look-ups below only run at execution) -#}
     {%- set facts = [(ref('fct_orders'), 'ordered_date'), (ref('fct_interactions'), 'occurred_date')] -%}
     {%- set users = ref('dim_users') -%}
@@ -70,7 +76,7 @@
             ) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- do changed_dates.append(measurement_changed_person_dates(users)) -%}
+    {%- do changed_dates.append(measurement_changed_person_dates(users, changed_person_date)) -%}
     {%- set query -%}
         select least(
             {{ measurement_window_start() }},
@@ -103,20 +109,43 @@
   into another, or re-anchored) at the first day it had, a person first seen on another day or
   through another channel at the earlier of the two days. Without a recorded state (a build that
   predates it) every person counts as changed, i.e. everything is rebuilt once.
+  changed_person_date 'first_order_date' takes the earlier first order day of the two states
+  instead (int_measurement__built_persons records it; a state recorded before it had that column
+  falls back to the first seen day, which is never later).
 -#}
-{% macro measurement_changed_person_dates(users) -%}
+{% macro measurement_changed_person_dates(users, changed_person_date='first_seen_date') -%}
     {%- set built = measurement_built_persons() -%}
+    {%- set date_column = changed_person_date -%}
+    {%- if built is not none and date_column == 'first_order_date' -%}
+        {%- set built_columns = adapter.get_columns_in_relation(built) | map(attribute='name') | map('lower') | list -%}
+        {%- if 'first_order_date' not in built_columns -%}
+            {%- set date_column = 'first_seen_date' -%}
+        {%- endif -%}
+    {%- endif -%}
     {%- if built is none -%}
         select min(first_seen_date) as changed_date from {{ users }}
     {%- else -%}
         select
             case
-                when built.first_seen_date is null then current_users.first_seen_date
-                when current_users.first_seen_date is null then built.first_seen_date
-                when built.first_seen_date < current_users.first_seen_date then built.first_seen_date
-                else current_users.first_seen_date
+                when built.{{ date_column }} is null then current_users.{{ date_column }}
+                when current_users.{{ date_column }} is null then built.{{ date_column }}
+                when built.{{ date_column }} < current_users.{{ date_column }} then built.{{ date_column }}
+                else current_users.{{ date_column }}
             end as changed_date
-        from {{ users }} as current_users
+        from (
+            {%- if date_column == 'first_order_date' %}
+            select
+                users.person_id,
+                users.first_seen_date,
+                users.first_channel,
+                first_orders.first_order_date
+            from {{ users }} as users
+            left join ({{ measurement_first_order_dates() }}) as first_orders
+                on first_orders.person_id = users.person_id
+            {%- else %}
+            select * from {{ users }}
+            {%- endif %}
+        ) as current_users
         full outer join {{ built }} as built
             on built.person_id = current_users.person_id
         where
@@ -126,6 +155,17 @@
             or built.first_channel <> current_users.first_channel
             or (built.first_channel is null) <> (current_users.first_channel is null)
     {%- endif -%}
+{%- endmacro %}
+
+{#- person_id, first_order_date: each person's first order day, any status (a refunded order too:
+    the earlier day is the safe one), from fct_orders. -#}
+{% macro measurement_first_order_dates() -%}
+    select
+        person_id,
+        min(ordered_date) as first_order_date
+    from {{ ref('fct_orders') }}
+    where person_id is not null
+    group by person_id
 {%- endmacro %}
 
 {#- True when the date lies in [run_start - lookback_days, max_date), run_start from measurement_run_start. -#}

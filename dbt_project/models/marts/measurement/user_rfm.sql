@@ -3,8 +3,9 @@
 -- NTILE over the day's buyers. A snapshot for every day of the loaded range (a day without any
 -- order still scores the buyers so far). Incremental by as_of_date: a run rebuilds the snapshots
 -- of the days in [min_date, max_date), any day after the latest snapshot, and every day from the
--- first day of a late order loaded in the window or of a buyer whose identity changed (a merge
--- re-keys the buyer's orders) (measurement_run_start).
+-- first day of a late order loaded in the window or the first order day of a person whose
+-- identity changed (a merge re-keys the buyer's orders; a non-buyer's merge changes no snapshot)
+-- (measurement_run_start).
 {{
     config(
         materialized='incremental',
@@ -14,7 +15,7 @@
     )
 }}
 
-{%- set run_start = measurement_run_start('as_of_date') -%}
+{%- set run_start = measurement_run_start('as_of_date', 'first_order_date') -%}
 
 with
 
