@@ -1,72 +1,22 @@
 -- One row per order, CRM (store, online mall) and mini-program, keyed to the person.
--- Incremental by load day: a run merges the orders loaded in its window, plus orders whose
--- person changed because identity resolution merged, split or re-anchored persons.
+-- Incremental by load day: a run merges the orders loaded in [min_date, max_date), plus orders
+-- whose person changed because identity resolution merged two persons.
 -- Money is DECIMAL(18,2), exact cents: staging gives CRM yuan as a decimal but mini-program fen / 100
 -- as a double, and sums or rankings over doubles depend on the order rows are added in.
 {{
     config(
         materialized='incremental',
         unique_key='order_id',
-        incremental_strategy='replace_touched_keys',
-        presence_column='channel',
+        incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
     )
 }}
--- Incremental (macros/staging/incremental_facts.sql). A re-loaded past day (rows landed after
--- the window) can change an order through a delivery that is not its latest (was_paid): then
--- every order is recomputed.
-{%- set incremental = fact_is_incremental() %}
-{%- set rows_after_window -%}
-    ({{ rows_after_run_window(ref('stg_crm__orders')) }}
-    or {{ rows_after_run_window(ref('stg_miniprogram__orders')) }})
-{%- endset %}
 
 with
 
-{% if incremental -%}
-existing_in_window as (
-
-    select order_id from {{ this }}
-    where {{ in_run_window('_partition_date') }} or {{ rows_after_window }}
-
-),
-
-{% endif -%}
-crm_orders as (
-
-    select * from {{ ref('stg_crm__orders') }}
-    {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or {{ rows_after_window }}
-        or order_id in (
-            select substr(order_id, 5) from existing_in_window
-            where order_id like 'crm:%'
-        )
-    {%- endif %}
-
-),
-
-mp_orders as (
-
-    select * from {{ ref('stg_miniprogram__orders') }}
-    {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or {{ rows_after_window }}
-        or order_id in (
-            select substr(order_id, 4) from existing_in_window
-            where order_id like 'mp:%'
-        )
-    {%- endif %}
-
-),
-
-identifiers as (
-
-    {{ hashed_identifiers(ref('identity_map'), ['member_id', 'openid']) }}
-
-),
+crm_orders as (select * from {{ ref('stg_crm__orders') }}),
+mp_orders as (select * from {{ ref('stg_miniprogram__orders') }}),
+identity_map as (select * from {{ ref('identity_map') }}),
 
 unioned as (
 
@@ -103,7 +53,7 @@ keyed as (
     select
         -- ids
         unioned.order_id,
-        identifiers.person_id,
+        identity_map.person_id,
 
         -- dimensions
         unioned.channel,
@@ -119,35 +69,25 @@ keyed as (
         cast(unioned.ordered_at as date) as ordered_date,
 
         -- lineage
-        unioned._partition_date,
-        -- the identifier the row is keyed by (salted), to re-key it when its person changes
-        identifiers.identifier_hash
+        unioned._partition_date
     from unioned
-    left join identifiers
-        on identifiers.id_type = unioned.id_type and identifiers.id_value = unioned.id_value
+    left join identity_map
+        on identity_map.id_type = unioned.id_type and identity_map.id_value = unioned.id_value
 
 ),
 
-{% if incremental %}
-touched_keys as (
-
-    select order_id from unioned
-    where {{ in_run_window('_partition_date') }} or {{ rows_after_window }}
-    union
-    select order_id from existing_in_window
-
-),
-
-{% endif %}
 final as (
 
-    {% if incremental %}
-        {{ fact_touched_rows('keyed', 'touched_keys', 'order_id', [
-            'order_id', 'person_id', 'channel', 'coupon_used', 'is_refunded', 'amount',
-            'discount_amount', 'ordered_at', 'ordered_date', '_partition_date', 'identifier_hash',
-        ]) }}
-    {% else %}
-        select * from keyed
+    select * from keyed
+    {% if is_incremental() %}
+    where
+        (_partition_date >= {{ run_window_start() }} and _partition_date < {{ run_window_end() }})
+        or order_id in (
+            select existing.order_id
+            from {{ this }} as existing
+            inner join keyed as current_keys on current_keys.order_id = existing.order_id
+            where existing.person_id <> current_keys.person_id
+        )
     {% endif %}
 
 )
