@@ -152,14 +152,15 @@ def dbt_nodes(target_root: Path, since: float, top: int = 12) -> list[dict]:
             continue
         results = json.loads(path.read_text(encoding="utf-8"))
         nodes = results.get("results", [])
-        kind = lambda n: n["unique_id"].split(".")[0]  # noqa: E731
+        models = [n for n in nodes if n["unique_id"].startswith("model.")]
+        tests = [n for n in nodes if n["unique_id"].startswith("test.")]
         out.append(
             {
                 "invocation": path.parent.name,
                 "elapsed_s": round(results.get("elapsed_time", 0.0), 2),
                 "nodes": len(nodes),
-                "models_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "model"), 2),
-                "tests_s": round(sum(n["execution_time"] for n in nodes if kind(n) == "test"), 2),
+                "models_s": round(sum(n["execution_time"] for n in models), 2),
+                "tests_s": round(sum(n["execution_time"] for n in tests), 2),
                 "slowest": [
                     {"node": n["unique_id"].split(".")[2], "s": round(n["execution_time"], 2)}
                     for n in sorted(nodes, key=lambda n: -n["execution_time"])[:top]
@@ -173,6 +174,7 @@ def profile(start: dt.date, end: dt.date) -> dict:
     import dagster as dg
 
     from orchestration.cli import ensure_dagster_home, run_platform
+    from orchestration.defs.dbt import dbt_target_root
     from orchestration.lib.settings import Settings
 
     settings = Settings.from_env()
@@ -208,15 +210,8 @@ def profile(start: dt.date, end: dt.date) -> dict:
             {"step": key, "stage": stage_of(key), "wall_s": round(b - a, 2)}
             for _, key, a, b in sorted(windows, key=lambda w: w[2])
         ],
-        "dbt": dbt_nodes(_dbt_target_root(), began),
+        "dbt": dbt_nodes(dbt_target_root(), began),
     }
-
-
-def _dbt_target_root() -> Path:
-    from orchestration.defs.dbt import DBT_PROJECT
-
-    root = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    return root if root.is_absolute() else Path(DBT_PROJECT.project_dir) / root
 
 
 def main(argv: list[str] | None = None) -> int:

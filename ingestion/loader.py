@@ -360,6 +360,8 @@ def _load_batch(con, entity, parsed, suppressed, loaded_at, columns):
             for label, day, r in parse_rejects
             if not suppressed.text_matches(r.raw_record)
         ]
+    # a parse reject belongs to the file it came from; a validation reject names its file
+    located = parse_rejects + [(r.source_file, day_of_file[r.source_file], r) for r in rejects]
     reject_rows = [
         {
             "source": entity.source,
@@ -372,19 +374,6 @@ def _load_batch(con, entity, parsed, suppressed, loaded_at, columns):
             "_loaded_at": loaded_at,
             "_partition_date": day_of_file.get(r.source_file or label, day),
         }
-        for label, day, r in parse_rejects
-    ] + [
-        {
-            "source": entity.source,
-            "entity": entity.name,
-            "source_file": r.source_file,
-            "row_number": r.row_number,
-            "rule": r.rule,
-            "message": r.message,
-            "raw_record": r.raw_record,
-            "_loaded_at": loaded_at,
-            "_partition_date": day_of_file[r.source_file],
-        }
-        for r in rejects
+        for label, day, r in located
     ]
     return loaded, reject_rows, per_file

@@ -123,6 +123,13 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
     return _dbt
 
 
+def dbt_target_root() -> Path:
+    """The project's target folder: DBT_TARGET_PATH (relative to the project), default target.
+    dagster-dbt puts each invocation's folder under it."""
+    target_root = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return target_root if target_root.is_absolute() else Path(DBT_PROJECT.project_dir) / target_root
+
+
 def keep_partial_parse(invocation_target: Path) -> Path | None:
     """Make this invocation's parse state the one the next invocation starts from.
 
@@ -136,9 +143,7 @@ def keep_partial_parse(invocation_target: Path) -> Path | None:
     source = invocation_target / "partial_parse.msgpack"
     if not source.exists():
         return None
-    target_root = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    if not target_root.is_absolute():
-        target_root = Path(DBT_PROJECT.project_dir) / target_root
+    target_root = dbt_target_root()
     target_root.mkdir(parents=True, exist_ok=True)
     destination = target_root / "partial_parse.msgpack"
     staged = destination.with_suffix(f".{os.getpid()}.tmp")
