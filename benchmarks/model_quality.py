@@ -22,8 +22,8 @@ import pandas as pd
 from ml.churn import churn_labels, oracle_auc
 from ml.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary
 from ml.segmentation import adjusted_rand
-from orchestration.lib.model_registry import ModelRegistry
-from orchestration.lib.warehouse_io import read_facts
+from warehouse.features import read_facts
+from warehouse.model_registry import ModelRegistry
 
 
 def person_truth(con, truth_ids: pd.DataFrame) -> pd.Series:

@@ -133,8 +133,8 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
     from orchestration.definitions import build_definitions
     from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME, split_at_models
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
-    from orchestration.lib.model_registry import ModelRegistry
     from orchestration.lib.partitions import monthly_partitions
+    from warehouse.model_registry import ModelRegistry
 
     defs = build_definitions(settings)
     daily_job = defs.resolve_job_def(DAILY_JOB_NAME)
@@ -332,7 +332,7 @@ def run_summary(results, settings) -> list[str]:
 
 def cmd_models(args) -> int:
     from orchestration.defs.models import CHURN, SEGMENTATION
-    from orchestration.lib.model_registry import ModelRegistry
+    from warehouse.model_registry import ModelRegistry
 
     known = (SEGMENTATION, CHURN)
     if args.name and args.name not in known:

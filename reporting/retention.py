@@ -7,6 +7,7 @@ A point that pools very few persons is noise, not a finding: a 1-person channel 
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 # Below 20 persons one person moves a point by more than 5 percentage points, more than the gaps
@@ -60,3 +61,20 @@ def left_out_lines(
         sizes = _persons(int(part["cohort_size"].min()), int(part["cohort_size"].max()))
         lines.append(f"- `{channel}`: {which} ({sizes})")
     return lines
+
+
+def read_retention_curve(
+    con: duckdb.DuckDBPyConnection, min_cohort_size: int = MIN_COHORT_SIZE
+) -> pd.DataFrame:
+    """Return on day N by first channel (day_n, cohort_channel, retention, cohort_size), pooled
+    from marts.retention_cohorts over every cohort old enough for day N: retained persons over
+    cohort persons, i.e. the cohorts' rates weighted by their size; cohort_size is the persons
+    pooled. Points pooling fewer than ``min_cohort_size`` persons are left out
+    (``reporting.retention.MIN_COHORT_SIZE`` says why; 0 keeps every point). Used by the
+    retention-curve check and the report."""
+    curve = con.execute(
+        "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention, "
+        "cast(sum(cohort_size) as bigint) as cohort_size "
+        "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
+    ).df()
+    return split_retention_curve(curve, min_cohort_size)[0]

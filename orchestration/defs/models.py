@@ -12,16 +12,12 @@ from threadpoolctl import threadpool_limits
 # them: loading the definitions (the UI, every `siyu` command, each run) never pays for them.
 from ml.features import FEATURE_NAMES
 from ml.minimums import MIN_REPEAT_BUYERS
-from orchestration.lib.model_registry import ModelRegistry, hash_frame
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
-from orchestration.lib.warehouse_io import (
-    data_end,
-    first_seen_at,
-    read_features_at,
-    read_person_features,
-    replace_table,
-)
+from warehouse.bounds import data_end, first_seen_at
+from warehouse.features import read_features_at, read_person_features
+from warehouse.model_registry import ModelRegistry, hash_frame
+from warehouse.tables import replace_table
 
 SEGMENTATION = "segmentation"
 CHURN = "churn"

@@ -8,8 +8,8 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.lib.resources import WarehouseResource
-from orchestration.lib.warehouse_io import retention_curve as retention_curve_frame
 from reporting.retention import MIN_COHORT_SIZE, left_out_lines, split_retention_curve
+from reporting.retention import read_retention_curve as retention_curve_frame
 
 ENGAGEMENT_KEY = dg.AssetKey(["marts", "engagement_daily"])
 KPI_KEY = dg.AssetKey(["marts", "kpi_daily"])

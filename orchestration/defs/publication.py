@@ -8,8 +8,8 @@ import pandas as pd
 
 from data_quality.runner import list_suites, validate_duckdb
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
-from orchestration.lib.warehouse_io import data_end
 from publishing import publish, record_blocked
+from warehouse.bounds import data_end
 
 RESULTS_TABLE = "audit.validation_results"
 PUBLICATION_KEY = dg.AssetKey(["serving", "publication"])
@@ -251,7 +251,7 @@ def _failure_reason(result) -> str:
 
 def _promoted_models(siyu: SiyuSettingsResource) -> list[str]:
     from orchestration.defs.models import CHURN, SEGMENTATION
-    from orchestration.lib.model_registry import ModelRegistry
+    from warehouse.model_registry import ModelRegistry
 
     registry = ModelRegistry(Path(siyu.models_dir))
     return [name for name in (SEGMENTATION, CHURN) if registry.promoted_version(name)]

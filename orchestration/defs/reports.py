@@ -8,7 +8,7 @@ import pandas as pd
 
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
-from orchestration.lib.warehouse_io import retention_curve
+from reporting.retention import read_retention_curve as retention_curve
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,13 +15,12 @@ from orchestration.lib.settings import (
     parse_roles,
     parse_sources,
 )
-from privacy.files import make_private
+from warehouse.connection import connect
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The build database. Connections are short-lived: dbt runs in a subprocess and DuckDB
-    allows one writing process, so no asset keeps a connection open across steps. With a memory
-    limit (SIYU_DUCKDB_MEMORY_LIMIT) big joins spill to `temp_directory` instead of failing."""
+    """The build database (warehouse.connection.connect). With a memory limit
+    (SIYU_DUCKDB_MEMORY_LIMIT) big joins spill to `temp_directory` instead of failing."""
 
     path: str
     memory_limit: str = ""
@@ -30,24 +28,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only, config=duckdb_config(self))
-        if not read_only:
-            make_private(self.path)  # raw phones, names, openids: owner-only (0600)
-        try:
+        with connect(
+            self.path,
+            read_only=read_only,
+            memory_limit=self.memory_limit,
+            temp_directory=self.temp_directory,
+        ) as con:
             yield con
-        finally:
-            con.close()
-
-
-def duckdb_config(resource: WarehouseResource) -> dict[str, str]:
-    config = {}
-    if resource.memory_limit:
-        config["memory_limit"] = resource.memory_limit
-        if resource.temp_directory:
-            Path(resource.temp_directory).mkdir(parents=True, exist_ok=True)
-            config["temp_directory"] = resource.temp_directory
-    return config
 
 
 class SiyuSettingsResource(dg.ConfigurableResource):

@@ -23,8 +23,9 @@ import pytest
 
 from ml.churn import LABEL, churn_labels, monthly_snapshots
 from ml.features import FEATURE_NAMES, build_features
-from orchestration.lib.warehouse_io import data_end, read_facts, read_person_features
 from tests.ml.siyu_synthetic import make_world
+from warehouse.bounds import data_end
+from warehouse.features import read_facts, read_person_features
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"

@@ -153,7 +153,7 @@ def test_interaction_raises_retention_as_planted(demo):
 
 
 def test_models_are_versioned_and_scores_name_their_version(demo):
-    from orchestration.lib.model_registry import ModelRegistry
+    from warehouse.model_registry import ModelRegistry
 
     registry = ModelRegistry(demo.models_dir)
     churn = registry.promoted_version("churn")

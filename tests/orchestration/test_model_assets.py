@@ -34,13 +34,13 @@ from orchestration.defs.models import (
     build_scoring_assets,
     build_training_assets,
 )
-from orchestration.lib.model_registry import ModelRegistry
 from orchestration.lib.partitions import monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import REPO_ROOT
-from orchestration.lib.warehouse_io import PERSON_FEATURES_TABLE
 from tests.conftest import make_settings
 from tests.ml.siyu_synthetic import World, make_world
+from warehouse.features import PERSON_FEATURES_TABLE
+from warehouse.model_registry import ModelRegistry
 
 START = "2025-01-01"
 
@@ -439,7 +439,7 @@ def test_training_and_scoring_read_the_rows_build_features_made_from_the_facts(s
 
     from ml.churn import ChurnModel, split_for_training
     from ml.features import FEATURE_NAMES, build_features
-    from orchestration.lib.warehouse_io import read_facts
+    from warehouse.features import read_facts
 
     world = make_world(60, start=START, days=160, seed=5)
     write_marts(settings.warehouse_path, world)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from orchestration.lib.model_registry import ModelRegistry, hash_frame
+from warehouse.model_registry import ModelRegistry, hash_frame
 
 AT = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pandas as pd
 
 from orchestration.defs.reports import daily_report
 from orchestration.lib.resources import SiyuSettingsResource
-from orchestration.lib.warehouse_io import retention_curve
 from reporting.retention import MIN_COHORT_SIZE
+from reporting.retention import read_retention_curve as retention_curve
 from tests.conftest import make_settings
 
 DAY = dt.date(2026, 5, 1)

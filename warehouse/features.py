@@ -1,4 +1,5 @@
-"""Reading facts out of and writing model outputs into the build database (DuckDB)."""
+"""Reading the models' inputs out of the build database: the point-in-time features per snapshot
+and person (a dbt model), and the facts themselves for the parity tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import duckdb
 import pandas as pd
 
 from ml.features import FEATURE_NAMES, cutoff_timestamp
-from reporting.retention import MIN_COHORT_SIZE, split_retention_curve
 
 ORDER_COLUMNS = [
     "order_id",
@@ -115,54 +115,3 @@ def read_features_at(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.
     indexed by ``person_id`` (sorted), float columns :data:`ml.features.FEATURE_NAMES`."""
     frame = read_person_features(con, [as_of])
     return frame.reset_index("snapshot_date", drop=True).loc[:, FEATURE_NAMES]
-
-
-def first_seen_at(con: duckdb.DuckDBPyConnection) -> pd.Timestamp | None:
-    """The earliest first_seen_at in marts.dim_users (None without persons)."""
-    ((first,),) = con.execute("select min(first_seen_at) from marts.dim_users").fetchall()
-    return pd.Timestamp(first) if first is not None else None
-
-
-def replace_table(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
-) -> int:
-    """Replace `schema.table` with `frame` in one transaction."""
-    con.execute(f"create schema if not exists {schema}")
-    con.register("_frame", frame)
-    try:
-        con.execute("begin transaction")
-        con.execute(f"create or replace table {schema}.{table} as select * from _frame")
-        con.execute("commit")
-    finally:
-        con.unregister("_frame")
-    return len(frame)
-
-
-def data_end(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
-    """The exclusive end of the loaded activity: the day after the last order or interaction
-    (for a brand with neither yet, the day after the last person was first seen)."""
-    last = con.execute(
-        "select coalesce(greatest((select max(ordered_date) from marts.fct_orders), "
-        "(select max(occurred_date) from marts.fct_interactions)), "
-        "(select max(first_seen_at)::date from marts.dim_users))"
-    ).fetchone()[0]
-    if last is None:
-        raise ValueError("nothing is loaded: no order, interaction or person in the marts")
-    return pd.Timestamp(last) + pd.Timedelta(days=1)
-
-
-def retention_curve(
-    con: duckdb.DuckDBPyConnection, min_cohort_size: int = MIN_COHORT_SIZE
-) -> pd.DataFrame:
-    """Return on day N by first channel (day_n, cohort_channel, retention, cohort_size), pooled
-    from marts.retention_cohorts over every cohort old enough for day N: retained persons over
-    cohort persons, i.e. the cohorts' rates weighted by their size; cohort_size is the persons
-    pooled. Points pooling fewer than ``min_cohort_size`` persons are left out
-    (``reporting.retention.MIN_COHORT_SIZE`` says why; 0 keeps every point). Used by the
-    retention-curve check and the report."""
-    curve = con.execute(
-        "select day_n, cohort_channel, sum(retained_users) * 1.0 / sum(cohort_size) as retention, "
-        "cast(sum(cohort_size) as bigint) as cohort_size "
-        "from marts.retention_cohorts where day_n > 0 group by 1, 2 order by 1, 2"
-    ).df()
-    return split_retention_curve(curve, min_cohort_size)[0]
