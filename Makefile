@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # side by side, and a file's session fixtures are built once per worker
 TEST_WORKERS ?= 2
 
-.PHONY: setup run test ui generate lint clean
+.PHONY: setup run test ui docs generate lint clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
@@ -41,9 +41,28 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
+# workspace.yaml loads orchestration.definitions; DAGSTER_HOME is the one `siyu run` records its
+# runs in (<data>/dagster_home), so the UI shows them and its daemon runs the schedules and the
+# run-failure alert sensor against the same instance
 ui: setup
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+# dbt's documentation site (lineage, every model and column) into <data>/dbt_docs; the catalog
+# (column types, row counts) is read from the build database when `make run` has built it
+# (without it, an in-memory database: `make docs` never leaves an empty build database behind)
+DBT_DOCS_DIR := $(SIYU_DATA_DIR)/dbt_docs
+DOCS_WAREHOUSE := $(or $(SIYU_WAREHOUSE_PATH),$(SIYU_DATA_DIR)/warehouse.duckdb)
+docs: setup
+	@mkdir -p $(DBT_DOCS_DIR)
+	@cd dbt_project && if [ -f "$(DOCS_WAREHOUSE)" ]; then \
+	  ../$(BIN)/dbt docs generate --quiet --static --project-dir . --profiles-dir . --target-path $(DBT_DOCS_DIR); \
+	else \
+	  echo "docs: no build database yet ($(DOCS_WAREHOUSE)): no column types; make run, then make docs again"; \
+	  SIYU_WAREHOUSE_PATH=:memory: ../$(BIN)/dbt docs generate --quiet --static --empty-catalog --project-dir . --profiles-dir . --target-path $(DBT_DOCS_DIR); \
+	fi
+	@echo "dbt docs: open $(DBT_DOCS_DIR)/static_index.html in a browser, or serve them with"
+	@echo "  (cd dbt_project && ../$(BIN)/dbt docs serve --project-dir . --profiles-dir . --target-path $(DBT_DOCS_DIR) --host 127.0.0.1 --port 8080)"
 
 lint: setup
 	$(BIN)/ruff check .
