@@ -9,10 +9,10 @@
   (strategy replace_touched_keys); every other key keeps its row. A first build (or
   --full-refresh) is the whole query, as a view would compute it.
 
-  A model, top to bottom:
+  Materialisation, strategy and on_schema_change are set for the staging folder in
+  dbt_project.yml; each model's yml sets its unique_key (rank_column, recompute_all_after_window
+  where they apply). A model, top to bottom:
 
-    {{ config(materialized='incremental', incremental_strategy='replace_touched_keys',
-              unique_key='order_id', on_schema_change='fail') }}
     with
     {{ staging_source(source('crm', 'crm__orders'), {'order_id': 'trim(order_id)'}) }},
     renamed as (select ... from source),
@@ -27,10 +27,11 @@
     prefilter_keys: staged key column -> the raw expression it comes from, unmasked (a key made
     of masked free text, campaign_id, is left out: its unmasked companion, the member, narrows
     the rows, and deduplicate_deliveries keeps the touched full keys).
-    recompute_all_after_window: a re-loaded past day can change a key through a row that lost
-    the deduplication (an order's `was_paid` looks at every delivery): when rows landed after the
-    window, every key is recomputed. -#}
-{% macro staging_source(source_relation, prefilter_keys, recompute_all_after_window=false) -%}
+    recompute_all_after_window (model config, default false): a re-loaded past day can change a
+    key through a row that lost the deduplication (an order's `was_paid` looks at every delivery):
+    when rows landed after the window, every key is recomputed. -#}
+{% macro staging_source(source_relation, prefilter_keys) -%}
+    {%- set recompute_all_after_window = config.get('recompute_all_after_window', false) -%}
     {%- if is_incremental() %}
 touched_prefilter_keys as (
 
@@ -79,7 +80,7 @@ source as (
     (config; rank_column, default delivery_rank, names the rank); extra_columns: window expressions over every delivery of the
     key (e.g. `order_was_paid() as was_paid`); final_columns / kept_if: the columns and the extra
     condition of the kept row (default all columns, every first-ranked row);
-    recompute_all_after_window: as in staging_source (every key is touched).
+    recompute_all_after_window: the model config, as in staging_source (every key is touched).
     Emits the CTEs `deduplicated` and `final` and the model's closing select. In an incremental run
     that select returns the touched keys: each with its row, or with nulls (rank_column null) when
     no row of it is left, so the strategy deletes it. -#}
@@ -88,9 +89,9 @@ source as (
     order_by,
     extra_columns=[],
     final_columns=['*'],
-    kept_if=none,
-    recompute_all_after_window=false
+    kept_if=none
 ) -%}
+{%- set recompute_all_after_window = config.get('recompute_all_after_window', false) -%}
 {%- set unique_key = config.get('unique_key') -%}
 {%- set unique_key = [unique_key] if unique_key is string else unique_key -%}
 {%- set rank_column = config.get('rank_column', 'delivery_rank') -%}

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='feedback_id',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('crm', 'crm__feedback'), {'feedback_id': 'trim(feedback_id)'}) }},

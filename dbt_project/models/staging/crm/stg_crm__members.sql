@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='member_id',
-        rank_column='version_rank',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('crm', 'crm__members'), {'member_id': 'trim(member_id)'}) }},

@@ -1,19 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='order_id',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
-{{ staging_source(
-    source('crm', 'crm__orders'),
-    {'order_id': 'trim(order_id)'},
-    recompute_all_after_window=true
-) }},
+{{ staging_source(source('crm', 'crm__orders'), {'order_id': 'trim(order_id)'}) }},
 
 renamed as (
 
@@ -54,25 +41,4 @@ renamed as (
 -- The order-status rule (macros/orders.sql): a cancelled or pending order never paid is no
 -- order. A null status (a raw row loaded before the status rule) stays for the tests to fail.
 -- was_paid: some delivery of the order said it was paid (refunded orders were paid)
-{{ deduplicate_deliveries(
-    'renamed',
-    order_by='_partition_date desc, _loaded_at desc, _row_number desc',
-    extra_columns=[order_was_paid() ~ ' as was_paid'],
-    final_columns=[
-        "order_id",
-        "member_id",
-        "store_name",
-        "is_coupon_used",
-        "order_status",
-        "order_status <> 'completed' as is_refunded",
-        "amount_cny",
-        "discount_cny",
-        "ordered_at",
-        "_partition_date",
-        "_loaded_at",
-        "_row_number",
-        "delivery_rank"
-    ],
-    kept_if=order_is_kept(),
-    recompute_all_after_window=true
-) }}
+{{ deduplicate_orders('renamed', source_columns=['member_id', 'store_name']) }}

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='entry_id',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('crm', 'crm__points'), {'entry_id': 'trim(entry_id)'}) }},

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key=['campaign_id', 'member_id'],
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('crm', 'crm__sms_sends'), {'member_id': 'trim(member_id)'}) }},

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='event_id',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('miniprogram', 'miniprogram__events'), {'event_id': 'trim(event_id)'}) }},

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='openid',
-        rank_column='version_rank',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('miniprogram', 'miniprogram__users'), {'openid': 'trim(openid)'}) }},

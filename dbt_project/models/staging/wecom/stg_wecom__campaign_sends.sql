@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key=['campaign_id', 'external_userid'],
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('wecom', 'wecom__campaign_sends'), {'external_userid': 'trim(external_userid)'}) }},

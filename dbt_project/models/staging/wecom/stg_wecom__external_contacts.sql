@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key=['external_userid', 'staff_userid'],
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('wecom', 'wecom__external_contacts'), {'external_userid': 'trim(external_userid)', 'staff_userid': 'trim(staff_userid)'}) }},

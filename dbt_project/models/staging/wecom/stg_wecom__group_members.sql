@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key=['chat_id', 'member_userid'],
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('wecom', 'wecom__group_members'), {'chat_id': 'trim(chat_id)', 'member_userid': 'trim(member_userid)'}) }},

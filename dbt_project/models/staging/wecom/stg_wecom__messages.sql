@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_touched_keys',
-        unique_key='msgid',
-        on_schema_change='fail',
-    )
-}}
-
 with
 
 {{ staging_source(source('wecom', 'wecom__messages'), {'msgid': 'trim(msgid)'}) }},
