@@ -13,7 +13,7 @@ users as (select * from {{ ref('dim_users') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
 calendar as (select * from {{ ref('int_measurement__calendar') }}),
 ltv_coefficients as (select * from {{ ref('ltv_coefficients') }}),
-clv as (select * from {{ source('ml', 'user_clv') }}),
+clv as (select * from {{ ref('stg_ml__user_clv') }}),
 
 data_bounds as (
 

@@ -2,12 +2,12 @@
 
 with
 
-forecast as (select * from {{ source('ml', 'registration_forecast') }}),
+forecast as (select * from {{ ref('stg_ml__registration_forecast') }}),
 
 final as (
 
     select
-        cast(date as date) as date,
+        forecast_date as date,
         channel,
         forecast,
         lower_80,

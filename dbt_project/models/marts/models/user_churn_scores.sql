@@ -2,7 +2,7 @@
 
 with
 
-scores as (select * from {{ source('ml', 'user_churn_scores') }}),
+scores as (select * from {{ ref('stg_ml__user_churn_scores') }}),
 
 final as (
 

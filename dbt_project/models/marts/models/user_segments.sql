@@ -2,7 +2,7 @@
 
 with
 
-segments as (select * from {{ source('ml', 'user_segments') }}),
+segments as (select * from {{ ref('stg_ml__user_segments') }}),
 
 final as (
 
