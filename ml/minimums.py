@@ -6,3 +6,7 @@ without the models' libraries (the Dagster definitions name them in asset descri
 #: (a or b near 0) rather than being estimated; from about ten the fitted parameters settle
 #: (simulated customers).
 MIN_REPEAT_BUYERS = 10
+
+#: Days of registrations a channel needs before it is forecast (ml/workflows/forecast.py): two
+#: weeks, so each weekday is seen twice for the day-of-week pattern.
+MIN_FORECAST_HISTORY_DAYS = 14

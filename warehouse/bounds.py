@@ -24,3 +24,15 @@ def first_seen_at(con: duckdb.DuckDBPyConnection) -> pd.Timestamp | None:
     """The earliest first_seen_at in marts.dim_users (None without persons)."""
     ((first,),) = con.execute("select min(first_seen_at) from marts.dim_users").fetchall()
     return pd.Timestamp(first) if first is not None else None
+
+
+def scoring_cutoff(
+    con: duckdb.DuckDBPyConnection, requested_end: pd.Timestamp | None = None
+) -> pd.Timestamp:
+    """The exclusive cutoff a model step reads up to: ``requested_end`` (the day after the last
+    day a run covers), never past the loaded data (:func:`data_end`); without a request, the end
+    of the loaded data. Raises ValueError when nothing is loaded (:func:`data_end`)."""
+    loaded_end = data_end(con)
+    if requested_end is None or pd.isna(requested_end):
+        return loaded_end
+    return min(pd.Timestamp(requested_end), loaded_end)

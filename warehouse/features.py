@@ -1,5 +1,6 @@
 """Reading the models' inputs out of the build database: the point-in-time features per snapshot
-and person (a dbt model), and the facts themselves for the parity tests and benchmarks."""
+and person (a dbt model), the orders CLV fits on and the registrations the forecast counts, and
+the facts themselves for the parity tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -115,3 +116,26 @@ def read_features_at(con: duckdb.DuckDBPyConnection, as_of: pd.Timestamp) -> pd.
     indexed by ``person_id`` (sorted), float columns :data:`ml.features.FEATURE_NAMES`."""
     frame = read_person_features(con, [as_of])
     return frame.reset_index("snapshot_date", drop=True).loc[:, FEATURE_NAMES]
+
+
+def read_clv_orders(con: duckdb.DuckDBPyConnection, before: pd.Timestamp) -> pd.DataFrame:
+    """The non-refunded orders strictly before ``before``, as :func:`ml.clv.score_buyers` reads
+    transactions: customer_id (the person_id), ordered_at, amount (float, CNY)."""
+    orders = con.execute(
+        "select person_id as customer_id, ordered_at, amount from marts.fct_orders "
+        "where not is_refunded and ordered_at < ?",
+        [before.to_pydatetime()],
+    ).df()
+    orders["amount"] = orders["amount"].astype(float)
+    return orders
+
+
+def read_registrations(con: duckdb.DuckDBPyConnection, before: pd.Timestamp) -> pd.DataFrame:
+    """The persons first seen strictly before ``before``, as :func:`ml.forecast.daily_registrations`
+    reads registrations: person_id, registered_at (a registration is a person's first
+    appearance, marts.dim_users.first_seen_at), first_channel (the channel they came through)."""
+    return con.execute(
+        "select person_id, first_seen_at as registered_at, first_channel "
+        "from marts.dim_users where first_seen_at < ?",
+        [before.to_pydatetime()],
+    ).df()
