@@ -42,6 +42,7 @@ class Builder:
             "birth_day": birth.day if birth else None,
             "has_crm": crm, "has_wecom": wecom, "has_miniprogram": miniprogram,
             "consent_marketing": consent and unsubscribed_at is None,
+            "is_contactable": consent and unsubscribed_at is None,
             "unsubscribed_at": unsubscribed_at,
             "first_seen_at": days_before(first_seen_days, 9),
             "registered_at": days_before(registered_days if registered_days is not None

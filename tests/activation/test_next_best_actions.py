@@ -26,8 +26,10 @@ MAX_COMMUNITY_SHARE = 0.4
 def run_dbt(db: Path, target: Path) -> None:
     env = {**os.environ, "DBT_TARGET_PATH": str(target), "SIYU_WAREHOUSE_PATH": str(db),
            "SIYU_DBT_THREADS": "4"}
-    cmd = [str(DBT), "build", "--profiles-dir", ".", "--select", "marts.activation",
-           "interaction_response_matrix"]
+    # the mart, its rule models (models/intermediate/activation/), the data bounds they plan from
+    # and the seeds they read, over the fixture's hand-made marts
+    cmd = [str(DBT), "build", "--profiles-dir", ".", "--select", "int_data_bounds",
+           "intermediate.activation", "marts.activation", "interaction_response_matrix", "personas"]
     proc = subprocess.run(cmd, cwd=DBT_PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 

@@ -5,25 +5,7 @@
 
 with
 
-orders as (select * from {{ ref('fct_orders') }}),
-interactions as (select * from {{ ref('fct_interactions') }}),
-
-observed_dates as (
-
-    select ordered_date as date_day from orders
-    union
-    select occurred_date as date_day from interactions
-
-),
-
-data_bounds as (
-
-    select
-        min(date_day) as first_date,
-        max(date_day) as last_date
-    from observed_dates
-
-),
+data_bounds as (select * from {{ ref('int_data_bounds') }}),
 
 -- 0 .. 99,999 (273 years of days) from five decimal digits: portable, no generate_series
 digits as (
@@ -48,10 +30,10 @@ day_offsets as (
 
 final as (
 
-    select {{ measurement_add_days('data_bounds.first_date', 'day_offsets.day_offset') }} as date_day
+    select {{ measurement_add_days('data_bounds.first_activity_date', 'day_offsets.day_offset') }} as date_day
     from data_bounds
     inner join day_offsets
-        on day_offsets.day_offset <= {{ measurement_days_between('data_bounds.first_date', 'data_bounds.last_date') }}
+        on day_offsets.day_offset <= {{ measurement_days_between('data_bounds.first_activity_date', 'data_bounds.last_activity_date') }}
 
 )
 

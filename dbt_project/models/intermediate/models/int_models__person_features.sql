@@ -36,25 +36,20 @@ with
 users as (select * from {{ ref('dim_users') }}),
 orders as (select * from {{ ref('fct_orders') }}),
 interactions as (select * from {{ ref('fct_interactions') }}),
+loaded_bounds as (select * from {{ ref('int_data_bounds') }}),
 
 digits as (
     {{ measurement_integers(9, 'digit') }}
 ),
 
--- the exclusive end of the loaded activity: the day after the last order or interaction, for a
--- brand with neither the day after the last person was first seen (warehouse_io.data_end)
+-- the exclusive end of the loaded activity (int_data_bounds, the rule of warehouse/bounds.py data_end)
 data_bounds as (
 
     select
         cast(
             {{ dbt.date_trunc('month', '(select min(first_seen_at) from users)') }} as date
         ) as first_seen_month,
-        {{ measurement_add_days(
-            'coalesce(greatest((select max(ordered_date) from orders), '
-            ~ '(select max(occurred_date) from interactions)), '
-            ~ '(select cast(max(first_seen_at) as date) from users))',
-            1,
-        ) }} as data_end_date
+        (select data_end_date from loaded_bounds) as data_end_date
 
 ),
 

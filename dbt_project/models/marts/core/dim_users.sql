@@ -5,6 +5,7 @@ identity_map as (select * from {{ ref('identity_map') }}),
 crm_members as (select * from {{ ref('stg_crm__members') }}),
 mp_users as (select * from {{ ref('stg_miniprogram__users') }}),
 first_channels as (select * from {{ ref('int_users__first_channels') }}),
+contactability as (select * from {{ ref('int_users__contactability') }}),
 
 resolved as (
 
@@ -35,8 +36,6 @@ members as (
         crm_members.member_tier,
         crm_members.city,
         crm_members.birth_date,
-        crm_members.has_marketing_consent,
-        crm_members.unsubscribed_at,
         row_number() over (
             partition by resolved.person_id order by crm_members.updated_at desc, crm_members.member_id
         ) as member_rank
@@ -50,9 +49,7 @@ mp as (
 
     select
         resolved.person_id,
-        min(mp_users.registered_at) as registered_at,
-        max(case when mp_users.has_marketing_consent then 1 else 0 end) = 1 as has_marketing_consent,
-        min(mp_users.unsubscribed_at) as unsubscribed_at
+        min(mp_users.registered_at) as registered_at
     from mp_users
     inner join resolved
         on resolved.id_type = 'openid' and resolved.id_value = mp_users.openid
@@ -60,12 +57,10 @@ mp as (
 
 ),
 
-member_consent as (
+member_registrations as (
 
     select
         person_id,
-        max(case when has_marketing_consent then 1 else 0 end) = 1 as has_marketing_consent,
-        min(unsubscribed_at) as unsubscribed_at,
         min(registered_at) as registered_at
     from members
     group by person_id
@@ -87,11 +82,8 @@ final as (
         identifiers.has_wecom,
         identifiers.has_miniprogram,
         -- consent: given in CRM or the mini-program, and never withdrawn since
-        (
-            coalesce(member_consent.has_marketing_consent, false)
-            or coalesce(mp.has_marketing_consent, false)
-        )
-        and coalesce(member_consent.unsubscribed_at, mp.unsubscribed_at) is null as consent_marketing,
+        -- (int_users__contactability decides it)
+        coalesce(contactability.is_contactable, false) as consent_marketing,
 
         -- measures
         identifiers.n_identifiers,
@@ -99,25 +91,24 @@ final as (
         -- timestamps
         identifiers.first_seen_at,
         case
-            when member_consent.registered_at is null then mp.registered_at
-            when mp.registered_at is null then member_consent.registered_at
-            when member_consent.registered_at < mp.registered_at then member_consent.registered_at
+            when member_registrations.registered_at is null then mp.registered_at
+            when mp.registered_at is null then member_registrations.registered_at
+            when member_registrations.registered_at < mp.registered_at then member_registrations.registered_at
             else mp.registered_at
         end as registered_at,
-        case
-            when member_consent.unsubscribed_at is null then mp.unsubscribed_at
-            when mp.unsubscribed_at is null then member_consent.unsubscribed_at
-            when member_consent.unsubscribed_at < mp.unsubscribed_at then member_consent.unsubscribed_at
-            else mp.unsubscribed_at
-        end as unsubscribed_at,
-        cast(identifiers.first_seen_at as date) as first_seen_date
+        contactability.unsubscribed_at,
+        cast(identifiers.first_seen_at as date) as first_seen_date,
+
+        -- gates: the brand may contact the person (int_users__contactability)
+        coalesce(contactability.is_contactable, false) as is_contactable
 
     from identifiers
     inner join first_channels on first_channels.person_id = identifiers.person_id
     left join members as latest_member
         on latest_member.person_id = identifiers.person_id and latest_member.member_rank = 1
-    left join member_consent on member_consent.person_id = identifiers.person_id
+    left join member_registrations on member_registrations.person_id = identifiers.person_id
     left join mp on mp.person_id = identifiers.person_id
+    left join contactability on contactability.person_id = identifiers.person_id
 
 )
 

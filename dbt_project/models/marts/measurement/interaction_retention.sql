@@ -9,16 +9,7 @@ users as (select * from {{ ref('dim_users') }}),
 interactions as (select * from {{ ref('fct_interactions') }}),
 activity_days as (select * from {{ ref('int_measurement__activity_days') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
-calendar as (select * from {{ ref('int_measurement__calendar') }}),
-
-data_bounds as (
-
-    select
-        min(date_day) as data_start_date,
-        max(date_day) as data_end_date
-    from calendar
-
-),
+data_bounds as (select * from {{ ref('int_data_bounds') }}),
 
 eligible_users as (
 
@@ -28,8 +19,8 @@ eligible_users as (
     from users
     cross join data_bounds
     where
-        users.first_seen_date >= data_bounds.data_start_date
-        and {{ measurement_add_days('users.first_seen_date', 30) }} <= data_bounds.data_end_date
+        users.first_seen_date >= data_bounds.first_activity_date
+        and {{ measurement_add_days('users.first_seen_date', 30) }} <= data_bounds.last_activity_date
 
 ),
 
@@ -131,14 +122,14 @@ bucketed as (
         case
             when
                 buyers.person_id is not null
-                and {{ measurement_add_days('buyers.first_purchase_date', 30) }} <= data_bounds.data_end_date
+                and {{ is_repurchase_window_closed('buyers.first_purchase_date', 'data_bounds.last_activity_date') }}
                 then 1
             else 0
         end as is_first_time_buyer_30d,
         case
             when
-                buyers.second_purchase_date <= {{ measurement_add_days('buyers.first_purchase_date', 30) }}
-                and {{ measurement_add_days('buyers.first_purchase_date', 30) }} <= data_bounds.data_end_date
+                {{ is_repurchased_in_window('buyers.first_purchase_date', 'buyers.second_purchase_date') }}
+                and {{ is_repurchase_window_closed('buyers.first_purchase_date', 'data_bounds.last_activity_date') }}
                 then 1
             else 0
         end as is_repurchaser_30d

@@ -14,20 +14,13 @@ user_rfm as (select * from {{ ref('user_rfm') }}),
 users as (select * from {{ ref('dim_users') }}),
 activity_days as (select * from {{ ref('int_measurement__activity_days') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
-calendar as (select * from {{ ref('int_measurement__calendar') }}),
+data_bounds as (select * from {{ ref('int_data_bounds') }}),
 kpi_targets as (select * from {{ ref('kpi_targets') }}),
 
 days as (
 
     select date
     from engagement_daily
-
-),
-
-data_bounds as (
-
-    select min(date_day) as data_start_date
-    from calendar
 
 ),
 
@@ -39,7 +32,7 @@ cohort_members as (
         users.first_seen_date
     from users
     cross join data_bounds
-    where users.first_seen_date >= data_bounds.data_start_date
+    where users.first_seen_date >= data_bounds.first_activity_date
 
 ),
 
@@ -103,7 +96,7 @@ first_purchase_days as (
         count(*) as first_time_buyers,
         sum(
             case
-                when second_purchase_date <= {{ measurement_add_days('first_purchase_date', 30) }}
+                when {{ is_repurchased_in_window('first_purchase_date', 'second_purchase_date') }}
                     then 1
                 else 0
             end
@@ -122,8 +115,9 @@ repurchase as (
     from days
     inner join first_purchase_days
         on
-            first_purchase_days.first_purchase_date <= {{ measurement_add_days('days.date', -30) }}
-            and first_purchase_days.first_purchase_date > {{ measurement_add_days('days.date', -60) }}
+            {{ is_repurchase_window_closed('first_purchase_days.first_purchase_date', 'days.date') }}
+            and first_purchase_days.first_purchase_date
+            > {{ measurement_add_days('days.date', -(var('repurchase_window_days') + 30)) }}
     group by days.date
 
 ),
@@ -222,7 +216,7 @@ churn as (
     inner join churn_levels
         on churn_levels.event_date = days.date
     cross join data_bounds
-    where {{ measurement_add_days('days.date', -59) }} >= data_bounds.data_start_date
+    where {{ measurement_add_days('days.date', -59) }} >= data_bounds.first_activity_date
 
 ),
 

@@ -6,16 +6,7 @@ with
 retention_cohorts as (select * from {{ ref('retention_cohorts') }}),
 users as (select * from {{ ref('dim_users') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
-calendar as (select * from {{ ref('int_measurement__calendar') }}),
-
-data_bounds as (
-
-    select
-        min(date_day) as data_start_date,
-        max(date_day) as data_end_date
-    from calendar
-
-),
+data_bounds as (select * from {{ ref('int_data_bounds') }}),
 
 cohort_members as (
 
@@ -25,7 +16,7 @@ cohort_members as (
         users.first_channel as cohort_channel
     from users
     cross join data_bounds
-    where users.first_seen_date >= data_bounds.data_start_date
+    where users.first_seen_date >= data_bounds.first_activity_date
 
 ),
 
@@ -64,7 +55,7 @@ repurchase_by_week as (
         count(*) as first_time_buyers_30d,
         sum(
             case
-                when buyers.second_purchase_date <= {{ measurement_add_days('buyers.first_purchase_date', 30) }}
+                when {{ is_repurchased_in_window('buyers.first_purchase_date', 'buyers.second_purchase_date') }}
                     then 1
                 else 0
             end
@@ -73,7 +64,7 @@ repurchase_by_week as (
     inner join buyers
         on buyers.person_id = cohort_members.person_id
     cross join data_bounds
-    where {{ measurement_add_days('buyers.first_purchase_date', 30) }} <= data_bounds.data_end_date
+    where {{ is_repurchase_window_closed('buyers.first_purchase_date', 'data_bounds.last_activity_date') }}
     group by cohort_members.cohort_week, cohort_members.cohort_channel
 
 ),

@@ -11,16 +11,9 @@ with
 
 users as (select * from {{ ref('dim_users') }}),
 buyers as (select * from {{ ref('int_measurement__buyers') }}),
-calendar as (select * from {{ ref('int_measurement__calendar') }}),
+data_bounds as (select * from {{ ref('int_data_bounds') }}),
 ltv_coefficients as (select * from {{ ref('ltv_coefficients') }}),
 clv as (select * from {{ ref('stg_ml__user_clv') }}),
-
-data_bounds as (
-
-    select max(date_day) as data_end_date
-    from calendar
-
-),
 
 stage_weights as (
 
@@ -35,14 +28,14 @@ person_factors as (
 
     select
         users.person_id,
-        data_bounds.data_end_date as as_of_date,
+        data_bounds.last_activity_date as as_of_date,
         coalesce(buyers.purchase_days, 0) as purchase_days,
         coalesce(buyers.orders, 0) as orders,
         cast(coalesce(buyers.monetary_cny, 0) as {{ money_cny_type() }}) as monetary_cny,
         1.0 * buyers.monetary_cny / nullif(buyers.orders, 0) as aov_unrounded_cny,
         -- tenure from first seen to the last day with data, at least one month (30.4375 days)
         greatest(
-            {{ measurement_days_between('users.first_seen_date', 'data_bounds.data_end_date') }} + 1,
+            {{ measurement_days_between('users.first_seen_date', 'data_bounds.last_activity_date') }} + 1,
             30.4375
         ) / 30.4375 as tenure_months
     from users
