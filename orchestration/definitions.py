@@ -4,6 +4,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.defs.activation import build_activation_assets
+from orchestration.defs.alerts import alert_on_run_failure
 from orchestration.defs.automation import (
     build_daily_job,
     build_daily_schedule,
@@ -21,6 +22,7 @@ from orchestration.defs.publication import (
     published_tables,
 )
 from orchestration.defs.reports import daily_report
+from orchestration.lib.ownership import with_owners_and_code_versions
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import Settings, duckdb_temp_dir
@@ -33,20 +35,21 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     training_selection = dg.AssetSelection.assets(*training)
     daily_job = build_daily_job(daily, exclude=training_selection)
     monthly_job = build_monthly_job(monthly, training_selection)
-    assets = [
+    dbt_assets = build_dbt_assets()  # owners and code versions from the dbt translator
+    python_assets = [
         *ingestion_assets(daily),
-        *build_dbt_assets(),
         *training,
         *build_scoring_assets(),
         *build_activation_assets(daily),
     ]
-    tables = published_tables({key for a in assets for key in a.keys})
+    tables = published_tables({key for a in [*dbt_assets, *python_assets] for key in a.keys})
+    python_assets += [build_quality_gate(tables), build_publication_asset(tables), daily_report]
     return dg.Definitions(
-        assets=[*assets, build_quality_gate(tables), build_publication_asset(tables), daily_report],
+        assets=[*dbt_assets, *with_owners_and_code_versions(python_assets)],
         asset_checks=MONITOR_CHECKS,
         jobs=[daily_job, monthly_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
-        sensors=[build_landing_sensor(daily_job, daily)],
+        sensors=[build_landing_sensor(daily_job, daily), alert_on_run_failure],
         resources={
             "warehouse": WarehouseResource(
                 path=str(settings.warehouse_path),

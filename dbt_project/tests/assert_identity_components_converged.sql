@@ -1,5 +1,10 @@
 -- Every edge of the identity graph joins two identifiers of the same component. If this fails,
 -- raise var identity_max_iterations: label propagation stopped before it converged.
+-- It reads two models: the meta attaches it to the components, where Dagster shows it as the
+-- asset check `assert_identity_components_converged` (blocking: nothing downstream runs on a
+-- graph that did not converge).
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'int_identity__components'}}}) }}
+
 with
 
 links as (select * from {{ ref('int_identity__links') }}),

@@ -1,12 +1,15 @@
-"""The one place that maps dbt resources to Dagster assets: keys, groups, owners, tags."""
+"""The one place that maps dbt resources to Dagster assets: keys, groups, owners, tags, freshness."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from orchestration.lib.ownership import owners_for_group
 
 RAW_KEY_PREFIX = "raw"
 # Tables written by the Python model assets (schema ml), read by dbt as a source.
@@ -16,6 +19,10 @@ ML_SOURCE = "ml"
 # The one ingestion asset (orchestration/defs/ingestion.py): it loads every raw table, so every
 # dbt source of the raw schema is this asset.
 RAW_EXTRACTS_KEY = dg.AssetKey([RAW_KEY_PREFIX, "extracts"])
+
+# A published mart (dbt meta `published: true`) is rebuilt by the 06:00 daily run: 24 h between
+# runs plus two for the run itself and a late delivery, after which BI reads yesterday's data.
+PUBLISHED_MART_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=26))
 
 
 class SiyuDbtTranslator(DagsterDbtTranslator):
@@ -59,9 +66,18 @@ class SiyuDbtTranslator(DagsterDbtTranslator):
             tags["siyu/published"] = ""
         return tags
 
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        """The model's `meta.owner`, else the team that owns its group (ownership.py)."""
         owner = (dbt_resource_props.get("meta") or {}).get("owner")
-        return [owner] if owner else None
+        return [owner] if owner else owners_for_group(self.get_group_name(dbt_resource_props))
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if (self.get_resource_props(manifest, unique_id).get("meta") or {}).get("published"):
+            return spec.replace_attributes(freshness_policy=PUBLISHED_MART_FRESHNESS)
+        return spec
 
 
 def _layer(props: Mapping[str, Any]) -> str:

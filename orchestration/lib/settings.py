@@ -140,6 +140,24 @@ def parse_memory_limit(text: str | None) -> str:
     return value
 
 
+# SIYU_WECOM_WEBHOOK_URL: a WeCom group robot's webhook (https://qyapi.weixin.qq.com/cgi-bin/
+# webhook/send?key=...) that receives an alert for every failed run; unset = alerts are only
+# recorded in <data>/alerts/alerts.jsonl. Its key is a secret: it is read at send time
+# (`wecom_webhook_url`) and is not a Settings field, so it never reaches resource config.
+WECOM_WEBHOOK_ENV = "SIYU_WECOM_WEBHOOK_URL"
+
+
+def wecom_webhook_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The alert webhook from the environment at the moment of sending, or None when unset."""
+    env = os.environ if env is None else env
+    return (env.get(WECOM_WEBHOOK_ENV) or "").strip() or None
+
+
+def alerts_path(data_dir: Path | str) -> Path:
+    """Where run-failure alerts are recorded, one JSON object a line: <data>/alerts/alerts.jsonl."""
+    return Path(data_dir) / "alerts" / "alerts.jsonl"
+
+
 def duckdb_temp_dir(data_dir: Path | str) -> Path:
     """Where DuckDB spills what does not fit its memory limit: <data>/duckdb_tmp."""
     return Path(data_dir) / "duckdb_tmp"
