@@ -10,6 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestration.lib.failures import error_text
 from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 
@@ -93,8 +94,58 @@ def cmd_run(args) -> int:
     if start < dt.date.fromisoformat(settings.start_date):
         raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
     ensure_dagster_home(settings.data_dir)
-    with run_lock(settings.data_dir), dg.DagsterInstance.get() as instance:
-        return run_platform(settings, start, end, instance)
+    with run_lock(settings.data_dir):
+        if args.verbose:
+            with dg.DagsterInstance.get() as instance:
+                return run_platform(settings, start, end, instance)
+        with (
+            quiet_console(run_log_path(settings.data_dir)) as log_path,
+            dg.DagsterInstance.get() as instance,
+        ):
+            return run_platform(settings, start, end, instance, log_path=log_path)
+
+
+# `siyu run` without -v: one line per step on the console; the whole log of each run is kept here.
+RUN_LOGS_KEPT = 10
+
+
+def run_log_path(data_dir: Path) -> Path:
+    """<data>/logs/siyu_run_<UTC time>.log for this run; the oldest beyond RUN_LOGS_KEPT go."""
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(logs.glob("siyu_run_*.log"))[: -(RUN_LOGS_KEPT - 1) or None]:
+        old.unlink(missing_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return logs / f"siyu_run_{stamp}.log"
+
+
+@contextmanager
+def quiet_console(log_path: Path):
+    """What `siyu run` prints without -v: its own lines and the step progress on stderr; dbt's
+    output, Dagster's full log and Python warnings go to `log_path`. Dagster's API-stability
+    warnings (beta, preview, superseded, deprecated parameters) are the platform's concern, not
+    the operator's, and are not shown at all; dbt sends no usage statistics."""
+    import warnings
+    from contextlib import redirect_stdout
+
+    import dagster as dg
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    with open(log_path, "a", encoding="utf-8") as log, warnings.catch_warnings():
+        for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dagster.*")
+
+        def to_log(message, category, filename, lineno, file=None, line=None):
+            log.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+        warnings.showwarning = to_log
+        with redirect_stdout(log):
+            yield log_path
+
+
+# The console logger config of a quiet `siyu run` (orchestration/lib/console.py).
+PROGRESS_RUN_CONFIG = {"loggers": {"console": {"config": {"progress": True}}}}
 
 
 @contextmanager
@@ -125,11 +176,15 @@ def run_lock(data_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
+def run_platform(
+    settings, start: dt.date, end: dt.date, instance, log_path: Path | None = None
+) -> int:
     """What `siyu run` does for [start, end] on `instance`: the daily job as one run; with no
     promoted model yet, the marts first, then the monthly training, then scoring to
     publication. Prints progress, failures with their reasons and a closing summary to stderr;
-    returns the exit code."""
+    returns the exit code. With `log_path` (a quiet run) the steps print one line each and the
+    full log is in that file; without it Dagster's full log is on the console."""
+    run_config = PROGRESS_RUN_CONFIG if log_path is not None else None
     from orchestration.definitions import build_definitions
     from orchestration.defs.automation import DAILY_JOB_NAME, MONTHLY_JOB_NAME, split_at_models
     from orchestration.defs.models import CHURN, SEGMENTATION, build_scoring_assets
@@ -153,7 +208,7 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
     results = []
     if not bootstrap:
         # A range is one run over the daily partitions (a single-run backfill).
-        results.append(_execute(daily_job, instance, start, end, "daily job"))
+        results.append(_execute(daily_job, instance, start, end, "daily job", run_config))
     else:
         # No promoted model yet: build the marts over the range, train the models on the
         # last month (a model with too little history is skipped and says why), then score,
@@ -166,6 +221,7 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
                 start,
                 end,
                 "daily job, marts only",
+                run_config,
                 asset_selection=upstream,
             )
         )
@@ -177,7 +233,10 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
             monthly_job = defs.resolve_job_def(MONTHLY_JOB_NAME)
             print(f"siyu run: training the models as of month {month_key}", file=sys.stderr)
             training = monthly_job.execute_in_process(
-                instance=instance, partition_key=month_key, raise_on_error=False
+                run_config=run_config,
+                instance=instance,
+                partition_key=month_key,
+                raise_on_error=False,
             )
             _report_run(training, "model training")
             if not training.success:
@@ -195,22 +254,31 @@ def run_platform(settings, start: dt.date, end: dt.date, instance) -> int:
                     end,
                     end,
                     "daily job, models to publication",
+                    run_config,
                     asset_selection=downstream,
                 )
             )
+    if log_path is not None:
+        print(f"siyu run: full log (Dagster, dbt) in {log_path}", file=sys.stderr)
     for line in run_summary(results, settings):
         print(line, file=sys.stderr)
     return 0 if all(r.success for r in results) else 1
 
 
-def _execute(job, instance, start: dt.date, end: dt.date, label: str, asset_selection=None):
+def _execute(
+    job, instance, start: dt.date, end: dt.date, label: str, run_config=None, asset_selection=None
+):
     tags = {PARTITION_RANGE_START_TAG: start.isoformat(), PARTITION_RANGE_END_TAG: end.isoformat()}
     print(
         f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
         file=sys.stderr,
     )
     result = job.execute_in_process(
-        instance=instance, tags=tags, raise_on_error=False, asset_selection=asset_selection
+        run_config=run_config,
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
+        asset_selection=asset_selection,
     )
     _report_run(result, label)
     return result
@@ -243,22 +311,11 @@ def failure_lines(result) -> list[str]:
         key = check.asset_key.to_user_string()
         lines.append(f"check {key}:{check.check_name} failed: {reason or 'no reason given'}")
     for event in result.get_step_failure_events():
-        message = _error_text(event.step_failure_data.error)
+        message = error_text(event.step_failure_data.error)
         if failed_checks and re.search(r"blocking asset checks? failed", message):
             message = f"{len(failed_checks)} blocking check(s) failed (above)"
         lines.append(f"step {event.step_key} failed: {message}")
     return lines
-
-
-def _error_text(error) -> str:
-    """The reason of a step failure: a dg.Failure's description, or the innermost cause of an
-    exception the step raised (not Dagster's "Error occurred while executing op" wrapper)."""
-    if error is None:
-        return "no error recorded"
-    while error.cause is not None and "Error occurred while executing" in error.message:
-        error = error.cause
-    text = " ".join(error.message.split())
-    return text.removeprefix("dagster._core.definitions.events.Failure: ")
 
 
 def warning_lines(result) -> list[str]:
@@ -454,6 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", help="one business day YYYY-MM-DD")
     run.add_argument("--start", help="first day of a range (default: first landed day)")
     run.add_argument("--end", help="last day of a range, inclusive (default: last landed day)")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print Dagster's and dbt's full log (default: one line per step; the full log "
+        "goes to <data>/logs/siyu_run_*.log)",
+    )
     from orchestration.erase_cli import add_erase_arguments
 
     add_erase_arguments(

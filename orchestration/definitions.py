@@ -22,6 +22,7 @@ from orchestration.defs.publication import (
     published_tables,
 )
 from orchestration.defs.reports import daily_report
+from orchestration.lib.console import siyu_console_logger
 from orchestration.lib.ownership import with_owners_and_code_versions
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
@@ -50,6 +51,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[daily_job, monthly_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
         sensors=[build_landing_sensor(daily_job, daily), alert_on_run_failure],
+        # Dagster's default console unless a run configures it (`siyu run`: one line per step)
+        loggers={"console": siyu_console_logger},
         resources={
             "warehouse": WarehouseResource(
                 path=str(settings.warehouse_path),
