@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_quality.dbt_yml import derived_expectations
+
 SUITES_DIR = Path(__file__).parent / "suites"
 LOCAL_TZ = "Asia/Shanghai"
 
@@ -99,6 +101,9 @@ class SuiteDefinition:
     # A snapshot table (one row per key and day): validate_duckdb reads only the rows of the
     # latest value of this date column, the snapshot a run publishes; dbt tests check the history.
     latest_of: str | None = None
+    # The dbt yml the key, not-null, accepted-value and reference checks were derived from
+    # (full-mode suites; those expectations carry meta.derived_from).
+    derived_from: Path | None = None
 
     @property
     def name(self) -> str:
@@ -111,7 +116,8 @@ def list_suites() -> list[str]:
 
 
 def load_suite(table: str) -> SuiteDefinition:
-    """Read and check `suites/<table>.json`.
+    """Read and check `suites/<table>.json`, merged (full mode) with the expectations derived
+    from the model's dbt yml (`data_quality.dbt_yml`).
 
     Raises FileNotFoundError for an unknown table and ValueError for a malformed file.
     """
@@ -130,6 +136,14 @@ def load_suite(table: str) -> SuiteDefinition:
     expectations = doc.get("expectations")
     if not isinstance(expectations, list) or not expectations:
         raise ValueError(f"{path}: 'expectations' must be a non-empty list")
+    derived_from = None
+    if mode == "full":
+        # Keys, not-null, accepted values and references come from the model's dbt yml (one
+        # place for the rule; dbt_yml.py); the JSON holds what the yml does not say.
+        derived, derived_from = derived_expectations(
+            table, _contract_columns(expectations), REFERENCE_QUERIES
+        )
+        expectations = _merge(expectations, derived)
     for i, exp in enumerate(expectations):
         if (
             not isinstance(exp, dict)
@@ -175,7 +189,32 @@ def load_suite(table: str) -> SuiteDefinition:
         expectations=tuple(expectations),
         path=path,
         latest_of=latest_of,
+        derived_from=derived_from,
     )
+
+
+def _contract_columns(expectations: list[dict[str, Any]]) -> list[str]:
+    """The columns of the suite's column-set check: the data contract's columns of the table."""
+    return [
+        c
+        for exp in expectations
+        if isinstance(exp, dict) and exp.get("type") == "expect_table_columns_to_match_set"
+        for c in (exp.get("kwargs") or {}).get("column_set") or []
+    ]
+
+
+def _merge(
+    written: list[dict[str, Any]], derived: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The suite's table-level checks (column set, row count) first, then the derived checks,
+    then the rest of the hand-written ones; the gate's results read in that order."""
+    table_level = ROW_COUNT_EXPECTATIONS | {"expect_table_columns_to_match_set"}
+    n_head = 0
+    while n_head < len(written) and (
+        isinstance(written[n_head], dict) and written[n_head].get("type") in table_level
+    ):
+        n_head += 1
+    return [*written[:n_head], *derived, *written[n_head:]]
 
 
 def expectation_columns(expectation: Mapping[str, Any]) -> list[str]:

@@ -111,7 +111,7 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
         return idx
     if table == "interaction_retention":
         idx = pd.MultiIndex.from_product(
-            [["0", "1-2", "3+"], ["birthday", "recall"]],
+            [["0", "1", "4+"], ["birthday", "recall"]],
             names=["interaction_frequency_bucket", "scenario"],
         ).to_frame(index=False)
         idx["users"] = rng.integers(1, 100, len(idx))
@@ -162,7 +162,7 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
         )
     if table == "kpi_daily":
         idx = pd.MultiIndex.from_product(
-            [dates, ["interaction_rate", "d1_retention"]], names=["date", "kpi"]
+            [dates, ["interaction_rate", "next_day_retention"]], names=["date", "kpi"]
         ).to_frame(index=False)
         k = len(idx)
         idx["value"] = rng.random(k)
@@ -204,7 +204,7 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
                 "action": "send_coupon",
                 "channel": rng.choice(["wecom_1v1", "wecom_group", "miniprogram", "sms"], k),
                 "content_type": "coupon",
-                "rule_id": "R001",
+                "rule_id": "R03_birthday_default",
                 "reason": "birthday this week",
             }
         )
