@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The raw columns carrying a personal identifier are privacy's definition, re-exported beside
+# the extracts they describe (privacy imports nothing from ingestion).
+from privacy.identifiers import IDENTIFIER_COLUMNS as IDENTIFIER_COLUMNS
+
 # Column rules. A required column must be non-empty; every rule except `text` also checks the value.
 Rule = Literal[
     "id",  # required identifier, non-empty after trimming
@@ -285,26 +289,3 @@ def entity(source: str, name: str) -> Entity:
         if e.source == source and e.name == name:
             return e
     raise KeyError(f"no extract {source}/{name}")
-
-
-# Columns of each raw table that carry a personal identifier, and the identifier type of their
-# values (identity_map's id_type). `*_list` columns hold several values ('|'-joined or a JSON
-# list). Suppression (privacy.suppression) and erasure (privacy.erasure) read this mapping.
-IDENTIFIER_COLUMNS: dict[str, dict[str, str]] = {
-    "crm__members": {"member_id": "member_id", "phone": "phone"},
-    "crm__orders": {"member_id": "member_id"},
-    "crm__points": {"member_id": "member_id"},
-    "crm__feedback": {"member_id": "member_id"},
-    "crm__sms_sends": {"member_id": "member_id"},
-    "wecom__external_contacts": {
-        "external_userid": "external_userid",
-        "unionid": "unionid",
-        "remark_mobiles": "phone_list",
-    },
-    "wecom__group_members": {"member_userid": "external_userid", "unionid": "unionid"},
-    "wecom__messages": {"from_userid": "external_userid", "tolist": "external_userid_list"},
-    "wecom__campaign_sends": {"external_userid": "external_userid"},
-    "miniprogram__users": {"openid": "openid", "unionid": "unionid", "phone_number": "phone"},
-    "miniprogram__events": {"openid": "openid"},
-    "miniprogram__orders": {"openid": "openid"},
-}

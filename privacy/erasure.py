@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ingestion.entities import IDENTIFIER_COLUMNS
 from privacy import suppression
 from privacy.files import append_private_jsonl
 from privacy.hashing import ID_TYPES, normalize_identifier, reference_hash
+from privacy.identifiers import IDENTIFIER_COLUMNS
 
 AUDIT_TABLE = "privacy.erasure_audit"
 IDENTITY_MAP = "intermediate.identity_map"

@@ -1,5 +1,5 @@
 """The suppression list: erased persons' identifiers, stored only as salted reference hashes, so
-later loads drop rows that still carry them (ingestion.loader applies it to every extract)."""
+later loads drop rows that still carry them (the loader applies it to every extract)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ingestion.entities import IDENTIFIER_COLUMNS
 from privacy.files import append_private_jsonl
 from privacy.hashing import (
     normalize_phone,
@@ -21,6 +20,7 @@ from privacy.hashing import (
     reference_hash,
     split_list,
 )
+from privacy.identifiers import IDENTIFIER_COLUMNS
 
 SCHEMA = "privacy"
 TABLE = f"{SCHEMA}.suppression_list"
