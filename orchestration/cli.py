@@ -27,6 +27,15 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     """Runs are recorded in DAGSTER_HOME (default <data>/dagster_home) so `make ui` shows them."""
     home = Path(os.environ.get("DAGSTER_HOME") or data_dir / "dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        # Dagster's defaults (SQLite storage in this folder), said once so Dagster does not
+        # print a notice about a missing file on every run
+        config.write_text(
+            "# Dagster instance of `siyu run` and `make ui`: SQLite run and event storage here.\n"
+            "telemetry:\n  enabled: false\n",
+            encoding="utf-8",
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
