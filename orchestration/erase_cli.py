@@ -93,7 +93,6 @@ def cmd_erase(args) -> int:
 def _erase(settings, request) -> int:
     import duckdb
 
-    from orchestration.defs.activation import export_dir
     from privacy.erasure import (
         audit_entry,
         erase_build_db,
@@ -103,6 +102,7 @@ def _erase(settings, request) -> int:
         write_audit,
     )
     from privacy.files import private_dir, rewrite_duckdb_file
+    from privacy.wecom_export import export_dir
 
     privacy_dir = private_dir(settings.data_dir / PRIVACY_SUBDIR)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -119,7 +119,6 @@ def _erase(settings, request) -> int:
     with duckdb.connect(str(settings.warehouse_path)) as con:
         result = erase_build_db(con, request, settings.hash_salt,
                                 suppression_path=privacy_dir / SUPPRESSION_FILE, planned=planned)
-        con.execute("checkpoint")
     # deleted rows stay in the file's free blocks until rewritten
     try:
         build_file = {"rewritten": True, **rewrite_duckdb_file(settings.warehouse_path)}

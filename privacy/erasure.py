@@ -169,9 +169,10 @@ def plan(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> ErasureResu
 def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt: str,
                    suppression_path: Path | None = None,
                    planned: ErasureResult | None = None) -> ErasureResult:
-    """Resolve (or take the `planned` result of `plan`), suppress and delete in one transaction.
-    The suppression list gets the reference hashes of every identifier of the persons, so later
-    loads drop them."""
+    """Resolve (or take the `planned` result of `plan`), suppress and delete in one transaction,
+    then checkpoint, so the deletions are in the database file (not only its WAL) before
+    `privacy.files.rewrite_duckdb_file` copies it. The suppression list gets the reference hashes
+    of every identifier of the persons, so later loads drop them."""
     result = planned if planned is not None else plan(con, request)
     identifiers = result.identifiers
     erasure_id = result.erasure_id
@@ -187,6 +188,7 @@ def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt
     except Exception:
         con.execute("rollback")
         raise
+    con.execute("checkpoint")
     if suppression_path is not None:
         append_private_jsonl(suppression_path, [
             {"id_type": t, "reference_hash": reference_hash(t, v, salt), "erasure_id": erasure_id}

@@ -43,6 +43,7 @@ from typing import Any
 
 import duckdb
 
+from data_quality.results import run_status
 from publishing import log as publog
 from publishing.dsn import mask_secrets, redact_dsn
 
@@ -1143,3 +1144,19 @@ def rollback(
         parquet_folders=manifest.get("parquet_folders") or [],
         reuse=manifest.get("reuse") or {},
     )
+
+
+def audited_check_summary(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Each table's audit result in run `run_id`, read back from the stored suite results
+    (``data_quality.results``): {passed, failed_expectations}, or not passed with a reason when
+    its suite did not run in that run. Publication re-reads them rather than trusting the gate
+    step alone, so a suite that never ran also blocks."""
+    status = run_status(con, run_id)
+    return {
+        t: {"passed": status[t][0], "failed_expectations": status[t][1]}
+        if t in status
+        else {"passed": False, "reason": "suite did not run in this run"}
+        for t in tables
+    }

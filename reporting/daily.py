@@ -19,12 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from ml.plots import figure_png, line_plot
-from reporting.retention import left_out_lines, split_retention_curve
+from reporting.retention import left_out_lines, read_retention_curve, split_retention_curve
 
 REPORT_NAME = "daily"
 FILE_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})_RPT_(\w+)_v(\d+)\.md$")
@@ -40,6 +41,28 @@ class ReportInputs:
     registrations: pd.DataFrame  # date, channel, registrations (daily, history)
     # day_n, cohort_channel, retention, cohort_size (persons pooled): every point, however small
     retention: pd.DataFrame
+
+
+def read_report_inputs(con: duckdb.DuckDBPyConnection) -> ReportInputs:
+    """What the report shows, read from a published serving file (schema marts), the way any BI
+    tool reads it, so the report shows what was served: the publication version, the KPIs of the
+    latest day of kpi_daily, daily registrations by first channel over the whole history, and
+    every point of the retention curve (the report draws the big ones and names the others)."""
+    ((version,),) = con.execute("select version from marts._publication").fetchall()
+    ((report_date,),) = con.execute("select max(date) from marts.kpi_daily").fetchall()
+    if report_date is None:
+        raise ValueError("marts.kpi_daily is empty in the published file: no day to report on")
+    kpis = con.execute(
+        "select kpi, value, target, status, trailing_28d, change_pct, is_anomaly "
+        "from marts.kpi_daily where date = ?",
+        [report_date],
+    ).df()
+    registrations = con.execute(
+        "select first_seen_date as date, first_channel as channel, count(*) as registrations "
+        "from marts.dim_users group by 1, 2 order by 1, 2"
+    ).df()
+    retention = read_retention_curve(con, min_cohort_size=0)
+    return ReportInputs(pd.Timestamp(report_date).date(), version, kpis, registrations, retention)
 
 
 def _bar_png(totals: pd.Series, title: str) -> bytes:

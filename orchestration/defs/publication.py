@@ -6,12 +6,14 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from data_quality.runner import list_suites, validate_duckdb
+from data_quality.results import audit_tables
+from data_quality.runner import list_suites
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from publishing import publish, record_blocked
+from publishing.serving import audited_check_summary
 from warehouse.bounds import data_end
+from warehouse.promotions import promoted_models
 
-RESULTS_TABLE = "audit.validation_results"
 PUBLICATION_KEY = dg.AssetKey(["serving", "publication"])
 SUITE_CHECK = "quality_suite"
 
@@ -23,26 +25,6 @@ def mart_key(table: str) -> dg.AssetKey:
 def published_tables(asset_keys: set[dg.AssetKey]) -> list[str]:
     """Contract tables that have a quality suite and exist in this code location."""
     return [t for t in list_suites() if mart_key(t) in asset_keys]
-
-
-def _store_results(con, run_id: str, frame: pd.DataFrame) -> None:
-    con.execute("create schema if not exists audit")
-    frame = frame.assign(run_id=run_id, checked_at=pd.Timestamp.now(tz="UTC").tz_localize(None))
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: None if v is None else str(v))
-    con.register("_results", frame)
-    try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where "
-            "table_schema = 'audit' and table_name = 'validation_results'"
-        ).fetchone()[0]
-        if not exists:
-            con.execute(f"create table {RESULTS_TABLE} as select * from _results")
-        else:
-            con.execute(f"insert into {RESULTS_TABLE} by name select * from _results")
-    finally:
-        con.unregister("_results")
 
 
 GATE_KEY = dg.AssetKey(["audit", "quality_gate"])
@@ -91,48 +73,19 @@ def build_quality_gate(tables: list[str]) -> dg.AssetsDefinition:
     def quality_gate(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, siyu: SiyuSettingsResource
     ):
-        results = {}
         # what the brand has decides which expectations apply (an empty fct_interactions is
         # valid without WeCom and the mini-program; scores only once a model is promoted)
-        brand = {"sources": list(siyu.source_list), "models": _promoted_models(siyu)}
+        brand = {"sources": list(siyu.source_list), "models": promoted_models(siyu.models_dir)}
         with warehouse.connect() as con:
             as_of = (data_end(con) - pd.Timedelta(days=1)).date()
-            for table in tables:
-                try:
-                    results[table] = validate_duckdb(con, table, as_of=as_of, context=brand)
-                    _store_results(
-                        con, context.run.run_id, results[table].to_frame().assign(table_name=table)
-                    )
-                except Exception as exc:  # a suite that cannot run still reports, and blocks
-                    results[table] = exc
-        summary = pd.DataFrame(
-            [
-                {
-                    "table": t,
-                    "passed": not isinstance(r, Exception) and bool(r.success),
-                    "expectations": 0 if isinstance(r, Exception) else r.n_expectations,
-                    "failed": 1 if isinstance(r, Exception) else r.n_failed,
-                }
-                for t, r in results.items()
-            ]
-        ).set_index("table")
-        reasons = {
-            t: (f"{type(r).__name__}: {r}" if isinstance(r, Exception) else _failure_reason(r))
-            for t, r in results.items()
-            if isinstance(r, Exception) or not r.success
-        }
+            audit = audit_tables(con, tables, context.run.run_id, as_of=as_of, context=brand)
+        results, reasons, summary = audit.results, audit.reasons, audit.summary()
         if reasons:
             # the publication step will not run: the log records the blocked attempt and why
             record_blocked(
                 Path(siyu.serving_path).parent / "publications",
                 run_id=context.run.run_id,
-                check_summary={
-                    t: {
-                        "passed": t not in reasons,
-                        **({"reason": reasons[t]} if t in reasons else {}),
-                    }
-                    for t in tables
-                },
+                check_summary=audit.check_summary(),
             )
         yield dg.MaterializeResult(
             metadata={
@@ -187,22 +140,7 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
         # Belt and braces: the gate's blocking checks already stop this step; it re-reads this
         # run's stored results so a suite that did not run also blocks.
         with warehouse.connect(read_only=True) as con:
-            rows = (
-                con.execute(
-                    f"select table_name, bool_and(success), count(*) filter (where not success) "
-                    f"from {RESULTS_TABLE} where run_id = ? group by table_name",
-                    [context.run.run_id],
-                ).fetchall()
-                if _has_results(con)
-                else []
-            )
-        status = {t: (ok, n_failed) for t, ok, n_failed in rows}
-        summary = {
-            t: {"passed": bool(status[t][0]), "failed_expectations": int(status[t][1])}
-            if t in status
-            else {"passed": False, "reason": "suite did not run in this run"}
-            for t in tables
-        }
+            summary = audited_check_summary(con, context.run.run_id, tables)
         failed = sorted(t for t, s in summary.items() if not s["passed"])
         versions_dir = Path(siyu.serving_path).parent / "publications"
         if failed:
@@ -242,26 +180,3 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
         )
 
     return publication
-
-
-def _failure_reason(result) -> str:
-    """A suite's failure in one line (for the check, the console and the publication log)."""
-    return result.error or "; ".join(result.failure_lines())
-
-
-def _promoted_models(siyu: SiyuSettingsResource) -> list[str]:
-    from orchestration.defs.models import CHURN, SEGMENTATION
-    from warehouse.model_registry import ModelRegistry
-
-    registry = ModelRegistry(Path(siyu.models_dir))
-    return [name for name in (SEGMENTATION, CHURN) if registry.promoted_version(name)]
-
-
-def _has_results(con) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'audit' "
-            "and table_name = 'validation_results'"
-        ).fetchone()[0]
-        > 0
-    )

@@ -4,11 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
-from reporting.retention import read_retention_curve as retention_curve
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 
@@ -23,31 +21,16 @@ REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 )
 def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
     # matplotlib: imported when a report is drawn, not when the definitions load
-    from reporting.daily import ReportInputs, inline_images, write_report
+    from reporting.daily import inline_images, read_report_inputs, write_report
 
     # reads the published file, like any BI tool: the report shows what was served
     with duckdb.connect(siyu.serving_path, read_only=True) as con:
-        version = con.execute("select version from marts._publication").fetchone()[0]
-        report_date = con.execute("select max(date) from marts.kpi_daily").fetchone()[0]
-        kpis = con.execute(
-            "select kpi, value, target, status, trailing_28d, change_pct, is_anomaly "
-            "from marts.kpi_daily where date = ?",
-            [report_date],
-        ).df()
-        registrations = con.execute(
-            "select first_seen_date as date, first_channel as channel, count(*) as registrations "
-            "from marts.dim_users group by 1, 2 order by 1, 2"
-        ).df()
-        # every point, however small: the report draws the big ones and names the others
-        retention = retention_curve(con, min_cohort_size=0)
-    path = write_report(
-        ReportInputs(pd.Timestamp(report_date).date(), version, kpis, registrations, retention),
-        Path(siyu.reports_dir),
-    )
+        inputs = read_report_inputs(con)
+    path = write_report(inputs, Path(siyu.reports_dir))
     return dg.MaterializeResult(
         metadata={
             "report": str(path),
-            "publication_version": version,
+            "publication_version": inputs.publication_version,
             "index": str(Path(siyu.reports_dir) / "index.md"),
             # the UI cannot resolve the file's relative image links: embed the charts
             "preview": dg.MetadataValue.md(

@@ -1,6 +1,7 @@
 """The seed's business alarms as WARN checks, on a hand-made warehouse."""
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,6 +16,8 @@ from orchestration.defs.monitors import (
     sla_breach,
 )
 from orchestration.lib.resources import WarehouseResource
+
+KPI_TARGETS_CSV = Path(__file__).parents[2] / "dbt_project" / "seeds" / "kpi_targets.csv"
 
 
 def _warehouse(tmp_path, cohort_sizes: tuple[int, int] = (10, 20)) -> WarehouseResource:
@@ -61,6 +64,10 @@ def _warehouse(tmp_path, cohort_sizes: tuple[int, int] = (10, 20)) -> WarehouseR
             con.register("f", frame)
             con.execute(f"create table marts.{name} as select * from f")
             con.unregister("f")
+        # the alarms' limits are rows of the dbt seed, as dbt builds it into the warehouse
+        con.execute("create schema seeds")
+        con.execute("create table seeds.kpi_targets as select * from read_csv(?, header = true)",
+                    [str(KPI_TARGETS_CSV)])
     return WarehouseResource(path=str(path))
 
 
