@@ -102,7 +102,15 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             invocation = dbt.cli(dbt_build_args({}), context=context, raise_on_error=False)
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
-        yield from invocation.stream()
+        # Each materialisation carries its table's row count and column schema with types
+        # (`dagster/row_count`, `dagster/column_schema`); on DuckDB dagster-dbt reads them once
+        # dbt has exited and released the file. Column lineage is left out: it re-reads every
+        # parent's columns and parses each model's SQL, a cost per model for a graph the dbt docs
+        # (`make docs`) already draw.
+        yield from (
+            invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        )
+        release_adapter_connections(invocation)
         if invocation.is_successful():
             keep_partial_parse(Path(invocation.target_path))
         # each invocation leaves its artifacts in its own target folder (about 6 MB): keep the
@@ -121,6 +129,27 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
             )
 
     return _dbt
+
+
+def release_adapter_connections(invocation) -> None:
+    """Close the connections dagster-dbt opened in this process to read row counts and column
+    types: DuckDB allows one writer per file, and a connection left open here would keep the next
+    dbt step (and the Python assets) from opening the build database."""
+    adapter = invocation.adapter
+    if adapter is None:
+        return
+    adapter.cleanup_connections()
+    # dbt-duckdb keeps one database handle per process beyond the connections, until its
+    # environment is closed
+    manager = type(adapter.connections)
+    if hasattr(manager, "close_all_connections"):
+        try:
+            environment = manager.env()
+        except Exception:  # no environment was created: nothing is open
+            environment = None
+        if environment is not None:
+            environment.close()
+        manager.close_all_connections()
 
 
 def dbt_target_root() -> Path:
