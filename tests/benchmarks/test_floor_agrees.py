@@ -22,6 +22,8 @@ from benchmarks.peer_pandas import run_peer
 from orchestration.cli import main as siyu
 from tests.conftest import make_settings, run_daily, step_errors
 
+pytestmark = pytest.mark.slow
+
 SALT = "floor-canary-salt-'{{ 6 * 7 }}\""
 PERSONS, DAYS, SEED = 300, 30, 7
 START = dt.date(2026, 5, 1)

@@ -16,6 +16,8 @@ from tests.dbt.core_fixture import (
 )
 from tests.dbt.test_measurement_marts import run_dbt
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def core_db(tmp_path_factory):

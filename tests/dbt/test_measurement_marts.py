@@ -39,6 +39,8 @@ from tests.reference_metrics import (
     expected_rfm,
 )
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"

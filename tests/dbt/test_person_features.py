@@ -27,6 +27,8 @@ from tests.ml.siyu_synthetic import make_world
 from warehouse.bounds import data_end
 from warehouse.features import read_facts, read_person_features
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"

@@ -33,7 +33,7 @@ import pytest
 from orchestration.cli import main as siyu
 from tests.conftest import make_settings, run_daily, step_errors
 
-pytestmark = pytest.mark.fault("determinism")
+pytestmark = [pytest.mark.fault("determinism"), pytest.mark.slow]
 
 START = dt.date(2026, 5, 1)
 DAYS = 10

@@ -37,7 +37,7 @@ from tests.faults.landing import (
     jsonl,
 )
 
-pytestmark = pytest.mark.fault("PII in free text")
+pytestmark = [pytest.mark.fault("PII in free text"), pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 MASK = "[redacted]"

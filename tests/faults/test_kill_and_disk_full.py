@@ -41,7 +41,7 @@ from tests.faults.pipeline import (
     siyu_run,
 )
 
-pytestmark = pytest.mark.fault("crash and disk")
+pytestmark = [pytest.mark.fault("crash and disk"), pytest.mark.slow]
 
 DAY = "2026-05-12"
 RUN_DAY = ["run", "--date", DAY]

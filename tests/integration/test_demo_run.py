@@ -10,6 +10,8 @@ import pytest
 from datagen.evaluation import pairwise_scores
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 DEMO_PERSONS, DEMO_DAYS, DEMO_START = 20_000, 180, dt.date(2026, 5, 1)
 
 

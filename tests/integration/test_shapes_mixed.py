@@ -1,5 +1,7 @@
 """Brand shapes end to end (tests/integration/brand_shapes.py): crm_wecom, crm_miniprogram_no_experiment, thirty_days."""
 
+import pytest
+
 from tests.integration.brand_shapes import (  # noqa: F401 (the tests, collected here)
     shapes_fixture,
     test_engagement_equals_an_independent_computation,
@@ -12,5 +14,7 @@ from tests.integration.brand_shapes import (  # noqa: F401 (the tests, collected
     test_the_console_ends_with_what_was_published_where,
     test_the_shape_publishes_every_contract_table,
 )
+
+pytestmark = pytest.mark.slow
 
 shape_run = shapes_fixture(["crm_wecom", "crm_miniprogram_no_experiment", "thirty_days"])

@@ -1,9 +1,12 @@
 """The real daily job, in-process, on the tiny hand-written landing tree."""
 
 import duckdb
+import pytest
 
 from tests.conftest import make_settings, run_daily, step_errors
 from tests.fixtures.tiny_landing import DAY1, DAY2, EXPECTED_PERSONS, JUNK, write_tiny_landing
+
+pytestmark = pytest.mark.slow
 
 TABLES = [
     "raw.crm__orders",

@@ -20,6 +20,8 @@ from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANG
 from orchestration.lib.settings import REPO_ROOT
 from tests.conftest import make_settings, run_daily, step_errors
 
+pytestmark = pytest.mark.slow
+
 FIRST_DAY = dt.date(2026, 5, 1)
 LAST_DAY = dt.date(2026, 5, 30)
 SIYU = REPO_ROOT / ".venv" / "bin" / "siyu"

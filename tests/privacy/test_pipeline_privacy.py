@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow
+
 PERSONS, DAYS, START = 1500, 95, dt.date(2026, 5, 1)
 SALT = "privacy-test-salt"
 MIN_LEN = 8  # shorter identifiers would match by accident

@@ -17,6 +17,8 @@ from privacy.hashing import salted_hash
 from tests.conftest import make_settings, run_daily, step_errors
 from tests.fixtures.tiny_landing import DAY1, DAY2, write_tiny_landing
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"
