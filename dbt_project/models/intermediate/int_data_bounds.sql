@@ -2,6 +2,10 @@
 -- data_end_date is warehouse/bounds.py data_end (scoring, publication and training cutoffs): the
 -- exclusive end of the loaded activity, the day after the last order or interaction, for a brand
 -- with neither the day after the last person was first seen.
+-- Ephemeral: two aggregates over the facts, inlined where read, so a model built on its own over
+-- hand-written marts (tests/dbt, tests/activation) needs no bounds table.
+{{ config(materialized='ephemeral') }}
+
 with
 
 orders as (select * from {{ ref('fct_orders') }}),

@@ -43,7 +43,7 @@ retention_by_week as (
         sum(case when day_n = 30 then cohort_size end) as d30_cohort_users,
         sum(case when day_n = 30 then retained_users end) as d30_retained_users
     from retention_cohorts
-    group by 1, 2
+    group by cohort_week, cohort_channel
 
 ),
 
