@@ -67,10 +67,12 @@ class ProgressHandler(logging.Handler):
             return f"{PREFIX}   {state:<6} {step} ({elapsed:.1f} s)"
         if record.levelno < logging.WARNING:
             return None
+        message = str(meta.get("orig_message") or record.getMessage()).strip()
+        if message.startswith("Dependencies for step"):
+            return None  # a step skipped after a failed one: the failure is the line that matters
         self.warnings += 1
         if self.warnings > MAX_WARNING_LINES:
             return None
-        message = str(meta.get("orig_message") or record.getMessage()).strip()
         first = message.splitlines()[0] if message else ""
         if len(first) > MAX_LINE_CHARS:
             first = first[: MAX_LINE_CHARS - 3] + "..."
