@@ -135,6 +135,19 @@ def _minimize_log_params(
     return result.x, result
 
 
+#: Largest gradient component (of the mean log-likelihood over log-parameters) at which a fit
+#: counts as converged even when L-BFGS-B stops with ABNORMAL: with ftol 1e-15 its line search
+#: can find no float step that still lowers the objective once it sits at the optimum
+#: (scipy 1.17 says ABNORMAL where earlier releases said CONVERGENCE on the same CDNOW fit).
+CONVERGED_GRADIENT = 1e-6
+
+
+def converged(result: Any) -> bool:
+    """Whether an L-BFGS-B result is at a stationary point: scipy says so, or the gradient is
+    below :data:`CONVERGED_GRADIENT`."""
+    return bool(result.success) or bool(np.max(np.abs(result.jac)) < CONVERGED_GRADIENT)
+
+
 def _check_customers(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> None:
     problems = []
     if np.any(frequency < 0) or np.any(frequency != np.floor(frequency)):
@@ -241,6 +254,8 @@ class BetaGeoFitter:
     n_unique_ : int
         Number of distinct (frequency, recency, T) rows the fit actually evaluated.
     optimizer_result_ : scipy.optimize.OptimizeResult
+    converged_ : bool
+        The fit is at a stationary point (:func:`converged`).
         The optimiser's report, for diagnosing a fit.
     """
 
@@ -283,6 +298,7 @@ class BetaGeoFitter:
         self.n_customers_ = int(x.size)
         self.n_unique_ = int(ux.size)
         self.optimizer_result_ = result
+        self.converged_ = converged(result)
         return self
 
     def _params(self) -> tuple[float, float, float, float]:
@@ -424,6 +440,8 @@ class GammaGammaFitter:
     n_customers_ : int
         Number of repeat buyers (``frequency > 0``) fitted on.
     optimizer_result_ : scipy.optimize.OptimizeResult
+    converged_ : bool
+        The fit is at a stationary point (:func:`converged`).
     """
 
     param_names = ("p", "q", "v")
@@ -465,6 +483,7 @@ class GammaGammaFitter:
         self.log_likelihood_ = _weighted_sum(uw, _gamma_gamma_log_likelihood(params, ux, um))
         self.n_customers_ = int(x.size)
         self.optimizer_result_ = result
+        self.converged_ = converged(result)
         return self
 
     def _params(self) -> tuple[float, float, float]:
