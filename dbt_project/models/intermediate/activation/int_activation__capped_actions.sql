@@ -10,7 +10,7 @@ chosen_rules as (select * from {{ ref('int_activation__chosen_rules') }}),
 community as (
 
     select
-        chosen_rules.*,
+        *,
         row_number() over (
             partition by planned_channel = 'wecom_group'
             order by rule_priority, {{ salted_hash('person_id') }}

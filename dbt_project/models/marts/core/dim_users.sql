@@ -37,7 +37,7 @@ members as (
         crm_members.city,
         crm_members.birth_date,
         row_number() over (
-            partition by resolved.person_id order by crm_members.updated_at desc, crm_members.member_id
+            partition by resolved.person_id order by crm_members.updated_at desc, crm_members.member_id asc
         ) as member_rank
     from crm_members
     inner join resolved
