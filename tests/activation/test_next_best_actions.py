@@ -16,6 +16,8 @@ import pytest
 
 from tests.activation.nba_fixture import ACTION_DATE, write_fixture_db
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"

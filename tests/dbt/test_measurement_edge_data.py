@@ -17,6 +17,8 @@ import pytest
 from tests.dbt.measurement_fixture import build_frames, write_marts_db
 from tests.dbt.test_measurement_marts import MARTS, SEEDS, read_marts, run_dbt
 
+pytestmark = pytest.mark.slow
+
 DAY = dt.timedelta(days=1)
 INTERACTION_KPIS = {
     # KPI -> what it is measured from

@@ -23,6 +23,8 @@ from tests.dbt.test_measurement_marts import run_dbt
 from tests.faults.landing import DAY, MEMBERS_HEADER, ORDERS_HEADER, D, Tree
 from tests.publishing.conftest import write_build_db
 
+pytestmark = pytest.mark.slow
+
 ORDER = f"C1,M1,{D} 09:30:00,199.00,20.00,是,已完成,上海旗舰店"
 BAD_ORDER = f"C2,M1,{D} 10:30:00,-5,0,否,已完成,上海旗舰店"  # a negative amount: quarantined
 

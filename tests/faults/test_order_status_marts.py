@@ -27,7 +27,7 @@ from ingestion.loader import load_days
 from tests.dbt.test_measurement_marts import run_dbt
 from tests.faults.landing import MEMBERS_HEADER, ORDERS_HEADER, Tree, epoch_ms, jsonl
 
-pytestmark = pytest.mark.fault("unknown values")
+pytestmark = [pytest.mark.fault("unknown values"), pytest.mark.slow]
 
 DAY1 = dt.date(2026, 8, 1)
 DAY2 = dt.date(2026, 8, 2)

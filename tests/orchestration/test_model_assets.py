@@ -42,6 +42,8 @@ from tests.ml.siyu_synthetic import World, make_world
 from warehouse.features import PERSON_FEATURES_TABLE
 from warehouse.model_registry import ModelRegistry
 
+pytestmark = pytest.mark.slow
+
 START = "2025-01-01"
 
 
