@@ -64,8 +64,15 @@ docs: setup
 	@echo "dbt docs: open $(DBT_DOCS_DIR)/static_index.html in a browser, or serve them with"
 	@echo "  (cd dbt_project && ../$(BIN)/dbt docs serve --project-dir . --profiles-dir . --target-path $(DBT_DOCS_DIR) --host 127.0.0.1 --port 8080)"
 
-lint: setup
+# The Python checks CI runs (.ci/run): ruff, its formatter, and the house's layers (.importlinter)
+lint-python: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+# sqlfluff's dbt templater compiles against a built warehouse (make run first); not in CI yet:
+# the AL03/LT02 findings of the older models are still open (README, Features)
+lint: lint-python
 	PYTHONPATH=dbt_project/plugins $(BIN)/sqlfluff lint dbt_project/models
 
 clean:

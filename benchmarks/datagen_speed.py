@@ -45,9 +45,16 @@ def main() -> int:
     load0 = os.getloadavg()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    summary = generate(args.persons, args.days, dt.date(2026, 5, 1), args.seed, out,
-                       progress=False, mess=MessConfig.off() if args.clean else None,
-                       workers=args.workers)
+    summary = generate(
+        args.persons,
+        args.days,
+        dt.date(2026, 5, 1),
+        args.seed,
+        out,
+        progress=False,
+        mess=MessConfig.off() if args.clean else None,
+        workers=args.workers,
+    )
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()
     ru_self = resource.getrusage(resource.RUSAGE_SELF)
@@ -57,14 +64,20 @@ def main() -> int:
     cpu = user + sys_
     rows = summary.total_rows
     print(summary.report())
-    print(f"persons={args.persons} days={args.days} workers={args.workers or 'auto'} "
-          f"cpus={os.cpu_count()}")
+    print(
+        f"persons={args.persons} days={args.days} workers={args.workers or 'auto'} "
+        f"cpus={os.cpu_count()}"
+    )
     print(f"rows={rows:,d} files={summary.files:,d} bytes={summary.bytes / 1e6:,.1f} MB")
     print(f"wall={wall:.2f} s  rows/s wall={rows / wall:,.0f}")
-    print(f"cpu={cpu:.2f} s (user {user:.2f}, sys {sys_:.2f}; imports excluded)  "
-          f"rows per CPU second={rows / cpu:,.0f}")
-    print(f"peak RSS: main {ru_self.ru_maxrss / 1024:,.0f} MB, largest worker "
-          f"{ru_kids.ru_maxrss / 1024:,.0f} MB")
+    print(
+        f"cpu={cpu:.2f} s (user {user:.2f}, sys {sys_:.2f}; imports excluded)  "
+        f"rows per CPU second={rows / cpu:,.0f}"
+    )
+    print(
+        f"peak RSS: main {ru_self.ru_maxrss / 1024:,.0f} MB, largest worker "
+        f"{ru_kids.ru_maxrss / 1024:,.0f} MB"
+    )
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f}")
     if tmp is not None and not args.keep:
         shutil.rmtree(tmp)

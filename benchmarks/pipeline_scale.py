@@ -35,14 +35,35 @@ def main() -> None:
     env.pop("DAGSTER_HOME", None)
 
     started = time.perf_counter()
-    subprocess.run([str(SIYU), "generate", "--persons", str(args.persons), "--days", str(args.days),
-                    "--start", "2026-05-01", "--seed", "42", "--out", str(out / "landing"),
-                    "--no-progress"], env=env, check=True)
+    subprocess.run(
+        [
+            str(SIYU),
+            "generate",
+            "--persons",
+            str(args.persons),
+            "--days",
+            str(args.days),
+            "--start",
+            "2026-05-01",
+            "--seed",
+            "42",
+            "--out",
+            str(out / "landing"),
+            "--no-progress",
+        ],
+        env=env,
+        check=True,
+    )
     generate_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    subprocess.run([str(SIYU), "run"], env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(SIYU), "run"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     run_s = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
@@ -52,11 +73,24 @@ def main() -> None:
     from benchmarks.identity_quality import scores_for
 
     with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
-        counts = {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
-                  for t in ("dim_users", "fct_orders", "fct_interactions", "user_rfm")}
-    print(json.dumps({"persons": args.persons, "days": args.days, "generate_s": round(generate_s, 1),
-                      "pipeline_s": round(run_s, 1), "peak_rss_mib": round(peak_mib),
-                      "rows": counts, "identity": scores_for(out)}, indent=2))
+        counts = {
+            t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
+            for t in ("dim_users", "fct_orders", "fct_interactions", "user_rfm")
+        }
+    print(
+        json.dumps(
+            {
+                "persons": args.persons,
+                "days": args.days,
+                "generate_s": round(generate_s, 1),
+                "pipeline_s": round(run_s, 1),
+                "peak_rss_mib": round(peak_mib),
+                "rows": counts,
+                "identity": scores_for(out),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -162,7 +162,11 @@ def _column_expectation(
     if test_name == "not_null":
         why = "key column" if column in key_columns else "never null"
         return _expectation(
-            "expect_column_values_to_not_be_null", {"column": column}, why, entry, test_name,
+            "expect_column_values_to_not_be_null",
+            {"column": column},
+            why,
+            entry,
+            test_name,
             config,
         )
     if test_name == "accepted_values":

@@ -26,8 +26,7 @@ RESULTS_TABLE = f"{RESULTS_SCHEMA}.{RESULTS_TABLE_NAME}"
 def has_results(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the results table exists (it does once any suite ran on this build database)."""
     ((count,),) = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = ?",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [RESULTS_SCHEMA, RESULTS_TABLE_NAME],
     ).fetchall()
     return count > 0

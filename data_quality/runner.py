@@ -203,9 +203,7 @@ def _contract_columns(expectations: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _merge(
-    written: list[dict[str, Any]], derived: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _merge(written: list[dict[str, Any]], derived: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The suite's table-level checks (column set, row count) first, then the derived checks,
     then the rest of the hand-written ones; the gate's results read in that order."""
     table_level = ROW_COUNT_EXPECTATIONS | {"expect_table_columns_to_match_set"}

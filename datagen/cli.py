@@ -16,7 +16,8 @@ def _sources(text: str) -> tuple[str, ...]:
     unknown = sorted(set(names) - set(SOURCES))
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: give a comma-separated subset of {','.join(SOURCES)}, e.g. crm,wecom")
+            f"{text!r}: give a comma-separated subset of {','.join(SOURCES)}, e.g. crm,wecom"
+        )
     return names
 
 
@@ -26,35 +27,61 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="siyu generate",
         description="Write synthetic daily CRM / WeCom / mini-program extracts "
-                    "(<out>/<source>/<YYYY-MM-DD>/...) and ground truth (<out>/_truth/).",
+        "(<out>/<source>/<YYYY-MM-DD>/...) and ground truth (<out>/_truth/).",
         epilog=f"Default mess rates: {mess_help}. See datagen/README.md and datagen/FORMATS.md.",
     )
     p.add_argument("--persons", type=int, default=20_000, help="number of persons (default 20000)")
     p.add_argument("--days", type=int, default=180, help="number of days (default 180)")
-    p.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 5, 1),
-                   help="first day, YYYY-MM-DD (default 2026-05-01)")
+    p.add_argument(
+        "--start",
+        type=dt.date.fromisoformat,
+        default=dt.date(2026, 5, 1),
+        help="first day, YYYY-MM-DD (default 2026-05-01)",
+    )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--out", type=pathlib.Path, default=None,
-                   help="landing folder (default $SIYU_DATA_DIR/landing or ./data/landing)")
-    p.add_argument("--clean", action="store_true", help="no mess: plain phones, no duplicates, "
-                   "resends, late rows or junk phones, UTF-8 only")
-    shape = p.add_argument_group("brand shape (default: all three systems, 4 experiments, "
-                                 "interactions)")
-    shape.add_argument("--sources", type=_sources, default=SOURCES,
-                       help="systems the brand runs, comma separated: only their folders and "
-                            "files are written, persons register only through them "
-                            f"(default {','.join(SOURCES)})")
-    shape.add_argument("--experiments", type=int, default=None,
-                       help=f"A/B experiments running, 0..{MAX_EXPERIMENTS}; 0 = no "
-                            "experiment_id or variant anywhere (default "
-                            f"{len(EXPERIMENTS)}, or 0 when nothing can be sent)")
-    shape.add_argument("--no-interactions", action="store_true",
-                       help="no SMS sends, WeCom messages or campaign sends, mini-program "
-                            "events (nor check-in/UGC points): members, contacts, groups, "
-                            "users, orders, purchase points and feedback only")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: one per CPU, at most 4; the output does not "
-                        "depend on it)")
+    p.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=None,
+        help="landing folder (default $SIYU_DATA_DIR/landing or ./data/landing)",
+    )
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="no mess: plain phones, no duplicates, resends, late rows or junk phones, UTF-8 only",
+    )
+    shape = p.add_argument_group(
+        "brand shape (default: all three systems, 4 experiments, interactions)"
+    )
+    shape.add_argument(
+        "--sources",
+        type=_sources,
+        default=SOURCES,
+        help="systems the brand runs, comma separated: only their folders and "
+        "files are written, persons register only through them "
+        f"(default {','.join(SOURCES)})",
+    )
+    shape.add_argument(
+        "--experiments",
+        type=int,
+        default=None,
+        help=f"A/B experiments running, 0..{MAX_EXPERIMENTS}; 0 = no "
+        "experiment_id or variant anywhere (default "
+        f"{len(EXPERIMENTS)}, or 0 when nothing can be sent)",
+    )
+    shape.add_argument(
+        "--no-interactions",
+        action="store_true",
+        help="no SMS sends, WeCom messages or campaign sends, mini-program "
+        "events (nor check-in/UGC points): members, contacts, groups, "
+        "users, orders, purchase points and feedback only",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per CPU, at most 4; the output does not depend on it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -66,17 +93,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        shape = BrandShape(sources=args.sources, experiments=args.experiments,
-                           interactions=not args.no_interactions)
+        shape = BrandShape(
+            sources=args.sources,
+            experiments=args.experiments,
+            interactions=not args.no_interactions,
+        )
     except ValueError as exc:
         parser.error(str(exc))
     out = args.out
     if out is None:
         out = pathlib.Path(os.environ.get("SIYU_DATA_DIR", "data")) / "landing"
     summary = generate(
-        persons=args.persons, days=args.days, start=args.start, seed=args.seed, out=out,
-        progress=not args.no_progress, mess=MessConfig.off() if args.clean else None,
-        workers=args.workers, shape=shape,
+        persons=args.persons,
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+        out=out,
+        progress=not args.no_progress,
+        mess=MessConfig.off() if args.clean else None,
+        workers=args.workers,
+        shape=shape,
     )
     print(summary.report(), file=sys.stderr)
     return 0

@@ -61,8 +61,12 @@ P_REFUND = 0.03
 P_FEEDBACK = 0.04  # per CRM order
 P_CHECKIN = 0.30  # CRM 签到 points per session
 TIER_MIX = np.array(  # 普通, 银卡, 金卡, 钻石
-    [[0.10, 0.30, 0.40, 0.20], [0.45, 0.35, 0.17, 0.03], [0.60, 0.30, 0.09, 0.01],
-     [0.75, 0.20, 0.05, 0.00]]
+    [
+        [0.10, 0.30, 0.40, 0.20],
+        [0.45, 0.35, 0.17, 0.03],
+        [0.60, 0.30, 0.09, 0.01],
+        [0.75, 0.20, 0.05, 0.00],
+    ]
 )
 
 # --- churn and the planted interaction effect ----------------------------------------------------
@@ -91,8 +95,16 @@ REPLY_MIX = np.array([0.92, 0.05, 0.03])
 REPLY_FAST_MEAN_MIN = 25.0
 TWO_YEARS_DAYS = 730
 
-SCENARIOS = ("welcome_3d", "post_purchase_7d", "birthday", "member_day", "new_product",
-             "ugc_topic", "recall", "promotion")
+SCENARIOS = (
+    "welcome_3d",
+    "post_purchase_7d",
+    "birthday",
+    "member_day",
+    "new_product",
+    "ugc_topic",
+    "recall",
+    "promotion",
+)
 SCENARIO_MIX = np.array([0.08, 0.12, 0.0, 0.15, 0.20, 0.15, 0.10, 0.20])
 CONTENT_TYPES = ("coupon", "article", "product", "live", "survey", "points")
 CONTENT_MIX = np.array([0.30, 0.25, 0.20, 0.10, 0.05, 0.10])
@@ -115,8 +127,9 @@ class Experiment:
 
 EXPERIMENTS = (
     Experiment("exp_01", "cmp_exp_01", "recall", "wecom", 0.2, "article", "coupon", 0.12, 0.05),
-    Experiment("exp_02", "cmp_exp_02", "new_product", "wecom", 0.4, "article", "product", 0.15,
-               0.03),
+    Experiment(
+        "exp_02", "cmp_exp_02", "new_product", "wecom", 0.4, "article", "product", 0.15, 0.03
+    ),
     Experiment("exp_03", "cmp_exp_03", "member_day", "sms", 0.6, "points", "coupon", 0.10, 0.04),
     Experiment("exp_04", "cmp_exp_04", "promotion", "wecom", 0.8, "article", "live", 0.18, 0.01),
 )
@@ -137,46 +150,170 @@ def plan_experiments(count: int, sources: tuple[str, ...]) -> tuple[Experiment, 
     planned = []
     for k in range(count):
         template = EXPERIMENTS[k % len(EXPERIMENTS)]
-        planned.append(dataclasses.replace(
-            template, experiment_id=f"exp_{k + 1:02d}", campaign_id=f"cmp_exp_{k + 1:02d}",
-            channel=template.channel if template.channel in channels else channels[0],
-            window_frac=(k + 1) / (count + 1)))
+        planned.append(
+            dataclasses.replace(
+                template,
+                experiment_id=f"exp_{k + 1:02d}",
+                campaign_id=f"cmp_exp_{k + 1:02d}",
+                channel=template.channel if template.channel in channels else channels[0],
+                window_frac=(k + 1) / (count + 1),
+            )
+        )
     return tuple(planned)
+
 
 # --- identifiers ------------------------------------------------------------------------------
 JUNK_PHONE = "13800000000"
 STORE_PHONES = ("13912345678", "18688886666", "15900001234")
 PHONE_PREFIXES = np.array(
-    [130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157, 158, 159, 166,
-     176, 177, 178, 180, 181, 182, 183, 185, 186, 187, 188, 189, 198, 199]
+    [
+        130,
+        131,
+        132,
+        133,
+        135,
+        136,
+        137,
+        138,
+        139,
+        150,
+        151,
+        152,
+        155,
+        156,
+        157,
+        158,
+        159,
+        166,
+        176,
+        177,
+        178,
+        180,
+        181,
+        182,
+        183,
+        185,
+        186,
+        187,
+        188,
+        189,
+        198,
+        199,
+    ]
 )
 P_DUPLICATE_MEMBER = 0.01  # CRM persons registering a second member record with the same phone
 UNLINKABLE_MAX = 0.003  # share of persons allowed to keep systems that no identifier links
 P_PHONE_AUTH_MINI = 0.55  # mini-program users authorising getPhoneNumber (before link repair)
 P_REMARK_MOBILE = 0.5  # WeCom contacts whose remark_mobiles holds the phone (before repair)
 
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔向汤")
-GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚英华玉萍红玲芬燕彬鹏辉婷雪琳晨浩宇欣怡轩涵诺远佳颖博文睿")
-CITIES = ("上海", "北京", "广州", "深圳", "杭州", "成都", "重庆", "武汉", "南京", "西安", "苏州",
-          "天津", "长沙", "郑州", "青岛", "厦门", "宁波", "合肥", "福州", "昆明")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴莫孔向汤"
+)
+GIVEN = list(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚英华玉萍红玲芬燕彬鹏辉婷雪琳晨浩宇欣怡轩涵诺远佳颖博文睿"
+)
+CITIES = (
+    "上海",
+    "北京",
+    "广州",
+    "深圳",
+    "杭州",
+    "成都",
+    "重庆",
+    "武汉",
+    "南京",
+    "西安",
+    "苏州",
+    "天津",
+    "长沙",
+    "郑州",
+    "青岛",
+    "厦门",
+    "宁波",
+    "合肥",
+    "福州",
+    "昆明",
+)
 CITY_MIX = np.array([14, 12, 9, 9, 8, 7, 6, 5, 5, 4, 4, 3, 3, 3, 2, 2, 1.5, 1.5, 1, 1], float)
 TIERS = ("普通会员", "银卡会员", "金卡会员", "钻石会员")
 TIER_TAGS = ("普通", "银卡", "金卡", "钻石")
-STAFF_NAMES = ("li", "wang", "zhang", "liu", "chen", "yang", "huang", "zhao", "wu", "zhou", "xu",
-               "sun", "ma", "zhu", "hu", "guo", "he", "gao", "lin", "luo")
-NICKNAMES = ("小鱼", "阳光", "Amy", "momo_88", "晴天", "Lucky", "木木", "糖糖", "Kevin", "一只猫",
-             "安静的风", "Coco", "大白", "小七", "Jason", "落叶", "橙子", "麦兜", "Vivian", "阿杰")
+STAFF_NAMES = (
+    "li",
+    "wang",
+    "zhang",
+    "liu",
+    "chen",
+    "yang",
+    "huang",
+    "zhao",
+    "wu",
+    "zhou",
+    "xu",
+    "sun",
+    "ma",
+    "zhu",
+    "hu",
+    "guo",
+    "he",
+    "gao",
+    "lin",
+    "luo",
+)
+NICKNAMES = (
+    "小鱼",
+    "阳光",
+    "Amy",
+    "momo_88",
+    "晴天",
+    "Lucky",
+    "木木",
+    "糖糖",
+    "Kevin",
+    "一只猫",
+    "安静的风",
+    "Coco",
+    "大白",
+    "小七",
+    "Jason",
+    "落叶",
+    "橙子",
+    "麦兜",
+    "Vivian",
+    "阿杰",
+)
 INBOUND_TEXTS = (
-    "请问这款还有货吗", "什么时候发货？", "优惠券怎么用", "谢谢", "我想退货", "会员积分怎么兑换",
-    "门店几点关门", "这个适合敏感肌吗", "收到了，很喜欢", "能开发票吗", "生日礼什么时候发",
-    "活动还有吗", "尺码偏大还是偏小", "好的", "在吗",
+    "请问这款还有货吗",
+    "什么时候发货？",
+    "优惠券怎么用",
+    "谢谢",
+    "我想退货",
+    "会员积分怎么兑换",
+    "门店几点关门",
+    "这个适合敏感肌吗",
+    "收到了，很喜欢",
+    "能开发票吗",
+    "生日礼什么时候发",
+    "活动还有吗",
+    "尺码偏大还是偏小",
+    "好的",
+    "在吗",
 )
 STAFF_TEXTS = (
-    "您好，已为您查询，请稍等", "亲，今天下单明天就发货哦", "优惠券在会员中心领取后下单自动抵扣",
-    "好的，已经帮您登记", "感谢您的支持！", "门店营业时间是10:00-22:00",
+    "您好，已为您查询，请稍等",
+    "亲，今天下单明天就发货哦",
+    "优惠券在会员中心领取后下单自动抵扣",
+    "好的，已经帮您登记",
+    "感谢您的支持！",
+    "门店营业时间是10:00-22:00",
 )
-GROUP_TEXTS = ("大家好，今天的话题是#我的使用心得#", "有没有人试过新品？", "打卡", "求推荐",
-               "晒单啦", "今天直播几点开始")
+GROUP_TEXTS = (
+    "大家好，今天的话题是#我的使用心得#",
+    "有没有人试过新品？",
+    "打卡",
+    "求推荐",
+    "晒单啦",
+    "今天直播几点开始",
+)
 FEEDBACK_TEXTS = (
     "东西不错，物流很快",
     "包装有点破损,希望改进",
@@ -190,8 +327,16 @@ FEEDBACK_TEXTS = (
     "一般般",
     "会员日折扣力度很大，点赞",
 )
-PAGES = ("pages/index/index", "pages/goods/detail", "pages/cart/cart", "pages/share/share",
-         "pages/coupon/center", "pages/task/list", "pages/review/edit", "pages/member/home")
+PAGES = (
+    "pages/index/index",
+    "pages/goods/detail",
+    "pages/cart/cart",
+    "pages/share/share",
+    "pages/coupon/center",
+    "pages/task/list",
+    "pages/review/edit",
+    "pages/member/home",
+)
 EVENT_PAGE = np.array([0, 2, 3, 4, 5, 6])  # default page per event name
 POINT_REASONS = ("消费", "签到", "兑换", "UGC奖励", "过期")
 MINI_SCENES = np.array([1001, 1011, 1047, 1089, 1007, 1036])
@@ -224,8 +369,10 @@ class BrandShape:
         sources = tuple(self.sources)
         unknown = sorted(set(sources) - set(SOURCES))
         if unknown or not sources:
-            raise ValueError(f"sources must be a non-empty subset of {', '.join(SOURCES)}; "
-                             f"got {', '.join(sources) or 'none'}")
+            raise ValueError(
+                f"sources must be a non-empty subset of {', '.join(SOURCES)}; "
+                f"got {', '.join(sources) or 'none'}"
+            )
         object.__setattr__(self, "sources", tuple(s for s in SOURCES if s in sources))
         can_send = self.interactions and ("crm" in sources or "wecom" in sources)
         if self.experiments is None:
@@ -233,17 +380,24 @@ class BrandShape:
         if not 0 <= self.experiments <= MAX_EXPERIMENTS:
             raise ValueError(f"experiments must be 0..{MAX_EXPERIMENTS}, got {self.experiments}")
         if self.experiments and not can_send:
-            why = ("no interactions are sent" if not self.interactions
-                   else "the brand has neither a CRM (SMS) nor WeCom to send from")
-            raise ValueError(f"{self.experiments} experiments asked for, but {why}: "
-                             "use experiments=0 (--experiments 0)")
+            why = (
+                "no interactions are sent"
+                if not self.interactions
+                else "the brand has neither a CRM (SMS) nor WeCom to send from"
+            )
+            raise ValueError(
+                f"{self.experiments} experiments asked for, but {why}: "
+                "use experiments=0 (--experiments 0)"
+            )
 
     def has(self, source: str) -> bool:
         return source in self.sources
 
     def describe(self) -> str:
-        return (f"sources {','.join(self.sources)}; experiments {self.experiments}; "
-                f"interactions {'yes' if self.interactions else 'no'}")
+        return (
+            f"sources {','.join(self.sources)}; experiments {self.experiments}; "
+            f"interactions {'yes' if self.interactions else 'no'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -270,5 +424,6 @@ class MessConfig:
 
     @classmethod
     def off(cls) -> MessConfig:
-        return cls(**{f.name: (3 if f.name == "late_max_days" else 0.0)
-                      for f in dataclasses.fields(cls)})
+        return cls(
+            **{f.name: (3 if f.name == "late_max_days" else 0.0) for f in dataclasses.fields(cls)}
+        )

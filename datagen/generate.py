@@ -67,9 +67,11 @@ class GenerationSummary:
         run = ", ".join(self.experiments_run) or "none"
         skipped = shape.experiments - len(self.experiments_run)
         fit = f", {skipped} more did not fit in {self.days} days" if skipped else ""
-        return (f"shape: sources {','.join(shape.sources)}; experiments "
-                f"{len(self.experiments_run)} ({run}{fit}); "
-                f"interactions {'yes' if shape.interactions else 'no'}")
+        return (
+            f"shape: sources {','.join(shape.sources)}; experiments "
+            f"{len(self.experiments_run)} ({run}{fit}); "
+            f"interactions {'yes' if shape.interactions else 'no'}"
+        )
 
     def report(self) -> str:
         lines = [self.shape_line()]
@@ -97,9 +99,17 @@ def _n(batch: dict[str, np.ndarray]) -> int:
     return len(next(iter(batch.values())))
 
 
-def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Path,
-             progress: bool = True, mess: MessConfig | None = None,
-             workers: int | None = None, shape: BrandShape | None = None) -> GenerationSummary:
+def generate(
+    persons: int,
+    days: int,
+    start: dt.date,
+    seed: int,
+    out: pathlib.Path,
+    progress: bool = True,
+    mess: MessConfig | None = None,
+    workers: int | None = None,
+    shape: BrandShape | None = None,
+) -> GenerationSummary:
     """Write ``days`` daily folders of extracts for ``persons`` persons under ``out``.
 
     Layout and formats: datagen/FORMATS.md. Ground truth goes to ``out/_truth``. ``shape``
@@ -118,14 +128,23 @@ def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Pa
     pop = build_population(persons, days, start, seed, mess, shape)
     fmt = Formatter(pop, mess)
     summary = GenerationSummary(
-        out=out, persons=persons, days=days, shape=shape,
-        experiments_run=tuple(ex.experiment_id for ex, d in
-                              zip(pop.experiments, pop.exp_send_day, strict=True) if d >= 0))
-    written = tuple(key[0] in shape.sources and (shape.interactions
-                                                 or key not in INTERACTION_ENTITIES)
-                    for key in ENTITIES)
-    ctx = _Context(pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess,
-                   written=written)
+        out=out,
+        persons=persons,
+        days=days,
+        shape=shape,
+        experiments_run=tuple(
+            ex.experiment_id
+            for ex, d in zip(pop.experiments, pop.exp_send_day, strict=True)
+            if d >= 0
+        ),
+    )
+    written = tuple(
+        key[0] in shape.sources and (shape.interactions or key not in INTERACTION_ENTITIES)
+        for key in ENTITIES
+    )
+    ctx = _Context(
+        pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess, written=written
+    )
     workers = _default_workers() if workers is None else max(1, workers)
     if workers > 1 and days > 1 and "fork" in mp.get_all_start_methods():
         chunks = _day_chunks(pop, min(days, 2 * workers))
@@ -133,12 +152,14 @@ def generate(persons: int, days: int, start: dt.date, seed: int, out: pathlib.Pa
         _CTX = ctx  # inherited by the forked workers (copy-on-write), never pickled
         cpu_children0 = _children_cpu()
         try:
-            with ProcessPoolExecutor(max_workers=workers,
-                                     mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=mp.get_context("fork")
+            ) as pool:
                 futures = [pool.submit(_run_days_in_worker, a, b) for a, b in chunks]
                 summary.truth_rows = truth.write_truth(pop, out, mess)
-                bar = tqdm(total=days, desc="generate", unit="day", disable=not progress,
-                           leave=False)
+                bar = tqdm(
+                    total=days, desc="generate", unit="day", disable=not progress, leave=False
+                )
                 for fut in as_completed(futures):
                     stats = fut.result()
                     _merge(summary, stats)
@@ -261,11 +282,13 @@ def _run_days(ctx: _Context, a: int, b: int, progress: bool = False) -> _Stats:
     for source in ctx.pop.shape.sources:
         for d in range(a, min(b + 1, ctx.days)):  # b: resent files of day b - 1
             (ctx.out / source / (ctx.start + dt.timedelta(days=d)).isoformat()).mkdir(
-                parents=True, exist_ok=True)
+                parents=True, exist_ok=True
+            )
     pending: dict[tuple[int, tuple[str, str]], list] = defaultdict(list)
     writer = _ChunkWriter(ctx)
-    for d in tqdm(range(max(0, a - warmup), b), desc="generate", unit="day",
-                  disable=not progress, leave=False):
+    for d in tqdm(
+        range(max(0, a - warmup), b), desc="generate", unit="day", disable=not progress, leave=False
+    ):
         ready = _route_day(ctx, d, pending)
         if d < a:
             continue
@@ -318,8 +341,7 @@ class _ChunkWriter:
         source, entity = ENTITIES[e_idx]
         ext = EXTENSIONS[source]
         nonempty = [it[2] for it in items if it[1]]
-        body = (ctx.fmt.body(source, entity, _concat(nonempty), ROWS_PER_CALL) if nonempty
-                else None)
+        body = ctx.fmt.body(source, entity, _concat(nonempty), ROWS_PER_CALL) if nonempty else None
         header = ctx.fmt.header(source, entity)
         row = 0
         st = self.stats
@@ -355,13 +377,13 @@ def _aligned(nbytes: int) -> np.ndarray:
     if len(_direct_buf) < nbytes + _ALIGN:
         _direct_buf = np.zeros(max(nbytes + _ALIGN, 2 * len(_direct_buf)), dtype=np.uint8)
     start = (-_direct_buf.ctypes.data) % _ALIGN
-    return _direct_buf[start:start + nbytes]
+    return _direct_buf[start : start + nbytes]
 
 
 def _write_all(fd: int, data) -> None:
     view = memoryview(data).cast("B")
     while len(view):
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _write_file(path: pathlib.Path, data) -> None:

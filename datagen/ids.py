@@ -68,8 +68,9 @@ def messy_phones(fmt: np.ndarray, phone11: pa.Array) -> pa.Array:
     a = pc.utf8_slice_codeunits(phone11, 0, 3)
     b = pc.utf8_slice_codeunits(phone11, 3, 7)
     c = pc.utf8_slice_codeunits(phone11, 7, 11)
-    dashed = pc.binary_join_element_wise(pa.scalar("+86 "), a, pa.scalar("-"), b, pa.scalar("-"),
-                                         c, "")
+    dashed = pc.binary_join_element_wise(
+        pa.scalar("+86 "), a, pa.scalar("-"), b, pa.scalar("-"), c, ""
+    )
     prefixed = pc.binary_join_element_wise(pa.scalar("0086 "), phone11, "")
     spaced = pc.binary_join_element_wise(a, b, c, " ")
     return pc.choose(pa.array(fmt), phone11, dashed, prefixed, spaced)
@@ -94,7 +95,9 @@ def padded(values: np.ndarray, width: int) -> pa.Array:
             chars[:, k] = r
         chars += 48
         offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int32)
-        return pa.Array.from_buffers(pa.string(), len(values),
-                                     [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
-    return pc.utf8_lpad(pc.cast(pa.array(values, type=pa.int64()), pa.string()), width=width,
-                        padding="0")
+        return pa.Array.from_buffers(
+            pa.string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(chars)]
+        )
+    return pc.utf8_lpad(
+        pc.cast(pa.array(values, type=pa.int64()), pa.string()), width=width, padding="0"
+    )

@@ -123,15 +123,46 @@ def _ms_on_or_after(rng, day, after_ms, start_epoch_day):
 
 def time_of_day_ms(rng: np.random.Generator, n: int) -> np.ndarray:
     """Local time of day in ms, busy at lunch and in the evening."""
-    w = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3.5, 4.5, 5, 6, 5, 4.5, 4.5, 4.5, 5,
-                  5.5, 7, 8, 7.5, 5, 2.5])
+    w = np.array(
+        [
+            1,
+            0.5,
+            0.3,
+            0.2,
+            0.2,
+            0.3,
+            0.8,
+            1.5,
+            2.5,
+            3.5,
+            4.5,
+            5,
+            6,
+            5,
+            4.5,
+            4.5,
+            4.5,
+            5,
+            5.5,
+            7,
+            8,
+            7.5,
+            5,
+            2.5,
+        ]
+    )
     hour = rng.choice(24, size=n, p=w / w.sum())
     return hour.astype(np.int64) * 3_600_000 + rng.integers(0, 3_600_000, size=n)
 
 
-def build_population(persons: int, days: int, start: dt.date, seed: int,
-                     mess: config.MessConfig,
-                     shape: config.BrandShape | None = None) -> Population:
+def build_population(
+    persons: int,
+    days: int,
+    start: dt.date,
+    seed: int,
+    mess: config.MessConfig,
+    shape: config.BrandShape | None = None,
+) -> Population:
     """Draw every person of the run. ``shape`` limits the brand's systems (a person only has
     the systems the brand runs, and registers through one of them), whether it sends anything,
     and its experiments; the default shape draws exactly what it always did."""
@@ -145,10 +176,16 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     dow = (np.arange(days) + start.weekday()) % 7
     t = np.arange(days) / max(days - 1, 1)
     # a brand registers persons only through channels of the systems it runs
-    channel_open = np.array([shape.has("crm"), shape.has("crm"), shape.has("miniprogram"),
-                             shape.has("wecom")], dtype=float)
-    w = (config.CHANNEL_MIX[None, :] * config.CHANNEL_WEEKLY[:, dow].T
-         * (1 + config.CHANNEL_TREND[None, :] * t[:, None]) * channel_open[None, :])
+    channel_open = np.array(
+        [shape.has("crm"), shape.has("crm"), shape.has("miniprogram"), shape.has("wecom")],
+        dtype=float,
+    )
+    w = (
+        config.CHANNEL_MIX[None, :]
+        * config.CHANNEL_WEEKLY[:, dow].T
+        * (1 + config.CHANNEL_TREND[None, :] * t[:, None])
+        * channel_open[None, :]
+    )
     cell = rng.choice(days * 4, size=n, p=(w / w.sum()).ravel())
     arrival_raw, channel_raw = cell // 4, cell % 4
     tod = time_of_day_ms(rng, n)
@@ -175,18 +212,31 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     # so the hazard is the zero-touch one
     reachable = consent & (has_crm | has_wecom) & shape.interactions
     group_sends_per_week = config.GROUP_SENDS_PER_WEEK if shape.interactions else 0.0
-    touches_ind = np.clip(rng.gamma(config.TOUCH_SHAPE, config.TOUCH_SCALE, size=n)
-                          * config.TOUCH_PERSONA_FACTOR[persona], 0, config.TOUCH_MAX)
+    touches_ind = np.clip(
+        rng.gamma(config.TOUCH_SHAPE, config.TOUCH_SCALE, size=n)
+        * config.TOUCH_PERSONA_FACTOR[persona],
+        0,
+        config.TOUCH_MAX,
+    )
     touches_ind = np.where(reachable, touches_ind, 0.0)
-    n_groups = np.where(has_wecom & (rng.random(n) < config.P_JOIN_GROUP[persona]),
-                        1 + (rng.random(n) < config.P_SECOND_GROUP), 0)
+    n_groups = np.where(
+        has_wecom & (rng.random(n) < config.P_JOIN_GROUP[persona]),
+        1 + (rng.random(n) < config.P_SECOND_GROUP),
+        0,
+    )
     touches_total = touches_ind + n_groups * group_sends_per_week
-    effective = np.minimum(config.TOUCH_CAP,
-                           np.minimum(touches_total, config.TOUCH_KNEE)
-                           + config.TOUCH_TAIL * np.maximum(touches_total - config.TOUCH_KNEE, 0))
-    hazard = np.clip(config.BASE_HAZARD[persona]
-                     * rng.lognormal(0.0, config.HAZARD_SIGMA, size=n)
-                     * np.exp(-config.TOUCH_BETA * effective), 1e-5, 0.5)
+    effective = np.minimum(
+        config.TOUCH_CAP,
+        np.minimum(touches_total, config.TOUCH_KNEE)
+        + config.TOUCH_TAIL * np.maximum(touches_total - config.TOUCH_KNEE, 0),
+    )
+    hazard = np.clip(
+        config.BASE_HAZARD[persona]
+        * rng.lognormal(0.0, config.HAZARD_SIGMA, size=n)
+        * np.exp(-config.TOUCH_BETA * effective),
+        1e-5,
+        0.5,
+    )
     churn_day = arrival + rng.geometric(hazard) - 1
     limit = np.minimum(churn_day, last)
 
@@ -236,24 +286,31 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     span = np.maximum(limit - joined_all, 1)
     unsub_day = np.where(unsub, joined_all + 1 + (rng.random(n) * span).astype(np.int64), -1)
     unsub_day = np.where(unsub_day > limit, -1, unsub_day)
-    unsub_ms = np.where(unsub_day >= 0, local_midnight_ms(start_epoch_day + unsub_day)
-                        + time_of_day_ms(rng, n), -1)
+    unsub_ms = np.where(
+        unsub_day >= 0, local_midnight_ms(start_epoch_day + unsub_day) + time_of_day_ms(rng, n), -1
+    )
     city = rng.choice(len(config.CITIES), size=n, p=config.CITY_MIX / config.CITY_MIX.sum())
     tier = _choice_rows(rng, config.TIER_MIX[persona])
     gender = rng.integers(1, 3, size=n)
     name_pool = [s + g for s in config.SURNAMES for g in config.GIVEN]
-    name_pool += [s + g + h for s in config.SURNAMES[:20] for g in config.GIVEN[:25]
-                  for h in config.GIVEN[25:]]
+    name_pool += [
+        s + g + h
+        for s in config.SURNAMES[:20]
+        for g in config.GIVEN[:25]
+        for h in config.GIVEN[25:]
+    ]
     name_idx = rng.integers(0, len(name_pool), size=n)
     nick_idx = rng.integers(0, len(config.NICKNAMES) + 50, size=n)  # >= len: use the name
     store_idx = np.where(channel == 1, -1, city * 3 + rng.integers(0, 3, size=n))
     n_staff = max(5, n // 400)
-    staff_ids = [f"staff_{config.STAFF_NAMES[i % 20]}{'' if i < 20 else i // 20 + 1}"
-                 for i in range(n_staff)]
+    staff_ids = [
+        f"staff_{config.STAFF_NAMES[i % 20]}{'' if i < 20 else i // 20 + 1}" for i in range(n_staff)
+    ]
     staff = rng.integers(0, n_staff, size=n)
     has_birth = rng.random(n) < 0.8
     birth = (np.datetime64("1966-01-01") + rng.integers(0, 40 * 365, size=n)).astype(
-        "datetime64[D]")
+        "datetime64[D]"
+    )
     birth_str = np.where(has_birth, birth.astype(str), "")
     months = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
     mday = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
@@ -283,7 +340,7 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     counts += [int(round(mess.store_phone_rate * n_crm))] * len(config.STORE_PHONES)
     pos = 0
     for code, c in enumerate(counts, start=1):
-        take = candidates[pos:pos + c]
+        take = candidates[pos : pos + c]
         junk_code[take] = code
         pos += len(take)
     dup = has_crm & (junk_code == 0) & (rng.random(n) < config.P_DUPLICATE_MEMBER)
@@ -297,11 +354,15 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
     order_m = np.lexsort((mem_person, mem_ms))
     mem_person, mem_day, mem_ms = mem_person[order_m], mem_day[order_m], mem_ms[order_m]
     mem_id = pa.compute.binary_join_element_wise(
-        pa.scalar("M"), ids.padded(np.arange(len(mem_person)) + 1001, 7), "")
+        pa.scalar("M"), ids.padded(np.arange(len(mem_person)) + 1001, 7), ""
+    )
     junk_values = np.array([config.JUNK_PHONE, *config.STORE_PHONES])
     mem_junk_code = junk_code[mem_person]
-    mem_phone_np = np.where(mem_junk_code > 0, junk_values[np.maximum(mem_junk_code - 1, 0)],
-                            phone[mem_person].astype(str))
+    mem_phone_np = np.where(
+        mem_junk_code > 0,
+        junk_values[np.maximum(mem_junk_code - 1, 0)],
+        phone[mem_person].astype(str),
+    )
     # the earlier record of a person is the primary one (records are sorted by time)
     is_primary = np.zeros(len(mem_person), dtype=bool)
     is_primary[np.unique(mem_person, return_index=True)[1]] = True
@@ -338,39 +399,100 @@ def build_population(persons: int, days: int, start: dt.date, seed: int,
             continue
         exp_send_day[e] = d
         sys_day = wecom_day if ex.channel == "wecom" else crm_day
-        eligible = ((sys_day >= 0) & (sys_day < d) & consent & ((unsub_day < 0) | (unsub_day > d))
-                    & (churn_day >= d + ex.window_days - 1) & (busy_until < d))
+        eligible = (
+            (sys_day >= 0)
+            & (sys_day < d)
+            & consent
+            & ((unsub_day < 0) | (unsub_day > d))
+            & (churn_day >= d + ex.window_days - 1)
+            & (busy_until < d)
+        )
         chosen = np.flatnonzero(eligible & (rng.random(n) < ex.participation))
         variant = (rng.random(len(chosen)) < 0.5).astype(np.int8)
         exp_variant[e, chosen] = variant
-        send_ms = local_midnight_ms(start_epoch_day + d) + 10 * 3_600_000 + rng.integers(
-            0, 3_600_000, size=len(chosen))
+        send_ms = (
+            local_midnight_ms(start_epoch_day + d)
+            + 10 * 3_600_000
+            + rng.integers(0, 3_600_000, size=len(chosen))
+        )
         exp_send_ms[e, chosen] = send_ms
         converts = rng.random(len(chosen)) < ex.control_rate + ex.lift * variant
         offset = rng.integers(0, ex.window_days, size=len(chosen))
         conv_day_start = local_midnight_ms(start_epoch_day + d + offset)
-        conv_ms = np.where(offset == 0, send_ms + rng.integers(600_000, 36_000_000, len(chosen)),
-                           conv_day_start + time_of_day_ms(rng, len(chosen)))
+        conv_ms = np.where(
+            offset == 0,
+            send_ms + rng.integers(600_000, 36_000_000, len(chosen)),
+            conv_day_start + time_of_day_ms(rng, len(chosen)),
+        )
         exp_conv_ms[e, chosen] = np.where(converts, conv_ms, -1)
         busy_until[chosen] = d + ex.window_days - 1
 
     return Population(
-        n=n, days=days, start=start, start_epoch_day=start_epoch_day, person_ids=person_ids,
-        arrival=arrival, arrival_ms=arrival_ms, channel=channel, persona=persona, hazard=hazard,
-        churn_day=churn_day, activity=activity, touches_ind=touches_ind,
-        touches_total=touches_total, consent=consent, unsub_day=unsub_day, unsub_ms=unsub_ms, crm_day=crm_day,
-        wecom_day=wecom_day, mini_day=mini_day, crm_ms=crm_ms, wecom_ms=wecom_ms, mini_ms=mini_ms,
-        wecom_unionid=wecom_unionid, remark_mobile=remark_mobile, mini_unionid=mini_unionid,
-        mini_phone_day=mini_phone_day, order_pref_crm=order_pref_crm, city=city, tier=tier,
-        gender=gender, name_idx=name_idx, nick_idx=nick_idx, store_idx=store_idx, staff=staff,
-        birth_md=birth_md, birthday_str=pa.array(birth_str), burst_start=burst_start,
-        burst_len=burst_len, phone=phone, phone11=phone11, external_userid=external_userid,
-        openid=openid, unionid=unionid, unlinkable=unlinkable, mem_person=mem_person,
-        mem_day=mem_day, mem_ms=mem_ms, mem_id=mem_id, mem_phone11=pa.array(mem_phone_np),
+        n=n,
+        days=days,
+        start=start,
+        start_epoch_day=start_epoch_day,
+        person_ids=person_ids,
+        arrival=arrival,
+        arrival_ms=arrival_ms,
+        channel=channel,
+        persona=persona,
+        hazard=hazard,
+        churn_day=churn_day,
+        activity=activity,
+        touches_ind=touches_ind,
+        touches_total=touches_total,
+        consent=consent,
+        unsub_day=unsub_day,
+        unsub_ms=unsub_ms,
+        crm_day=crm_day,
+        wecom_day=wecom_day,
+        mini_day=mini_day,
+        crm_ms=crm_ms,
+        wecom_ms=wecom_ms,
+        mini_ms=mini_ms,
+        wecom_unionid=wecom_unionid,
+        remark_mobile=remark_mobile,
+        mini_unionid=mini_unionid,
+        mini_phone_day=mini_phone_day,
+        order_pref_crm=order_pref_crm,
+        city=city,
+        tier=tier,
+        gender=gender,
+        name_idx=name_idx,
+        nick_idx=nick_idx,
+        store_idx=store_idx,
+        staff=staff,
+        birth_md=birth_md,
+        birthday_str=pa.array(birth_str),
+        burst_start=burst_start,
+        burst_len=burst_len,
+        phone=phone,
+        phone11=phone11,
+        external_userid=external_userid,
+        openid=openid,
+        unionid=unionid,
+        unlinkable=unlinkable,
+        mem_person=mem_person,
+        mem_day=mem_day,
+        mem_ms=mem_ms,
+        mem_id=mem_id,
+        mem_phone11=pa.array(mem_phone_np),
         mem_junk=mem_junk_code > 0,
-        primary_mem=primary_mem, gm_person=gm_person, gm_group=gm_group, gm_day=gm_day,
-        gm_ms=gm_ms, group_day=group_day, group_owner=group_owner, chat_ids=chat_ids,
-        staff_ids=staff_ids, exp_send_day=exp_send_day, exp_variant=exp_variant,
-        exp_send_ms=exp_send_ms, exp_conv_ms=exp_conv_ms, names=name_pool, shape=shape,
+        primary_mem=primary_mem,
+        gm_person=gm_person,
+        gm_group=gm_group,
+        gm_day=gm_day,
+        gm_ms=gm_ms,
+        group_day=group_day,
+        group_owner=group_owner,
+        chat_ids=chat_ids,
+        staff_ids=staff_ids,
+        exp_send_day=exp_send_day,
+        exp_variant=exp_variant,
+        exp_send_ms=exp_send_ms,
+        exp_conv_ms=exp_conv_ms,
+        names=name_pool,
+        shape=shape,
         experiments=experiments,
     )

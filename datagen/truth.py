@@ -16,12 +16,14 @@ from datagen.population import Population
 
 
 def _ids(source: str, id_type: str, values: pa.Array, persons: pa.Array) -> pa.Table:
-    return pa.table({
-        "source": pa.array(np.full(len(values), source)),
-        "id_type": pa.array(np.full(len(values), id_type)),
-        "id_value": values,
-        "true_person_id": persons,
-    })
+    return pa.table(
+        {
+            "source": pa.array(np.full(len(values), source)),
+            "id_type": pa.array(np.full(len(values), id_type)),
+            "id_value": values,
+            "true_person_id": persons,
+        }
+    )
 
 
 def identities_table(pop: Population) -> pa.Table:
@@ -30,8 +32,9 @@ def identities_table(pop: Population) -> pa.Table:
     wecom = np.flatnonzero(pop.wecom_day >= 0)
     mini = np.flatnonzero(pop.mini_day >= 0)
     take = lambda arr, idx: arr.take(pa.array(idx, type=pa.int64()))  # noqa: E731
-    mem_pid = pc.if_else(pa.array(pop.mem_junk), pa.scalar(None, pa.string()),
-                         take(pid, pop.mem_person))
+    mem_pid = pc.if_else(
+        pa.array(pop.mem_junk), pa.scalar(None, pa.string()), take(pid, pop.mem_person)
+    )
     parts = [
         _ids("crm", "member_id", pop.mem_id, take(pid, pop.mem_person)),
         _ids("crm", "phone", pop.mem_phone11, mem_pid),
@@ -72,23 +75,25 @@ def _date_col(pop: Population, day: np.ndarray, valid: np.ndarray) -> pa.Array:
 def persons_table(pop: Population) -> pa.Table:
     # churned_after is null beyond two years, but never for a churn inside a longer window
     horizon = max(config.TWO_YEARS_DAYS, pop.days)
-    return pa.table({
-        "true_person_id": pop.person_ids,
-        "persona": pa.array(np.array(config.PERSONAS)[pop.persona]),
-        "churn_hazard": pop.hazard,
-        "churned_after": _date_col(pop, pop.churn_day, pop.churn_day <= horizon),
-        "first_seen_date": _date_col(pop, pop.arrival, np.ones(pop.n, bool)),
-        "first_channel": pa.array(np.array(config.CHANNELS)[pop.channel]),
-        "touches_per_week": pop.touches_total,
-        "individual_touches_per_week": pop.touches_ind,
-        "consent_marketing": pop.consent,
-        "unsubscribed_date": _date_col(pop, pop.unsub_day, pop.unsub_day >= 0),
-        "has_crm": pop.crm_day >= 0,
-        "has_wecom": pop.wecom_day >= 0,
-        "has_miniprogram": pop.mini_day >= 0,
-        "n_member_records": np.bincount(pop.mem_person, minlength=pop.n),
-        "unlinkable": pop.unlinkable,
-    })
+    return pa.table(
+        {
+            "true_person_id": pop.person_ids,
+            "persona": pa.array(np.array(config.PERSONAS)[pop.persona]),
+            "churn_hazard": pop.hazard,
+            "churned_after": _date_col(pop, pop.churn_day, pop.churn_day <= horizon),
+            "first_seen_date": _date_col(pop, pop.arrival, np.ones(pop.n, bool)),
+            "first_channel": pa.array(np.array(config.CHANNELS)[pop.channel]),
+            "touches_per_week": pop.touches_total,
+            "individual_touches_per_week": pop.touches_ind,
+            "consent_marketing": pop.consent,
+            "unsubscribed_date": _date_col(pop, pop.unsub_day, pop.unsub_day >= 0),
+            "has_crm": pop.crm_day >= 0,
+            "has_wecom": pop.wecom_day >= 0,
+            "has_miniprogram": pop.mini_day >= 0,
+            "n_member_records": np.bincount(pop.mem_person, minlength=pop.n),
+            "unlinkable": pop.unlinkable,
+        }
+    )
 
 
 def experiments_table(pop: Population) -> pa.Table:
@@ -99,22 +104,36 @@ def experiments_table(pop: Population) -> pa.Table:
             continue
         for v, name in enumerate(("control", "treatment")):
             assigned = int((pop.exp_variant[e] == v).sum())
-            rows.append({
-                "experiment_id": ex.experiment_id, "variant": name,
-                "true_conversion_rate": ex.control_rate + ex.lift * v,
-                "true_lift": ex.lift if v else 0.0, "window_days": ex.window_days,
-                "campaign_id": ex.campaign_id, "scenario": ex.scenario,
-                "channel": "wecom_1v1" if ex.channel == "wecom" else "sms",
-                "content_type": ex.treatment_content if v else ex.control_content,
-                "send_date": pop.start + dt.timedelta(days=d), "assigned_users": assigned,
-            })
-    schema = pa.schema([
-        ("experiment_id", pa.string()), ("variant", pa.string()),
-        ("true_conversion_rate", pa.float64()), ("true_lift", pa.float64()),
-        ("window_days", pa.int64()), ("campaign_id", pa.string()), ("scenario", pa.string()),
-        ("channel", pa.string()), ("content_type", pa.string()), ("send_date", pa.date32()),
-        ("assigned_users", pa.int64()),
-    ])
+            rows.append(
+                {
+                    "experiment_id": ex.experiment_id,
+                    "variant": name,
+                    "true_conversion_rate": ex.control_rate + ex.lift * v,
+                    "true_lift": ex.lift if v else 0.0,
+                    "window_days": ex.window_days,
+                    "campaign_id": ex.campaign_id,
+                    "scenario": ex.scenario,
+                    "channel": "wecom_1v1" if ex.channel == "wecom" else "sms",
+                    "content_type": ex.treatment_content if v else ex.control_content,
+                    "send_date": pop.start + dt.timedelta(days=d),
+                    "assigned_users": assigned,
+                }
+            )
+    schema = pa.schema(
+        [
+            ("experiment_id", pa.string()),
+            ("variant", pa.string()),
+            ("true_conversion_rate", pa.float64()),
+            ("true_lift", pa.float64()),
+            ("window_days", pa.int64()),
+            ("campaign_id", pa.string()),
+            ("scenario", pa.string()),
+            ("channel", pa.string()),
+            ("content_type", pa.string()),
+            ("send_date", pa.date32()),
+            ("assigned_users", pa.int64()),
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -125,13 +144,18 @@ def interaction_effect(pop: Population) -> dict:
             "touches/week); effective = min(cap, min(t, knee) + tail * max(t - knee, 0)), t = "
             "expected outbound touches per week (individual WeCom/SMS sends + customer-group mass "
             "sends). The daily session probability is also multiplied by 1 + session_lift_per_touch * "
-            "min(t, cap). Persons keep being touched after churning, but never act again."),
-        "beta": config.TOUCH_BETA, "knee": config.TOUCH_KNEE, "tail": config.TOUCH_TAIL,
-        "cap": config.TOUCH_CAP, "hazard_sigma": config.HAZARD_SIGMA,
+            "min(t, cap). Persons keep being touched after churning, but never act again."
+        ),
+        "beta": config.TOUCH_BETA,
+        "knee": config.TOUCH_KNEE,
+        "tail": config.TOUCH_TAIL,
+        "cap": config.TOUCH_CAP,
+        "hazard_sigma": config.HAZARD_SIGMA,
         "base_hazard": dict(zip(config.PERSONAS, config.BASE_HAZARD.tolist(), strict=True)),
         "session_lift_per_touch": config.SESSION_LIFT_PER_TOUCH,
-        "group_sends_per_week_per_group": (config.GROUP_SENDS_PER_WEEK if pop.shape.interactions
-                                           else 0.0),
+        "group_sends_per_week_per_group": (
+            config.GROUP_SENDS_PER_WEEK if pop.shape.interactions else 0.0
+        ),
         "reply_within_2h_share": float(config.REPLY_MIX[0]),
         "reply_late_share": float(config.REPLY_MIX[1]),
         "reply_never_share": float(config.REPLY_MIX[2]),
@@ -150,8 +174,9 @@ def write_truth(pop: Population, out: pathlib.Path, mess: config.MessConfig) -> 
     for name, table in tables.items():
         pq.write_table(table, truth / f"{name}.parquet", compression="zstd")
     meta = interaction_effect(pop)
-    (truth / "interaction_effect.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False)
-                                                   + "\n", encoding="utf-8")
+    (truth / "interaction_effect.json").write_text(
+        json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     mess_dict = {k: getattr(mess, k) for k in mess.__dataclass_fields__}
     (truth / "mess.json").write_text(json.dumps(mess_dict, indent=2) + "\n", encoding="utf-8")
     return {name: t.num_rows for name, t in tables.items()}

@@ -20,14 +20,41 @@ from datagen.population import DAY_MS, TZ_OFFSET_MS, Population
 Batch = dict[str, np.ndarray]
 
 CSV_HEADERS = {
-    "members": ["会员编号", "姓名", "手机号", "注册时间", "注册渠道", "会员等级", "生日", "城市",
-                "营销授权", "退订时间", "更新时间"],
-    "orders": ["订单号", "会员编号", "下单时间", "订单金额", "优惠金额", "是否用券", "订单状态",
-               "门店"],
+    "members": [
+        "会员编号",
+        "姓名",
+        "手机号",
+        "注册时间",
+        "注册渠道",
+        "会员等级",
+        "生日",
+        "城市",
+        "营销授权",
+        "退订时间",
+        "更新时间",
+    ],
+    "orders": [
+        "订单号",
+        "会员编号",
+        "下单时间",
+        "订单金额",
+        "优惠金额",
+        "是否用券",
+        "订单状态",
+        "门店",
+    ],
     "points": ["流水号", "会员编号", "变动时间", "变动积分", "变动原因"],
     "feedback": ["反馈编号", "会员编号", "反馈时间", "评分", "反馈内容"],
-    "sms_sends": ["活动编号", "会员编号", "发送时间", "场景", "内容类型", "实验编号", "实验分组",
-                  "发送状态"],
+    "sms_sends": [
+        "活动编号",
+        "会员编号",
+        "发送时间",
+        "场景",
+        "内容类型",
+        "实验编号",
+        "实验分组",
+        "发送状态",
+    ],
 }
 
 
@@ -66,20 +93,22 @@ def _fixed_strings(chars: np.ndarray) -> pa.Array:
     chars = np.ascontiguousarray(chars, dtype=np.uint8)
     n, width = chars.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
-                                                  pa.py_buffer(chars.reshape(-1))])
+    return pa.Array.from_buffers(
+        pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chars.reshape(-1))]
+    )
 
 
 def _concat_fixed(*parts) -> np.ndarray:
     """Side by side: ASCII constants (str) and (n, width) uint8 matrices -> one (n, W) matrix."""
     n = next(len(p) for p in parts if not isinstance(p, str))
-    consts = [np.frombuffer(p.encode(), dtype=np.uint8) if isinstance(p, str) else None
-              for p in parts]
+    consts = [
+        np.frombuffer(p.encode(), dtype=np.uint8) if isinstance(p, str) else None for p in parts
+    ]
     widths = [len(c) if c is not None else p.shape[1] for p, c in zip(parts, consts, strict=True)]
     out = np.empty((n, sum(widths)), dtype=np.uint8)
     pos = 0
     for p, c, w in zip(parts, consts, widths, strict=True):
-        out[:, pos:pos + w] = c if c is not None else p
+        out[:, pos : pos + w] = c if c is not None else p
         pos += w
     return out
 
@@ -140,8 +169,9 @@ class Body:
         k = len(lines)
         if k == 0:
             return
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:
-                                                                     lines.offset + k + 1]
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+            lines.offset : lines.offset + k + 1
+        ]
         self.parts.append((lines, memoryview(lines.buffers()[2]), offsets))
         self.first_row.append(self.n)
         self.n += k
@@ -155,7 +185,7 @@ class Body:
             _, data, offsets = self.parts[i]
             base = self.first_row[i]
             hi = min(r1, base + len(offsets) - 1)
-            out.append(data[offsets[r0 - base]:offsets[hi - base]])
+            out.append(data[offsets[r0 - base] : offsets[hi - base]])
             r0 = hi
             i += 1
         return out[0] if len(out) == 1 else b"".join(out)
@@ -181,13 +211,16 @@ class Formatter:
         _tod_tables()  # built once, before any worker process forks
         days = np.arange(pop.start_epoch_day, pop.start_epoch_day + pop.days + 5)
         self.date_compact = pa.array(
-            np.char.replace(days.astype("datetime64[D]").astype(str), "-", ""))
+            np.char.replace(days.astype("datetime64[D]").astype(str), "-", "")
+        )
         self.person_name = _take(pa.array(pop.names), pop.name_idx)
         nick_pool = pa.array(list(config.NICKNAMES))
         is_nick = pop.nick_idx < len(config.NICKNAMES)
-        self.nickname = pc.if_else(pa.array(is_nick),
-                                   _take(nick_pool, np.where(is_nick, pop.nick_idx, 0)),
-                                   self.person_name)
+        self.nickname = pc.if_else(
+            pa.array(is_nick),
+            _take(nick_pool, np.where(is_nick, pop.nick_idx, 0)),
+            self.person_name,
+        )
         self.staff = pa.array(pop.staff_ids)
         self.city = pa.array(list(config.CITIES))
         self.tier = pa.array(list(config.TIERS))
@@ -212,31 +245,51 @@ class Formatter:
         self.event_props = pa.array(
             ["{}"]
             + [json.dumps({"scenario": s, "campaign_id": None}) for s in config.SCENARIOS]
-            + [json.dumps({"coupon_id": f"cp_{k:04d}", "discount_cny": int(v)})
-               for k, v in enumerate(config.COUPON_VALUES_CNY)])
+            + [
+                json.dumps({"coupon_id": f"cp_{k:04d}", "discount_cny": int(v)})
+                for k, v in enumerate(config.COUPON_VALUES_CNY)
+            ]
+        )
         # Small categorical columns that sit next to each other in a line are written as one
         # pooled string (fewer Arrow kernels per row): events end with page + properties ...
         self.n_props = len(self.event_props)
-        self.event_tail = pa.array([
-            f', "page": "{page}", "properties": {props}}}\n'
-            for page in config.PAGES for props in self.event_props.to_pylist()])
+        self.event_tail = pa.array(
+            [
+                f', "page": "{page}", "properties": {props}}}\n'
+                for page in config.PAGES
+                for props in self.event_props.to_pylist()
+            ]
+        )
         self.event_name_mid = pa.array([f'{e}", "event_time": ' for e in config.EVENT_NAMES])
         # ... campaign sends with scenario, content, experiment, variant and status
         exp_json, var_json = self.exp_json.to_pylist(), self.variant_json.to_pylist()
-        self.send_tail = pa.array([
-            f', "scenario": "{sc}", "content_type": "{ct}", "experiment_id": {ex}, '
-            f'"variant": {va}, "status": "{st}"}}\n'
-            for sc in config.SCENARIOS for ct in config.CONTENT_TYPES for ex in exp_json
-            for va in var_json for st in ("failed", "sent")])
+        self.send_tail = pa.array(
+            [
+                f', "scenario": "{sc}", "content_type": "{ct}", "experiment_id": {ex}, '
+                f'"variant": {va}, "status": "{st}"}}\n'
+                for sc in config.SCENARIOS
+                for ct in config.CONTENT_TYPES
+                for ex in exp_json
+                for va in var_json
+                for st in ("failed", "sent")
+            ]
+        )
         self.send_mid = pa.array([f'{c}", "sent_at": ' for c in ("single", "group")])
         # ... and SMS sends (scenario .. status)
         exp_csv, var_csv = self.exp_csv.to_pylist(), self.variant_csv.to_pylist()
-        self.sms_tail = pa.array([
-            f"{sc},{ct},{ex},{va},{st}\n"
-            for sc in config.SCENARIOS for ct in config.CONTENT_TYPES for ex in exp_csv
-            for va in var_csv for st in ("失败", "成功")])
-        self.date8 = np.frombuffer("".join(self.date_compact.to_pylist()).encode(),
-                                   dtype=np.uint8).reshape(-1, 8)
+        self.sms_tail = pa.array(
+            [
+                f"{sc},{ct},{ex},{va},{st}\n"
+                for sc in config.SCENARIOS
+                for ct in config.CONTENT_TYPES
+                for ex in exp_csv
+                for va in var_csv
+                for st in ("失败", "成功")
+            ]
+        )
+        self.date8 = np.frombuffer(
+            "".join(self.date_compact.to_pylist()).encode(), dtype=np.uint8
+        ).reshape(-1, 8)
         self._fixed_cache: dict[str, np.ndarray] = {}
 
     # --- shared pieces ------------------------------------------------------------------------------
@@ -279,7 +332,9 @@ class Formatter:
         n = len(next(iter(b.values())))
         body = Body()
         for lo in range(0, n, rows_per_call):
-            part = b if n <= rows_per_call else {k: v[lo:lo + rows_per_call] for k, v in b.items()}
+            part = (
+                b if n <= rows_per_call else {k: v[lo : lo + rows_per_call] for k, v in b.items()}
+            )
             body.append(self.lines(source, entity, part))
         return body
 
@@ -305,45 +360,63 @@ class Formatter:
             alt = b["_alt"]
             unsub = b["unsub_ms"]
             cols = [
-                _take(pop.mem_id, mem), _take(self.person_name, person),
+                _take(pop.mem_id, mem),
+                _take(self.person_name, person),
                 self._phone(b["_phone_fmt"], _take(pop.mem_phone11, mem)),
                 local_time_str(pop.mem_ms[mem], alt),
                 _take(self.channel_cn, pop.channel[person]),
-                _take(self.tier, pop.tier[person]), _take(pop.birthday_str, person),
+                _take(self.tier, pop.tier[person]),
+                _take(pop.birthday_str, person),
                 _take(self.city, pop.city[person]),
                 pc.if_else(pa.array(b["consent"]), yes, no),
-                pc.if_else(pa.array(unsub < 0), S(""),
-                           local_time_str(np.where(unsub < 0, b["updated_ms"], unsub))),
+                pc.if_else(
+                    pa.array(unsub < 0),
+                    S(""),
+                    local_time_str(np.where(unsub < 0, b["updated_ms"], unsub)),
+                ),
                 local_time_str(b["updated_ms"]),
             ]
         elif entity == "orders":
             cols = [
                 _join("C", self._day_compact(b["day"]), ids.padded(b["seq"], 7)),
-                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), self._yuan(b["amount"]),
-                self._yuan(b["discount"]), pc.if_else(pa.array(b["coupon"]), yes, no),
+                _take(pop.mem_id, b["mem"]),
+                local_time_str(b["ms"]),
+                self._yuan(b["amount"]),
+                self._yuan(b["discount"]),
+                pc.if_else(pa.array(b["coupon"]), yes, no),
                 pc.if_else(pa.array(b["refunded"]), S("已退款"), S("已完成")),
                 _take(self.store, np.where(b["store"] < 0, len(self.store) - 1, b["store"])),
             ]
         elif entity == "points":
             cols = [
                 _join("P", self._day_compact(b["day"]), ids.padded(b["seq"], 7)),
-                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), _str(b["points"]),
+                _take(pop.mem_id, b["mem"]),
+                local_time_str(b["ms"]),
+                _str(b["points"]),
                 _take(self.reasons, b["reason"]),
             ]
         elif entity == "feedback":
             cols = [
                 _join("F", self._day_compact(b["day"]), ids.padded(b["seq"], 6)),
-                _take(pop.mem_id, b["mem"]), local_time_str(b["ms"]), _str(b["rating"]),
+                _take(pop.mem_id, b["mem"]),
+                local_time_str(b["ms"]),
+                _str(b["rating"]),
                 _take(self.feedback, b["text"]),
             ]
         elif entity == "sms_sends":
             n_exp, n_var = len(self.exp_csv), len(self.variant_csv)
-            tail = ((((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp
-                      + b["exp"] + 1) * n_var + b["variant"] + 1) * 2 + b["ok"])
+            tail = (
+                ((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp + b["exp"] + 1)
+                * n_var
+                + b["variant"]
+                + 1
+            ) * 2 + b["ok"]
             # the pooled tail holds the last 5 columns and the newline
             cols = [
-                self._campaign(b["campaign"]), _take(pop.mem_id, b["mem"]),
-                local_time_str(b["ms"]), _take(self.sms_tail, tail),
+                self._campaign(b["campaign"]),
+                _take(pop.mem_id, b["mem"]),
+                local_time_str(b["ms"]),
+                _take(self.sms_tail, tail),
             ]
         else:
             raise ValueError(f"unknown CRM entity {entity!r}")
@@ -356,23 +429,47 @@ class Formatter:
         name = _take(self.person_name, p)
         tag = _take(self.tier_tag, pop.tier[p])
         has_uid = pop.wecom_unionid[p]
-        uid = pc.if_else(pa.array(has_uid), _join(', "unionid": "', _take(pop.unionid, p), '"'),
-                         S(""))
-        mobile = pc.if_else(pa.array(pop.remark_mobile[p]),
-                            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
-                            S(""))
+        uid = pc.if_else(
+            pa.array(has_uid), _join(', "unionid": "', _take(pop.unionid, p), '"'), S("")
+        )
+        mobile = pc.if_else(
+            pa.array(pop.remark_mobile[p]),
+            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
+            S(""),
+        )
         store = pop.store_idx[p]
-        state = pc.if_else(pa.array(store >= 0),
-                           _join("store_", ids.padded(np.maximum(store, 0) + 1, 4)), S("mall"))
+        state = pc.if_else(
+            pa.array(store >= 0),
+            _join("store_", ids.padded(np.maximum(store, 0) + 1, 4)),
+            S("mall"),
+        )
         add_way = np.array([1, 2, 3, 202])[(p * 7 + pop.channel[p]) % 4]
         return [
-            '{"external_contact": {"external_userid": "', _take(pop.external_userid, p), '"', uid,
-            ', "name": "', name, '", "type": 1, "gender": ', _str(pop.gender[p]),
-            '}, "follow_user": [{"userid": "', _take(self.staff, pop.staff[p]),
-            '", "remark": "', name, "-", tag, '", "createtime": ', _str(b["ms"] // 1000),
-            ', "tags": [{"group_name": "客户等级", "tag_name": "', tag,
-            '", "type": 1}], "remark_mobiles": [', mobile, '], "add_way": ', _str(add_way),
-            ', "state": "', state, '"}]}',
+            '{"external_contact": {"external_userid": "',
+            _take(pop.external_userid, p),
+            '"',
+            uid,
+            ', "name": "',
+            name,
+            '", "type": 1, "gender": ',
+            _str(pop.gender[p]),
+            '}, "follow_user": [{"userid": "',
+            _take(self.staff, pop.staff[p]),
+            '", "remark": "',
+            name,
+            "-",
+            tag,
+            '", "createtime": ',
+            _str(b["ms"] // 1000),
+            ', "tags": [{"group_name": "客户等级", "tag_name": "',
+            tag,
+            '", "type": 1}], "remark_mobiles": [',
+            mobile,
+            '], "add_way": ',
+            _str(add_way),
+            ', "state": "',
+            state,
+            '"}]}',
         ]
 
     def _group_members(self, b):
@@ -380,14 +477,27 @@ class Formatter:
         p = b["person"]
         ext = p >= 0
         pp = np.maximum(p, 0)
-        userid = pc.if_else(pa.array(ext), _take(pop.external_userid, pp),
-                            _take(self.staff, b["staff"]))
-        uid = pc.if_else(pa.array(ext & pop.wecom_unionid[pp]),
-                         _join(', "unionid": "', _take(pop.unionid, pp), '"'), S(""))
+        userid = pc.if_else(
+            pa.array(ext), _take(pop.external_userid, pp), _take(self.staff, b["staff"])
+        )
+        uid = pc.if_else(
+            pa.array(ext & pop.wecom_unionid[pp]),
+            _join(', "unionid": "', _take(pop.unionid, pp), '"'),
+            S(""),
+        )
         return [
-            '{"chat_id": "', _take(pop.chat_ids, b["group"]), '", "userid": "', userid,
-            '", "type": ', pc.if_else(pa.array(ext), S("2"), S("1")), uid, ', "join_time": ',
-            _str(b["ms"] // 1000), ', "join_scene": ', _str(b["scene"]), "}",
+            '{"chat_id": "',
+            _take(pop.chat_ids, b["group"]),
+            '", "userid": "',
+            userid,
+            '", "type": ',
+            pc.if_else(pa.array(ext), S("2"), S("1")),
+            uid,
+            ', "join_time": ',
+            _str(b["ms"] // 1000),
+            ', "join_scene": ',
+            _str(b["scene"]),
+            "}",
         ]
 
     def _messages(self, b):
@@ -399,56 +509,107 @@ class Formatter:
         roomid = pc.if_else(pa.array(room >= 0), _take(pop.chat_ids, np.maximum(room, 0)), S(""))
         n_in, n_grp = len(config.INBOUND_TEXTS), len(config.GROUP_TEXTS)
         text = b["text"] + np.where(b["from_staff"], n_in + n_grp, np.where(room >= 0, n_in, 0))
-        msgid = _join(self._day_compact(b["day"]), ids.padded(b["seq"], 9), "_",
-                      _str(b["ms"] // 1000))
+        msgid = _join(
+            self._day_compact(b["day"]), ids.padded(b["seq"], 9), "_", _str(b["ms"] // 1000)
+        )
         return [
-            '{"msgid": "', msgid, '", "action": "send", "from": "',
-            pc.if_else(staff_side, staff, ext), '", "tolist": ["',
-            pc.if_else(staff_side, ext, staff), '"], "roomid": "', roomid, '", "msgtime": ',
-            _str(b["ms"]), ', "msgtype": "text", "text": {"content": ', _take(self.msg_text, text),
+            '{"msgid": "',
+            msgid,
+            '", "action": "send", "from": "',
+            pc.if_else(staff_side, staff, ext),
+            '", "tolist": ["',
+            pc.if_else(staff_side, ext, staff),
+            '"], "roomid": "',
+            roomid,
+            '", "msgtime": ',
+            _str(b["ms"]),
+            ', "msgtype": "text", "text": {"content": ',
+            _take(self.msg_text, text),
             "}}",
         ]
 
     def _campaign_sends(self, b):
         n_exp, n_var = len(self.exp_json), len(self.variant_json)
-        tail = ((((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp
-                  + b["exp"] + 1) * n_var + b["variant"] + 1) * 2 + b["ok"])
-        head = _fixed_strings(_concat_fixed(
-            '", "external_userid": "', self._fixed("external_userid")[b["person"]],
-            '", "sender": "'))
+        tail = (
+            ((b["scenario"] * len(config.CONTENT_TYPES) + b["content"]) * n_exp + b["exp"] + 1)
+            * n_var
+            + b["variant"]
+            + 1
+        ) * 2 + b["ok"]
+        head = _fixed_strings(
+            _concat_fixed(
+                '", "external_userid": "',
+                self._fixed("external_userid")[b["person"]],
+                '", "sender": "',
+            )
+        )
         return [
-            '{"campaign_id": "', self._campaign(b["campaign"]), head,
-            _take(self.staff, b["staff"]), '", "chat_type": "',
-            _take(self.send_mid, b["group"].astype(np.int64)), _str(b["ms"] // 1000),
+            '{"campaign_id": "',
+            self._campaign(b["campaign"]),
+            head,
+            _take(self.staff, b["staff"]),
+            '", "chat_type": "',
+            _take(self.send_mid, b["group"].astype(np.int64)),
+            _str(b["ms"] // 1000),
             _take(self.send_tail, tail),
         ]
 
     def _users(self, b):
         pop = self.pop
         p = b["person"]
-        uid = pc.if_else(pa.array(pop.mini_unionid[p]), _join('"', _take(pop.unionid, p), '"'),
-                         S("null"))
-        phone = pc.if_else(pa.array(b["phone"]),
-                           _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
-                           S("null"))
+        uid = pc.if_else(
+            pa.array(pop.mini_unionid[p]), _join('"', _take(pop.unionid, p), '"'), S("null")
+        )
+        phone = pc.if_else(
+            pa.array(b["phone"]),
+            _join('"', self._phone(b["_phone_fmt"], _take(pop.phone11, p)), '"'),
+            S("null"),
+        )
         unsub = b["unsub_ms"]
         return [
-            '{"openid": "', _take(pop.openid, p), '", "unionid": ', uid, ', "phone_number": ',
-            phone, ', "nickname": "', _take(self.nickname, p), '", "registered_at": ',
-            _str(pop.mini_ms[p]), ', "scene": ', _str(config.MINI_SCENES[(p * 7) % 6]),
-            ', "consent_marketing": ', pc.if_else(pa.array(b["consent"]), S("true"), S("false")),
-            ', "unsubscribed_at": ', pc.if_else(pa.array(unsub < 0), S("null"), _str(unsub)),
-            ', "updated_at": ', _str(b["updated_ms"]), "}",
+            '{"openid": "',
+            _take(pop.openid, p),
+            '", "unionid": ',
+            uid,
+            ', "phone_number": ',
+            phone,
+            ', "nickname": "',
+            _take(self.nickname, p),
+            '", "registered_at": ',
+            _str(pop.mini_ms[p]),
+            ', "scene": ',
+            _str(config.MINI_SCENES[(p * 7) % 6]),
+            ', "consent_marketing": ',
+            pc.if_else(pa.array(b["consent"]), S("true"), S("false")),
+            ', "unsubscribed_at": ',
+            pc.if_else(pa.array(unsub < 0), S("null"), _str(unsub)),
+            ', "updated_at": ',
+            _str(b["updated_ms"]),
+            "}",
         ]
 
     def _events(self, b):
-        kind = np.where(b["coupon"] >= 0, 1 + len(config.SCENARIOS) + b["coupon"],
-                        np.where(b["scenario"] >= 0, 1 + b["scenario"], 0))
-        head = _fixed_strings(_concat_fixed(
-            '{"event_id": "e', self.date8[b["day"]], _digits(b["seq"], 9), '", "openid": "',
-            self._fixed("openid")[b["person"]], '", "event_name": "'))
-        return [head, _take(self.event_name_mid, b["name"]), _str(b["ms"]),
-                _take(self.event_tail, b["page"] * self.n_props + kind)]
+        kind = np.where(
+            b["coupon"] >= 0,
+            1 + len(config.SCENARIOS) + b["coupon"],
+            np.where(b["scenario"] >= 0, 1 + b["scenario"], 0),
+        )
+        head = _fixed_strings(
+            _concat_fixed(
+                '{"event_id": "e',
+                self.date8[b["day"]],
+                _digits(b["seq"], 9),
+                '", "openid": "',
+                self._fixed("openid")[b["person"]],
+                '", "event_name": "',
+            )
+        )
+        return [
+            head,
+            _take(self.event_name_mid, b["name"]),
+            _str(b["ms"]),
+            _take(self.event_tail, b["page"] * self.n_props + kind),
+        ]
 
     def _fixed(self, name: str) -> np.ndarray:
         """A per-person id column of the population (all the same width) as a uint8 matrix."""
@@ -456,25 +617,39 @@ class Formatter:
             arr = getattr(self.pop, name)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
-            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:
-                                                                      arr.offset + len(arr) + 1]
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+                arr.offset : arr.offset + len(arr) + 1
+            ]
             width = int(offsets[1] - offsets[0])
             if not (np.diff(offsets) == width).all():
                 raise ValueError(f"{name} values differ in length")
             data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
-            self._fixed_cache[name] = data[offsets[0]:offsets[-1]].reshape(len(arr), width)
+            self._fixed_cache[name] = data[offsets[0] : offsets[-1]].reshape(len(arr), width)
         return self._fixed_cache[name]
 
     def _orders(self, b):
         pop = self.pop
         coupon = b["coupon"]
-        coupon_json = pc.if_else(pa.array(coupon >= 0),
-                                 _join('"cp_', ids.padded(np.maximum(coupon, 0), 4), '"'),
-                                 S("null"))
+        coupon_json = pc.if_else(
+            pa.array(coupon >= 0),
+            _join('"cp_', ids.padded(np.maximum(coupon, 0), 4), '"'),
+            S("null"),
+        )
         return [
-            '{"order_id": "W', self._day_compact(b["day"]), ids.padded(b["seq"], 7),
-            '", "openid": "', _take(pop.openid, b["person"]), '", "created_at": ', _str(b["ms"]),
-            ', "total_fee": ', _str(b["amount"]), ', "discount_fee": ', _str(b["discount"]),
-            ', "coupon_id": ', coupon_json, ', "status": "',
-            pc.if_else(pa.array(b["refunded"]), S("refunded"), S("paid")), '"}',
+            '{"order_id": "W',
+            self._day_compact(b["day"]),
+            ids.padded(b["seq"], 7),
+            '", "openid": "',
+            _take(pop.openid, b["person"]),
+            '", "created_at": ',
+            _str(b["ms"]),
+            ', "total_fee": ',
+            _str(b["amount"]),
+            ', "discount_fee": ',
+            _str(b["discount"]),
+            ', "coupon_id": ',
+            coupon_json,
+            ', "status": "',
+            pc.if_else(pa.array(b["refunded"]), S("refunded"), S("paid")),
+            '"}',
         ]

@@ -28,8 +28,8 @@ from ingestion.reader import (
     rejects_of,
 )
 from ingestion.validation import validation_query
-from privacy.files import PRIVATE_FILE, private_dir
 from privacy.suppression import Suppression
+from warehouse.files import PRIVATE_FILE, private_dir
 
 RAW_SCHEMA = "raw"
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine_rows"

@@ -137,8 +137,9 @@ def build_training_set(
     """
     frames = []
     for snap in sorted({cutoff_timestamp(s) for s in snapshot_dates}):
-        y = churn_labels(orders, interactions, users, snap, data_end=data_end,
-                         horizon_days=horizon_days)
+        y = churn_labels(
+            orders, interactions, users, snap, data_end=data_end, horizon_days=horizon_days
+        )
         if y.empty:
             continue
         X = build_features(orders, interactions, users, snap)
@@ -239,10 +240,12 @@ def split_for_training(
     if len(snapshots) < 2:
         training = _empty_training_set()
     else:
-        training = build_training_set(orders, interactions, users, snapshots, data_end=end,
-                                      horizon_days=horizon_days)
-    return split_from_snapshots(training, first_seen_at=first_seen_at, data_end=end,
-                                horizon_days=horizon_days, cv=cv)
+        training = build_training_set(
+            orders, interactions, users, snapshots, data_end=end, horizon_days=horizon_days
+        )
+    return split_from_snapshots(
+        training, first_seen_at=first_seen_at, data_end=end, horizon_days=horizon_days, cv=cv
+    )
 
 
 def _empty_training_set() -> pd.DataFrame:
@@ -250,8 +253,10 @@ def _empty_training_set() -> pd.DataFrame:
         [pd.DatetimeIndex([], dtype="datetime64[us]"), pd.Index([], dtype=object)],
         names=["snapshot_date", "person_id"],
     )
-    return pd.DataFrame({**{f: pd.Series(dtype=float) for f in FEATURE_NAMES},
-                         LABEL: pd.Series(dtype=int)}, index=index)
+    return pd.DataFrame(
+        {**{f: pd.Series(dtype=float) for f in FEATURE_NAMES}, LABEL: pd.Series(dtype=int)},
+        index=index,
+    )
 
 
 def split_from_snapshots(
@@ -501,8 +506,11 @@ def calibration_table(y: Sequence[int], p: Sequence[float], n_bins: int = 10) ->
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     b = np.clip(np.digitize(p, edges[1:-1], right=False), 0, n_bins - 1)
     frame = pd.DataFrame({"bin": b + 1, "y": y, "p": p})
-    table = frame.groupby("bin").agg(n=("y", "size"), mean_predicted=("p", "mean"),
-                                     observed_rate=("y", "mean")).reset_index()
+    table = (
+        frame.groupby("bin")
+        .agg(n=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
+        .reset_index()
+    )
     table.insert(1, "p_low", edges[table["bin"] - 1])
     table.insert(2, "p_high", edges[table["bin"]])
     table["n"] = table["n"].astype(int)
@@ -524,13 +532,16 @@ def evaluate(y: Sequence[int], p: Sequence[float]) -> dict:
     both = len(np.unique(y_arr)) == 2
     top = risk_decile(p_arr) == 10
     table = calibration_table(y_arr, p_arr)
-    ece = float((table["n"] * (table["observed_rate"] - table["mean_predicted"]).abs()).sum()
-                / max(len(y_arr), 1))
+    ece = float(
+        (table["n"] * (table["observed_rate"] - table["mean_predicted"]).abs()).sum()
+        / max(len(y_arr), 1)
+    )
     return {
         "roc_auc": float(roc_auc_score(y_arr, p_arr)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y_arr, p_arr)) if both else float("nan"),
         "brier": float(brier_score_loss(y_arr, p_arr)) if len(y_arr) else float("nan"),
-        "top_decile_lift": float(y_arr[top].mean() / base) if base > 0 and top.any()
+        "top_decile_lift": float(y_arr[top].mean() / base)
+        if base > 0 and top.any()
         else float("nan"),
         "base_rate": base,
         "n": int(len(y_arr)),
@@ -561,8 +572,10 @@ def promotion_decision(
     """
     c_auc, b_auc = candidate_metrics["roc_auc"], baseline_metrics["roc_auc"]
     c_brier, b_brier = candidate_metrics["brier"], baseline_metrics["brier"]
-    figures = (f"ROC AUC {c_auc:.4f} vs baseline {b_auc:.4f}; "
-               f"Brier {c_brier:.4f} vs baseline {b_brier:.4f}")
+    figures = (
+        f"ROC AUC {c_auc:.4f} vs baseline {b_auc:.4f}; "
+        f"Brier {c_brier:.4f} vs baseline {b_brier:.4f}"
+    )
     if not np.isfinite(c_auc) or not np.isfinite(b_auc):
         return False, f"not promoted: ROC AUC undefined (one class only). {figures}"
     if not c_auc > b_auc + min_auc_gain:

@@ -760,7 +760,9 @@ def score_buyers(
     bgf = BetaGeoFitter(penalizer_coef=penalizer_coef).fit(f, r, t)
     ggf = GammaGammaFitter(penalizer_coef=penalizer_coef).fit(f, m)
     if ggf.params_["q"] > 1:
-        repeat_value = ggf.conditional_expected_average_profit(np.maximum(f, 1), np.where(f > 0, m, first_value))
+        repeat_value = ggf.conditional_expected_average_profit(
+            np.maximum(f, 1), np.where(f > 0, m, first_value)
+        )
     else:
         repeat_value = m
     order_value = np.where(f > 0, repeat_value, first_value)
@@ -771,7 +773,9 @@ def score_buyers(
     scores = pd.DataFrame(
         {
             "p_alive": bgf.conditional_probability_alive(f, r, t),
-            f"expected_orders_{horizon}d": bgf.conditional_expected_number_of_purchases_up_to_time(horizon_days, f, r, t),
+            f"expected_orders_{horizon}d": bgf.conditional_expected_number_of_purchases_up_to_time(
+                horizon_days, f, r, t
+            ),
             "expected_order_value": order_value,
             f"clv_{horizon}d": order_value * discounted,
         },
@@ -816,6 +820,11 @@ def _summary_in_cents(transactions: pd.DataFrame, observation_end: Any) -> pd.Da
         }
     )
     return rfm_summary(
-        in_cents, "customer_id", "ordered_at", "amount_cents", observation_end, freq="D",
+        in_cents,
+        "customer_id",
+        "ordered_at",
+        "amount_cents",
+        observation_end,
+        freq="D",
         with_first_purchase=True,
     )

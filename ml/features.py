@@ -48,77 +48,166 @@ class Feature:
 
 
 FEATURES: list[Feature] = [
-    Feature("tenure_days", "days", "first_seen_at .. cutoff",
-            "Days from the person's first_seen_at to the cutoff."),
-    Feature("is_registered", "0/1", "before cutoff",
-            "1 if registered_at is before the cutoff, else 0."),
-    Feature("recency_days", "days", "all history",
-            "Days from the last non-refunded order to the cutoff; NO_EVENT_DAYS if none."),
-    Feature("frequency_365d", "orders", "trailing 365 days",
-            "Number of non-refunded orders."),
+    Feature(
+        "tenure_days",
+        "days",
+        "first_seen_at .. cutoff",
+        "Days from the person's first_seen_at to the cutoff.",
+    ),
+    Feature(
+        "is_registered", "0/1", "before cutoff", "1 if registered_at is before the cutoff, else 0."
+    ),
+    Feature(
+        "recency_days",
+        "days",
+        "all history",
+        "Days from the last non-refunded order to the cutoff; NO_EVENT_DAYS if none.",
+    ),
+    Feature("frequency_365d", "orders", "trailing 365 days", "Number of non-refunded orders."),
     Feature("orders_90d", "orders", "trailing 90 days", "Number of non-refunded orders."),
     Feature("orders_30d", "orders", "trailing 30 days", "Number of non-refunded orders."),
-    Feature("monetary_total_365d_cny", "CNY", "trailing 365 days",
-            "Sum of amount over non-refunded orders."),
-    Feature("monetary_mean_cny", "CNY", "trailing 365 days",
-            "Mean amount per non-refunded order; 0 if none."),
-    Feature("discount_depth_mean", "share 0..1", "trailing 365 days",
-            "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; "
-            "0 if none."),
-    Feature("coupon_order_share", "share 0..1", "trailing 365 days",
-            "Share of non-refunded orders with coupon_used; 0 if none."),
-    Feature("refund_share_365d", "share 0..1", "trailing 365 days",
-            "Share of all orders (refunded included) that were refunded; 0 if none."),
-    Feature("days_since_last_inbound", "days", "all history",
-            "Days from the last inbound interaction to the cutoff; NO_EVENT_DAYS if none."),
-    Feature("days_since_last_active", "days", "all history",
-            "min(recency_days, days_since_last_inbound), counting refunded orders as activity too: "
-            "the same notion of activity as the churn label."),
+    Feature(
+        "monetary_total_365d_cny",
+        "CNY",
+        "trailing 365 days",
+        "Sum of amount over non-refunded orders.",
+    ),
+    Feature(
+        "monetary_mean_cny",
+        "CNY",
+        "trailing 365 days",
+        "Mean amount per non-refunded order; 0 if none.",
+    ),
+    Feature(
+        "discount_depth_mean",
+        "share 0..1",
+        "trailing 365 days",
+        "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; 0 if none.",
+    ),
+    Feature(
+        "coupon_order_share",
+        "share 0..1",
+        "trailing 365 days",
+        "Share of non-refunded orders with coupon_used; 0 if none.",
+    ),
+    Feature(
+        "refund_share_365d",
+        "share 0..1",
+        "trailing 365 days",
+        "Share of all orders (refunded included) that were refunded; 0 if none.",
+    ),
+    Feature(
+        "days_since_last_inbound",
+        "days",
+        "all history",
+        "Days from the last inbound interaction to the cutoff; NO_EVENT_DAYS if none.",
+    ),
+    Feature(
+        "days_since_last_active",
+        "days",
+        "all history",
+        "min(recency_days, days_since_last_inbound), counting refunded orders as activity too: "
+        "the same notion of activity as the churn label.",
+    ),
     Feature("inbound_7d", "interactions", "trailing 7 days", "Inbound interactions, all channels."),
-    Feature("inbound_30d", "interactions", "trailing 30 days",
-            "Inbound interactions, all channels."),
-    Feature("inbound_90d", "interactions", "trailing 90 days",
-            "Inbound interactions, all channels."),
-    Feature("inbound_active_days_30d", "days", "trailing 30 days",
-            "Distinct calendar days with at least one inbound interaction."),
+    Feature(
+        "inbound_30d", "interactions", "trailing 30 days", "Inbound interactions, all channels."
+    ),
+    Feature(
+        "inbound_90d", "interactions", "trailing 90 days", "Inbound interactions, all channels."
+    ),
+    Feature(
+        "inbound_active_days_30d",
+        "days",
+        "trailing 30 days",
+        "Distinct calendar days with at least one inbound interaction.",
+    ),
     Feature("page_views_30d", "events", "trailing 30 days", "Mini-program page_view events."),
     Feature("add_to_cart_30d", "events", "trailing 30 days", "Mini-program add_to_cart events."),
     Feature("shares_90d", "events", "trailing 90 days", "Mini-program share events."),
     Feature("reviews_90d", "events", "trailing 90 days", "Mini-program review events."),
-    Feature("task_completes_90d", "events", "trailing 90 days",
-            "Mini-program task_complete events."),
-    Feature("ugc_90d", "events", "trailing 90 days",
-            "User-generated content: shares_90d + reviews_90d + task_completes_90d."),
+    Feature(
+        "task_completes_90d", "events", "trailing 90 days", "Mini-program task_complete events."
+    ),
+    Feature(
+        "ugc_90d",
+        "events",
+        "trailing 90 days",
+        "User-generated content: shares_90d + reviews_90d + task_completes_90d.",
+    ),
     Feature("coupon_claims_90d", "events", "trailing 90 days", "Mini-program coupon_claim events."),
-    Feature("outbound_touches_per_week_28d", "touches / week", "trailing 28 days",
-            "Outbound touches by the brand (all channels) divided by 4."),
-    Feature("wecom_group_touch_share_90d", "share 0..1", "trailing 90 days",
-            "Share of outbound touches sent through wecom_group; 0 if no touches."),
-    Feature("wecom_1v1_inbound_90d", "interactions", "trailing 90 days",
-            "Inbound WeCom 1:1 messages."),
+    Feature(
+        "outbound_touches_per_week_28d",
+        "touches / week",
+        "trailing 28 days",
+        "Outbound touches by the brand (all channels) divided by 4.",
+    ),
+    Feature(
+        "wecom_group_touch_share_90d",
+        "share 0..1",
+        "trailing 90 days",
+        "Share of outbound touches sent through wecom_group; 0 if no touches.",
+    ),
+    Feature(
+        "wecom_1v1_inbound_90d", "interactions", "trailing 90 days", "Inbound WeCom 1:1 messages."
+    ),
     # Lifetime behaviour, normalised by active tenure: describes *how* a person behaved while
     # active, so a person who churned long ago still shows their habits (persona segmentation).
-    Feature("active_span_days", "days", "all history",
-            "Days from first_seen_at to the last activity (any order, refunded included, or "
-            "inbound interaction); 0 if no activity."),
-    Feature("orders_per_100_active_days", "orders / 100 days", "all history",
-            "Non-refunded orders x 100 / (active_span_days + 7); the +7 damps very short spans."),
-    Feature("inbound_per_10_active_days", "interactions / 10 days", "all history",
-            "Inbound interactions (all channels) x 10 / (active_span_days + 7)."),
-    Feature("spend_per_active_day_cny", "CNY / day", "all history",
-            "Sum of non-refunded order amounts / (active_span_days + 7)."),
-    Feature("order_amount_mean_all_cny", "CNY", "all history",
-            "Mean amount per non-refunded order; 0 if none."),
-    Feature("coupon_order_share_all", "share 0..1", "all history",
-            "Share of non-refunded orders with coupon_used; 0 if none."),
-    Feature("discount_depth_mean_all", "share 0..1", "all history",
-            "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; "
-            "0 if none."),
-    Feature("ugc_share_all", "share 0..1", "all history",
-            "Share of inbound mini-program events that are share, review or task_complete; "
-            "0 if none."),
-    Feature("coupon_claim_share_all", "share 0..1", "all history",
-            "Share of inbound mini-program events that are coupon_claim; 0 if none."),
+    Feature(
+        "active_span_days",
+        "days",
+        "all history",
+        "Days from first_seen_at to the last activity (any order, refunded included, or "
+        "inbound interaction); 0 if no activity.",
+    ),
+    Feature(
+        "orders_per_100_active_days",
+        "orders / 100 days",
+        "all history",
+        "Non-refunded orders x 100 / (active_span_days + 7); the +7 damps very short spans.",
+    ),
+    Feature(
+        "inbound_per_10_active_days",
+        "interactions / 10 days",
+        "all history",
+        "Inbound interactions (all channels) x 10 / (active_span_days + 7).",
+    ),
+    Feature(
+        "spend_per_active_day_cny",
+        "CNY / day",
+        "all history",
+        "Sum of non-refunded order amounts / (active_span_days + 7).",
+    ),
+    Feature(
+        "order_amount_mean_all_cny",
+        "CNY",
+        "all history",
+        "Mean amount per non-refunded order; 0 if none.",
+    ),
+    Feature(
+        "coupon_order_share_all",
+        "share 0..1",
+        "all history",
+        "Share of non-refunded orders with coupon_used; 0 if none.",
+    ),
+    Feature(
+        "discount_depth_mean_all",
+        "share 0..1",
+        "all history",
+        "Mean of discount_amount / (amount + discount_amount) over non-refunded orders; 0 if none.",
+    ),
+    Feature(
+        "ugc_share_all",
+        "share 0..1",
+        "all history",
+        "Share of inbound mini-program events that are share, review or task_complete; 0 if none.",
+    ),
+    Feature(
+        "coupon_claim_share_all",
+        "share 0..1",
+        "all history",
+        "Share of inbound mini-program events that are coupon_claim; 0 if none.",
+    ),
 ]
 
 #: Column order of :func:`build_features`.
@@ -194,8 +283,9 @@ def build_features(
         out["is_registered"] = 0.0
 
     # --- orders ------------------------------------------------------------------------------
-    o = orders.loc[:, ["person_id", "ordered_at", "amount", "discount_amount", "coupon_used",
-                       "is_refunded"]].copy()
+    o = orders.loc[
+        :, ["person_id", "ordered_at", "amount", "discount_amount", "coupon_used", "is_refunded"]
+    ].copy()
     o["ordered_at"] = to_local_naive(o["ordered_at"])
     o = o[(o["ordered_at"] < cutoff) & o["person_id"].isin(index)]
     o_age = _days_before(cutoff, o["ordered_at"])
@@ -214,16 +304,22 @@ def build_features(
     discount = y365["discount_amount"].fillna(0.0).astype(float)
     gross = amount + discount
     depth = (discount / gross.where(gross > 0)).fillna(0.0)
-    per_person = pd.DataFrame({
-        "person_id": y365["person_id"].to_numpy(),
-        "amount": amount.to_numpy(),
-        "depth": depth.to_numpy(),
-        "coupon": y365["coupon_used"].fillna(False).astype(float).to_numpy(),
-    }).groupby("person_id").agg(
-        monetary_total_365d_cny=("amount", "sum"),
-        monetary_mean_cny=("amount", "mean"),
-        discount_depth_mean=("depth", "mean"),
-        coupon_order_share=("coupon", "mean"),
+    per_person = (
+        pd.DataFrame(
+            {
+                "person_id": y365["person_id"].to_numpy(),
+                "amount": amount.to_numpy(),
+                "depth": depth.to_numpy(),
+                "coupon": y365["coupon_used"].fillna(False).astype(float).to_numpy(),
+            }
+        )
+        .groupby("person_id")
+        .agg(
+            monetary_total_365d_cny=("amount", "sum"),
+            monetary_mean_cny=("amount", "mean"),
+            discount_depth_mean=("depth", "mean"),
+            coupon_order_share=("coupon", "mean"),
+        )
     )
     out = out.join(per_person.reindex(index).fillna(0.0))
 
@@ -287,21 +383,33 @@ def build_features(
     span = (_days_before(cutoff, seen) - _days_before(cutoff, last_any)).clip(lower=0.0)
     out["active_span_days"] = span.fillna(0.0).to_numpy()
     denom = out["active_span_days"] + 7.0
-    out["orders_per_100_active_days"] = _count(kept["person_id"], kept_age >= 0, index) * 100.0 / denom
+    out["orders_per_100_active_days"] = (
+        _count(kept["person_id"], kept_age >= 0, index) * 100.0 / denom
+    )
     out["inbound_per_10_active_days"] = _count(keys, inbound, index) * 10.0 / denom
     spend = kept.groupby("person_id")["amount"].sum().reindex(index, fill_value=0.0)
     out["spend_per_active_day_cny"] = spend.astype(float) / denom
     gross_all = kept["amount"].astype(float) + kept["discount_amount"].fillna(0.0).astype(float)
-    life = pd.DataFrame({
-        "person_id": kept["person_id"].to_numpy(),
-        "amount": kept["amount"].astype(float).to_numpy(),
-        "depth": (kept["discount_amount"].fillna(0.0).astype(float)
-                  / gross_all.where(gross_all > 0)).fillna(0.0).to_numpy(),
-        "coupon": kept["coupon_used"].fillna(False).astype(float).to_numpy(),
-    }).groupby("person_id").agg(
-        order_amount_mean_all_cny=("amount", "mean"),
-        coupon_order_share_all=("coupon", "mean"),
-        discount_depth_mean_all=("depth", "mean"),
+    life = (
+        pd.DataFrame(
+            {
+                "person_id": kept["person_id"].to_numpy(),
+                "amount": kept["amount"].astype(float).to_numpy(),
+                "depth": (
+                    kept["discount_amount"].fillna(0.0).astype(float)
+                    / gross_all.where(gross_all > 0)
+                )
+                .fillna(0.0)
+                .to_numpy(),
+                "coupon": kept["coupon_used"].fillna(False).astype(float).to_numpy(),
+            }
+        )
+        .groupby("person_id")
+        .agg(
+            order_amount_mean_all_cny=("amount", "mean"),
+            coupon_order_share_all=("coupon", "mean"),
+            discount_depth_mean_all=("depth", "mean"),
+        )
     )
     out = out.join(life.reindex(index).fillna(0.0))
     n_mini = _count(keys, mini_in, index)

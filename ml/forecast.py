@@ -60,15 +60,23 @@ def daily_registrations(
     frame = frame.dropna(subset=["date"])
     frame["channel"] = frame["channel"].fillna("unknown").astype(str)
     if frame.empty:
-        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"),
-                             "channel": pd.Series(dtype=object),
-                             "registrations": pd.Series(dtype=int)})
-    last = (pd.Timestamp(end_date).normalize() - pd.Timedelta(days=1)
-            if end_date is not None else frame["date"].max())
+        return pd.DataFrame(
+            {
+                "date": pd.Series(dtype="datetime64[ns]"),
+                "channel": pd.Series(dtype=object),
+                "registrations": pd.Series(dtype=int),
+            }
+        )
+    last = (
+        pd.Timestamp(end_date).normalize() - pd.Timedelta(days=1)
+        if end_date is not None
+        else frame["date"].max()
+    )
     days = pd.date_range(frame["date"].min(), last, freq="D")
     counts = frame.groupby(["date", "channel"]).size()
-    grid = pd.MultiIndex.from_product([days, sorted(frame["channel"].unique())],
-                                      names=["date", "channel"])
+    grid = pd.MultiIndex.from_product(
+        [days, sorted(frame["channel"].unique())], names=["date", "channel"]
+    )
     return counts.reindex(grid, fill_value=0).rename("registrations").reset_index()
 
 
@@ -163,7 +171,7 @@ class RegistrationForecaster(BaseEstimator):
         self.trend_damping = trend_damping
 
     def _fit_series(self, series: pd.Series) -> _SeriesFit:
-        series = series.sort_index().iloc[-self.history_weeks * 7:]
+        series = series.sort_index().iloc[-self.history_weeks * 7 :]
         dates = pd.DatetimeIndex(series.index)
         y = np.log1p(np.clip(series.to_numpy(dtype=float), 0, None))
         n = len(y)
@@ -191,7 +199,7 @@ class RegistrationForecaster(BaseEstimator):
             last_date=dates[-1],
             residual_quantiles=quantiles,
             n=n,
-            n_eff=float(base_w.sum() ** 2 / (base_w ** 2).sum()),
+            n_eff=float(base_w.sum() ** 2 / (base_w**2).sum()),
             dof_factor=float(np.sqrt(n / max(n - p, 1))),
             all_zero=bool((series.to_numpy() == 0).all()),
         )
@@ -224,7 +232,7 @@ class RegistrationForecaster(BaseEstimator):
         dates = pd.date_range(fit.last_date + pd.Timedelta(days=1), periods=horizon, freq="D")
         h = np.arange(1, horizon + 1, dtype=float)
         phi = self.trend_damping
-        damped_days = h if phi >= 1 else phi * (1 - phi ** h) / (1 - phi)
+        damped_days = h if phi >= 1 else phi * (1 - phi**h) / (1 - phi)
         X = _design(dates, damped_days / 7.0)
         mean_log = X @ fit.coef
         widen = fit.dof_factor * np.sqrt(1 + h / max(fit.n_eff, 1.0))
@@ -232,14 +240,17 @@ class RegistrationForecaster(BaseEstimator):
         lower_col, upper_col = interval_columns(self.interval)
         if fit.all_zero:
             zeros = np.zeros(horizon)
-            return pd.DataFrame({"date": dates, "forecast": zeros, lower_col: zeros,
-                                 upper_col: zeros})
-        return pd.DataFrame({
-            "date": dates,
-            "forecast": np.clip(np.expm1(mean_log), 0, None),
-            lower_col: np.clip(np.expm1(mean_log + lo_q * widen), 0, None),
-            upper_col: np.clip(np.expm1(mean_log + hi_q * widen), 0, None),
-        })
+            return pd.DataFrame(
+                {"date": dates, "forecast": zeros, lower_col: zeros, upper_col: zeros}
+            )
+        return pd.DataFrame(
+            {
+                "date": dates,
+                "forecast": np.clip(np.expm1(mean_log), 0, None),
+                lower_col: np.clip(np.expm1(mean_log + lo_q * widen), 0, None),
+                upper_col: np.clip(np.expm1(mean_log + hi_q * widen), 0, None),
+            }
+        )
 
     def predict(self, horizon_days: int | None = None) -> pd.DataFrame:
         """Forecast the ``horizon_days`` days after the last observed day, every channel.
@@ -249,8 +260,9 @@ class RegistrationForecaster(BaseEstimator):
             interval columns are named for ``interval``).
         """
         horizon = horizon_days or self.horizon_days
-        parts = [self._predict_series(self.fits_[c], horizon).assign(channel=c)
-                 for c in self.channels_]
+        parts = [
+            self._predict_series(self.fits_[c], horizon).assign(channel=c) for c in self.channels_
+        ]
         lower_col, upper_col = interval_columns(self.interval)
         out = pd.concat(parts, ignore_index=True)
         return out[["date", "channel", "forecast", lower_col, upper_col]]
@@ -290,27 +302,31 @@ def backtest(
             raise ValueError(
                 f"series of {len(series)} days is too short for {folds} folds of {horizon} days"
             )
-        train, test = series.iloc[:start], series.iloc[start:start + horizon]
-        daily = pd.DataFrame({"date": train.index, "channel": "series",
-                              "registrations": train.to_numpy()})
+        train, test = series.iloc[:start], series.iloc[start : start + horizon]
+        daily = pd.DataFrame(
+            {"date": train.index, "channel": "series", "registrations": train.to_numpy()}
+        )
         model = RegistrationForecaster(horizon_days=horizon, **params).fit(daily)
         fc = model.predict()
         lower_col, upper_col = interval_columns(model.interval)
         actual = test.to_numpy()
         pred = fc["forecast"].to_numpy()[: len(actual)]
         naive = seasonal_naive(train.to_numpy(), len(actual))
-        inside = ((actual >= fc[lower_col].to_numpy()[: len(actual)])
-                  & (actual <= fc[upper_col].to_numpy()[: len(actual)]))
-        rows.append({
-            "fold": fold + 1,
-            "origin": test.index[0],
-            "n_train_days": len(train),
-            "model_mae": mae(actual, pred),
-            "naive_mae": mae(actual, naive),
-            "model_smape": smape(actual, pred),
-            "naive_smape": smape(actual, naive),
-            "model_mape": mape(actual, pred),
-            "naive_mape": mape(actual, naive),
-            "coverage": float(inside.mean()),
-        })
+        inside = (actual >= fc[lower_col].to_numpy()[: len(actual)]) & (
+            actual <= fc[upper_col].to_numpy()[: len(actual)]
+        )
+        rows.append(
+            {
+                "fold": fold + 1,
+                "origin": test.index[0],
+                "n_train_days": len(train),
+                "model_mae": mae(actual, pred),
+                "naive_mae": mae(actual, naive),
+                "model_smape": smape(actual, pred),
+                "naive_smape": smape(actual, naive),
+                "model_mape": mape(actual, pred),
+                "naive_mape": mape(actual, naive),
+                "coverage": float(inside.mean()),
+            }
+        )
     return pd.DataFrame(rows)

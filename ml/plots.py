@@ -39,10 +39,21 @@ def calibration_plot(table: pd.DataFrame, *, title: str = "Churn calibration") -
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
     sizes = 20 + 200 * table["n"] / max(float(table["n"].max()), 1.0) if len(table) else 20
     ax.plot(table["mean_predicted"], table["observed_rate"], color="C0", linewidth=1)
-    ax.scatter(table["mean_predicted"], table["observed_rate"], s=sizes, color="C0",
-               label="model", zorder=3)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted churn probability",
-           ylabel="observed churn rate", title=title)
+    ax.scatter(
+        table["mean_predicted"],
+        table["observed_rate"],
+        s=sizes,
+        color="C0",
+        label="model",
+        zorder=3,
+    )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="mean predicted churn probability",
+        ylabel="observed churn rate",
+        title=title,
+    )
     ax.legend(loc="upper left")
     return figure_png(fig)
 
@@ -68,8 +79,14 @@ def line_plot(
     groups = [(None, frame)] if hue is None else list(frame.groupby(hue, sort=True))
     for key, part in groups:
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker="o", markersize=3, linewidth=1.2,
-                label=None if key is None else str(key))
+        ax.plot(
+            part[x],
+            part[y],
+            marker="o",
+            markersize=3,
+            linewidth=1.2,
+            label=None if key is None else str(key),
+        )
     if hue is not None and len(groups) <= 12:
         ax.legend(title=hue, fontsize="small")
     if percent:
@@ -101,12 +118,20 @@ def forecast_plot(
     for ax, channel in zip(axes, chans, strict=False):
         h = history[(history["channel"] == channel) & (pd.to_datetime(history["date"]) >= start)]
         f = forecast[forecast["channel"] == channel]
-        ax.plot(pd.to_datetime(h["date"]), h["registrations"], color="C0", linewidth=1,
-                label="actual")
-        ax.plot(pd.to_datetime(f["date"]), f["forecast"], color="C1", linewidth=1.5,
-                label="forecast")
-        ax.fill_between(pd.to_datetime(f["date"]), f[lower_col], f[upper_col], color="C1",
-                        alpha=0.25, label=lower_col.replace("lower_", "") + "% interval")
+        ax.plot(
+            pd.to_datetime(h["date"]), h["registrations"], color="C0", linewidth=1, label="actual"
+        )
+        ax.plot(
+            pd.to_datetime(f["date"]), f["forecast"], color="C1", linewidth=1.5, label="forecast"
+        )
+        ax.fill_between(
+            pd.to_datetime(f["date"]),
+            f[lower_col],
+            f[upper_col],
+            color="C1",
+            alpha=0.25,
+            label=lower_col.replace("lower_", "") + "% interval",
+        )
         ax.set_ylabel(str(channel))
         ax.grid(alpha=0.3)
     axes[0].set_title(title)

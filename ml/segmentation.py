@@ -93,20 +93,22 @@ SEGMENTATION_FEATURES: tuple[str, ...] = (
 )
 
 #: Right-skewed, non-negative features transformed with log1p before standardising.
-LOG_FEATURES: frozenset[str] = frozenset({
-    "spend_per_active_day_cny",
-    "orders_per_100_active_days",
-    "inbound_per_10_active_days",
-    "order_amount_mean_all_cny",
-    "recency_days",
-    "days_since_last_inbound",
-    "frequency_365d",
-    "inbound_90d",
-    "monetary_mean_cny",
-    "monetary_total_365d_cny",
-    "ugc_90d",
-    "coupon_claims_90d",
-})
+LOG_FEATURES: frozenset[str] = frozenset(
+    {
+        "spend_per_active_day_cny",
+        "orders_per_100_active_days",
+        "inbound_per_10_active_days",
+        "order_amount_mean_all_cny",
+        "recency_days",
+        "days_since_last_inbound",
+        "frequency_365d",
+        "inbound_90d",
+        "monetary_mean_cny",
+        "monetary_total_365d_cny",
+        "ugc_90d",
+        "coupon_claims_90d",
+    }
+)
 
 # The naming rules: each segment's score for a centroid is the mean z-score of the features it
 # is characterised by (sign +1 = high value is typical, -1 = low value is typical). Rules name
@@ -118,17 +120,32 @@ LOG_FEATURES: frozenset[str] = frozenset({
 #   content_sharing    highest user-generated content: share of shares, reviews, completed tasks
 #   price_sensitive    highest coupon and discount use, coupon claims
 NAME_RULES: dict[str, dict[str, float]] = {
-    "dormant": {"orders_per_100_active_days": -1.0, "inbound_per_10_active_days": -1.0,
-                "spend_per_active_day_cny": -0.5,
-                "recency_days": 1.0, "days_since_last_inbound": 1.0,
-                "frequency_365d": -1.0, "inbound_90d": -1.0},
-    "high_value_paying": {"spend_per_active_day_cny": 1.0, "order_amount_mean_all_cny": 1.0, "orders_per_100_active_days": 0.5,
-                          "monetary_mean_cny": 1.0, "monetary_total_365d_cny": 1.0,
-                          "frequency_365d": 0.5},
+    "dormant": {
+        "orders_per_100_active_days": -1.0,
+        "inbound_per_10_active_days": -1.0,
+        "spend_per_active_day_cny": -0.5,
+        "recency_days": 1.0,
+        "days_since_last_inbound": 1.0,
+        "frequency_365d": -1.0,
+        "inbound_90d": -1.0,
+    },
+    "high_value_paying": {
+        "spend_per_active_day_cny": 1.0,
+        "order_amount_mean_all_cny": 1.0,
+        "orders_per_100_active_days": 0.5,
+        "monetary_mean_cny": 1.0,
+        "monetary_total_365d_cny": 1.0,
+        "frequency_365d": 0.5,
+    },
     "content_sharing": {"ugc_share_all": 1.0, "ugc_90d": 1.0},
-    "price_sensitive": {"coupon_claim_share_all": 1.0, "coupon_order_share_all": 1.0,
-                        "discount_depth_mean_all": 1.0, "coupon_order_share": 1.0,
-                        "discount_depth_mean": 1.0, "coupon_claims_90d": 1.0},
+    "price_sensitive": {
+        "coupon_claim_share_all": 1.0,
+        "coupon_order_share_all": 1.0,
+        "discount_depth_mean_all": 1.0,
+        "coupon_order_share": 1.0,
+        "discount_depth_mean": 1.0,
+        "coupon_claims_90d": 1.0,
+    },
 }
 
 
@@ -333,8 +350,10 @@ class PersonaSegmenter(BaseEstimator):
                 nearest new centroids so labels stay stable.
         """
         if y is not None:
-            raise TypeError("PersonaSegmenter.fit takes no labels; pass the last model as "
-                            "previous=<fitted PersonaSegmenter>")
+            raise TypeError(
+                "PersonaSegmenter.fit takes no labels; pass the last model as "
+                "previous=<fitted PersonaSegmenter>"
+            )
         if self.n_init < 10:
             raise ValueError("n_init must be at least 10 for stable KMeans solutions")
         reason = self.cannot_fit_reason(X)
@@ -367,9 +386,7 @@ class PersonaSegmenter(BaseEstimator):
             )
         else:
             self.silhouette_ = float("nan")
-        self.cluster_sizes_ = (
-            self.predict(X).value_counts().reindex(SEGMENT_VALUES, fill_value=0)
-        )
+        self.cluster_sizes_ = self.predict(X).value_counts().reindex(SEGMENT_VALUES, fill_value=0)
         return self
 
     def _names_from_previous(self, previous: PersonaSegmenter) -> np.ndarray:
@@ -387,8 +404,9 @@ class PersonaSegmenter(BaseEstimator):
         match[rows] = cols
         names[rows] = previous.cluster_names_[cols]
         self.previous_match_ = match
-        self.previous_match_distance_ = np.where(match >= 0, dist[np.arange(len(match)), match],
-                                                 np.nan)
+        self.previous_match_distance_ = np.where(
+            match >= 0, dist[np.arange(len(match)), match], np.nan
+        )
         return names
 
     def predict_cluster(self, X: pd.DataFrame) -> np.ndarray:

@@ -23,17 +23,31 @@ from pathlib import Path
 PRIVACY_SUBDIR = "privacy"
 AUDIT_FILE = "erasure_audit.jsonl"
 SUPPRESSION_FILE = "suppression_list.jsonl"
-ID_FLAGS = {"phone": "phone", "unionid": "unionid", "openid": "openid",
-            "external_userid": "external-userid", "member_id": "member-id"}
+ID_FLAGS = {
+    "phone": "phone",
+    "unionid": "unionid",
+    "openid": "openid",
+    "external_userid": "external-userid",
+    "member_id": "member-id",
+}
 
 
 def add_erase_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     for id_type, flag in ID_FLAGS.items():
-        parser.add_argument(f"--{flag}", dest=id_type, action="append", default=[],
-                            metavar="VALUE", help=f"a {id_type} to erase (repeatable)")
+        parser.add_argument(
+            f"--{flag}",
+            dest=id_type,
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help=f"a {id_type} to erase (repeatable)",
+        )
     parser.add_argument("--csv", type=Path, help="a CSV with columns id_type,id_value")
-    parser.add_argument("--requested-by", default=None,
-                        help="who asked (recorded in the audit log; default: the OS user)")
+    parser.add_argument(
+        "--requested-by",
+        default=None,
+        help="who asked (recorded in the audit log; default: the OS user)",
+    )
     return parser
 
 
@@ -58,11 +72,15 @@ def _republish(settings, planned) -> dict:
     from publishing.serving import default_versions_dir
 
     return republish_without(
-        planned.erased_values, planned.erasure_id, serving_path=settings.serving_path,
+        planned.erased_values,
+        planned.erasure_id,
+        serving_path=settings.serving_path,
         published_dir=settings.published_dir,
         versions_dir=default_versions_dir(settings.serving_path),
-        keep_versions=settings.publish_keep_versions, pg_dsn=settings.pg_dsn,
-        pg_readers=settings.pg_readers)
+        keep_versions=settings.publish_keep_versions,
+        pg_dsn=settings.pg_dsn,
+        pg_readers=settings.pg_readers,
+    )
 
 
 def cmd_erase(args) -> int:
@@ -72,8 +90,11 @@ def cmd_erase(args) -> int:
 
     identifiers = _identifiers(args)
     if not identifiers:
-        print("siyu erase: give at least one --phone, --unionid, --openid, --external-userid, "
-              "--member-id or --csv FILE", file=sys.stderr)
+        print(
+            "siyu erase: give at least one --phone, --unionid, --openid, --external-userid, "
+            "--member-id or --csv FILE",
+            file=sys.stderr,
+        )
         return 2
     settings = Settings.from_env()
     request = ErasureRequest(identifiers, requested_by=args.requested_by or getpass.getuser())
@@ -101,8 +122,8 @@ def _erase(settings, request) -> int:
         scrub_mass_send_exports,
         write_audit,
     )
-    from privacy.files import private_dir, rewrite_duckdb_file
     from privacy.wecom_export import export_dir
+    from warehouse.files import private_dir, rewrite_duckdb_file
 
     privacy_dir = private_dir(settings.data_dir / PRIVACY_SUBDIR)
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -112,21 +133,32 @@ def _erase(settings, request) -> int:
     try:
         publication = _republish(settings, planned)
     except Exception as exc:
-        print(f"siyu erase: republishing without the persons failed, nothing was erased: "
-              f"{type(exc).__name__}: {exc}. Fix the cause and run the same erase again.",
-              file=sys.stderr)
+        print(
+            f"siyu erase: republishing without the persons failed, nothing was erased: "
+            f"{type(exc).__name__}: {exc}. Fix the cause and run the same erase again.",
+            file=sys.stderr,
+        )
         return 1
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        result = erase_build_db(con, request, settings.hash_salt,
-                                suppression_path=privacy_dir / SUPPRESSION_FILE, planned=planned)
+        result = erase_build_db(
+            con,
+            request,
+            settings.hash_salt,
+            suppression_path=privacy_dir / SUPPRESSION_FILE,
+            planned=planned,
+        )
     # deleted rows stay in the file's free blocks until rewritten
     try:
         build_file = {"rewritten": True, **rewrite_duckdb_file(settings.warehouse_path)}
     except Exception as exc:  # the erasure stands; say so in the audit and ask for a rerun
         build_file = {"rewritten": False, "error": f"{type(exc).__name__}: {exc}"}
     files = {f"quarantine/{k}": v for k, v in scrub_files(settings.quarantine_dir, result).items()}
-    files.update({f"restricted/{k}": v for k, v in
-                  scrub_mass_send_exports(export_dir(settings.restricted_dir), result).items()})
+    files.update(
+        {
+            f"restricted/{k}": v
+            for k, v in scrub_mass_send_exports(export_dir(settings.restricted_dir), result).items()
+        }
+    )
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
     entry["build_database"] = build_file
@@ -134,22 +166,36 @@ def _erase(settings, request) -> int:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())
     actions = [v["action"] for v in publication["versions"].values()]
-    print(json.dumps({"erasure_id": result.erasure_id, "persons": len(result.person_ids),
-                      "identifiers": len(result.identifiers), "rows_removed": removed,
-                      "republished": publication["republished"],
-                      "republished_from": publication["from_version"],
-                      "versions_cleaned": actions.count("cleaned"),
-                      "versions_removed": actions.count("removed")},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "erasure_id": result.erasure_id,
+                "persons": len(result.person_ids),
+                "identifiers": len(result.identifiers),
+                "rows_removed": removed,
+                "republished": publication["republished"],
+                "republished_from": publication["from_version"],
+                "versions_cleaned": actions.count("cleaned"),
+                "versions_removed": actions.count("removed"),
+            },
+            indent=1,
+        )
+    )
     if not build_file["rewritten"]:
-        print(f"siyu erase: the persons are erased, but rewriting {settings.warehouse_path} failed "
-              f"({build_file['error']}), so their deleted values may still be in the file's bytes; "
-              "fix the cause (it needs free space for a second copy) and run the same erase "
-              "again, which rewrites the file", file=sys.stderr)
+        print(
+            f"siyu erase: the persons are erased, but rewriting {settings.warehouse_path} failed "
+            f"({build_file['error']}), so their deleted values may still be in the file's bytes; "
+            "fix the cause (it needs free space for a second copy) and run the same erase "
+            "again, which rewrites the file",
+            file=sys.stderr,
+        )
         return 1
     if not result.person_ids:
-        print("siyu erase: no person in identity_map has these identifiers; they are suppressed "
-              "for future loads and any raw rows carrying them were removed", file=sys.stderr)
+        print(
+            "siyu erase: no person in identity_map has these identifiers; they are suppressed "
+            "for future loads and any raw rows carrying them were removed",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -4,7 +4,7 @@ their identifiers to the suppression list and write an audit entry.
 `plan` resolves who is erased without changing anything; `erase_build_db` works on one open
 connection to the build database; `scrub_files` rewrites the quarantine and restricted files.
 The publications are cleaned by `privacy.publications`, the build database file is rewritten by
-`privacy.files.rewrite_duckdb_file`; orchestration.erase_cli runs them in that order.
+`warehouse.files.rewrite_duckdb_file`; orchestration.erase_cli runs them in that order.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import duckdb
 import pandas as pd
 
 from privacy import suppression
-from privacy.files import append_private_jsonl
 from privacy.hashing import ID_TYPES, normalize_identifier, reference_hash
 from privacy.identifiers import IDENTIFIER_COLUMNS
+from warehouse.files import append_private_jsonl
 
 AUDIT_TABLE = "privacy.erasure_audit"
 IDENTITY_MAP = "intermediate.identity_map"
@@ -44,11 +44,15 @@ class ErasureRequest:
         out = []
         for id_type, value in self.identifiers:
             if id_type not in ID_TYPES:
-                raise ValueError(f"erase: unknown identifier type {id_type!r}; use one of {', '.join(ID_TYPES)}")
+                raise ValueError(
+                    f"erase: unknown identifier type {id_type!r}; use one of {', '.join(ID_TYPES)}"
+                )
             norm = normalize_identifier(id_type, value)
             if norm is None:
-                raise ValueError(f"erase: {id_type} {value!r} is not a valid identifier "
-                                 "(a phone must be a mainland mobile number)")
+                raise ValueError(
+                    f"erase: {id_type} {value!r} is not a valid identifier "
+                    "(a phone must be a mainland mobile number)"
+                )
             out.append((id_type, norm))
         return sorted(set(out))
 
@@ -63,8 +67,11 @@ class ErasureResult:
     @property
     def erased_values(self) -> set[str]:
         """Strings that must not appear anywhere once done: ids, values and identity node ids."""
-        return ({v for _, v in self.identifiers} | {f"{t}:{v}" for t, v in self.identifiers}
-                | set(self.person_ids))
+        return (
+            {v for _, v in self.identifiers}
+            | {f"{t}:{v}" for t, v in self.identifiers}
+            | set(self.person_ids)
+        )
 
 
 def read_request_csv(path: Path) -> list[tuple[str, str]]:
@@ -72,17 +79,26 @@ def read_request_csv(path: Path) -> list[tuple[str, str]]:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = {"id_type", "id_value"} - set(frame.columns)
     if missing:
-        raise ValueError(f"erase: {path} needs columns id_type,id_value (missing {', '.join(sorted(missing))})")
+        raise ValueError(
+            f"erase: {path} needs columns id_type,id_value (missing {', '.join(sorted(missing))})"
+        )
     return [(r.id_type.strip(), r.id_value) for r in frame.itertuples() if r.id_value.strip()]
 
 
 def _exists(con, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                       "and table_name = ?", [schema, table]).fetchall()[0][0] > 0
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
-def resolve(con: duckdb.DuckDBPyConnection, identifiers: list[tuple[str, str]]
-            ) -> tuple[list[str], list[tuple[str, str]]]:
+def resolve(
+    con: duckdb.DuckDBPyConnection, identifiers: list[tuple[str, str]]
+) -> tuple[list[str], list[tuple[str, str]]]:
     """Persons of the given (normalised) identifiers via identity_map, and every identifier of
     those persons. Junk identifiers (person_id null, shared by many) are never erased."""
     if not _exists(con, "intermediate", "identity_map"):
@@ -90,17 +106,23 @@ def resolve(con: duckdb.DuckDBPyConnection, identifiers: list[tuple[str, str]]
     frame = pd.DataFrame(identifiers, columns=["id_type", "id_value"])
     con.register("_req", frame)
     try:
-        persons = [r[0] for r in con.execute(
-            f"select distinct m.person_id from {IDENTITY_MAP} m inner join _req r "
-            "on m.id_type = r.id_type and m.id_value = r.id_value where m.person_id is not null"
-        ).fetchall()]
+        persons = [
+            r[0]
+            for r in con.execute(
+                f"select distinct m.person_id from {IDENTITY_MAP} m inner join _req r "
+                "on m.id_type = r.id_type and m.id_value = r.id_value where m.person_id is not null"
+            ).fetchall()
+        ]
     finally:
         con.unregister("_req")
     ids = set(identifiers)
     if persons:
-        ids |= set(con.execute(
-            f"select id_type, id_value from {IDENTITY_MAP} where person_id in (select unnest(?))",
-            [persons]).fetchall())
+        ids |= set(
+            con.execute(
+                f"select id_type, id_value from {IDENTITY_MAP} where person_id in (select unnest(?))",
+                [persons],
+            ).fetchall()
+        )
     return sorted(persons), sorted(ids)
 
 
@@ -112,18 +134,28 @@ def _erase_raw(con, supp: suppression.Suppression, counts: dict[str, int]) -> No
         frame = con.execute(f"select rowid as _rid, {cols} from raw.{table}").df()
         doomed = frame.loc[supp.row_mask(frame, table), "_rid"].tolist()
         if doomed:
-            con.execute(f"delete from raw.{table} where rowid in (select unnest(?::bigint[]))", [doomed])
+            con.execute(
+                f"delete from raw.{table} where rowid in (select unnest(?::bigint[]))", [doomed]
+            )
         counts[f"raw.{table}"] = len(doomed)
     if _exists(con, "raw", "_quarantine_rows"):
         frame = con.execute("select rowid as _rid, raw_record from raw._quarantine_rows").df()
         doomed = frame.loc[frame["raw_record"].map(supp.text_matches), "_rid"].tolist()
         if doomed:
-            con.execute("delete from raw._quarantine_rows where rowid in (select unnest(?::bigint[]))", [doomed])
+            con.execute(
+                "delete from raw._quarantine_rows where rowid in (select unnest(?::bigint[]))",
+                [doomed],
+            )
         counts["raw._quarantine_rows"] = len(doomed)
 
 
-def erase_rows(con: duckdb.DuckDBPyConnection, values: set[str], counts: dict[str, int],
-               schemas: set[str] | None = None, skip_tables: Iterable[str] = ()) -> None:
+def erase_rows(
+    con: duckdb.DuckDBPyConnection,
+    values: set[str],
+    counts: dict[str, int],
+    schemas: set[str] | None = None,
+    skip_tables: Iterable[str] = (),
+) -> None:
     """Every table outside raw (or in `schemas` only): delete rows with an erased value in any
     text column (person_id, identity_map's id_value, node ids); in audit tables redact it inside
     longer text. Also used on copies of published files (`privacy.publications`)."""
@@ -132,13 +164,23 @@ def erase_rows(con: duckdb.DuckDBPyConnection, values: set[str], counts: dict[st
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema <> 'raw'").fetchall()
+            "where table_type = 'BASE TABLE' and table_schema <> 'raw'"
+        ).fetchall()
         for schema, table in tables:
-            if schema in SKIP_SCHEMAS or table in skip or (schemas is not None and schema not in schemas):
+            if (
+                schema in SKIP_SCHEMAS
+                or table in skip
+                or (schemas is not None and schema not in schemas)
+            ):
                 continue
-            text_cols = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and "
-                "table_name = ? and data_type = 'VARCHAR'", [schema, table]).fetchall()]
+            text_cols = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_schema = ? and "
+                    "table_name = ? and data_type = 'VARCHAR'",
+                    [schema, table],
+                ).fetchall()
+            ]
             if not text_cols:
                 continue
             name = f'"{schema}"."{table}"'
@@ -146,8 +188,11 @@ def erase_rows(con: duckdb.DuckDBPyConnection, values: set[str], counts: dict[st
                 n = 0
                 for col in text_cols:
                     for v in values:
-                        n += con.execute(f'update {name} set "{col}" = replace("{col}", ?, ?) '
-                                         f'where contains("{col}", ?)', [v, REDACTED, v]).fetchall()[0][0]
+                        n += con.execute(
+                            f'update {name} set "{col}" = replace("{col}", ?, ?) '
+                            f'where contains("{col}", ?)',
+                            [v, REDACTED, v],
+                        ).fetchall()[0][0]
                 counts[f"{schema}.{table}"] = n
                 continue
             where = " or ".join(f'"{c}" in (select v from _erased)' for c in text_cols)
@@ -166,12 +211,16 @@ def plan(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> ErasureResu
     return ErasureResult(erasure_id, persons, identifiers)
 
 
-def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt: str,
-                   suppression_path: Path | None = None,
-                   planned: ErasureResult | None = None) -> ErasureResult:
+def erase_build_db(
+    con: duckdb.DuckDBPyConnection,
+    request: ErasureRequest,
+    salt: str,
+    suppression_path: Path | None = None,
+    planned: ErasureResult | None = None,
+) -> ErasureResult:
     """Resolve (or take the `planned` result of `plan`), suppress and delete in one transaction,
     then checkpoint, so the deletions are in the database file (not only its WAL) before
-    `privacy.files.rewrite_duckdb_file` copies it. The suppression list gets the reference hashes
+    `warehouse.files.rewrite_duckdb_file` copies it. The suppression list gets the reference hashes
     of every identifier of the persons, so later loads drop them."""
     result = planned if planned is not None else plan(con, request)
     identifiers = result.identifiers
@@ -190,9 +239,17 @@ def erase_build_db(con: duckdb.DuckDBPyConnection, request: ErasureRequest, salt
         raise
     con.execute("checkpoint")
     if suppression_path is not None:
-        append_private_jsonl(suppression_path, [
-            {"id_type": t, "reference_hash": reference_hash(t, v, salt), "erasure_id": erasure_id}
-            for t, v in identifiers])
+        append_private_jsonl(
+            suppression_path,
+            [
+                {
+                    "id_type": t,
+                    "reference_hash": reference_hash(t, v, salt),
+                    "erasure_id": erasure_id,
+                }
+                for t, v in identifiers
+            ],
+        )
     return result
 
 
@@ -204,7 +261,9 @@ def _patterns(values: Iterable[tuple[str, str]]) -> re.Pattern[bytes]:
     for id_type, value in values:
         if id_type == "phone":
             # the raw form may carry +86 and separators: 1[ -]*3[ -]*8...
-            parts.append(r"(?:^|[^0-9])" + r"[ \-]*".join(re.escape(d) for d in value) + r"(?:[^0-9]|$)")
+            parts.append(
+                r"(?:^|[^0-9])" + r"[ \-]*".join(re.escape(d) for d in value) + r"(?:[^0-9]|$)"
+            )
         else:
             parts.append(re.escape(value))
     return re.compile("|".join(parts).encode())
@@ -247,7 +306,9 @@ def scrub_mass_send_exports(root: Path, result: ErasureResult) -> dict[str, int]
             p["external_userid"] = [u for u in p.get("external_userid", []) if u not in gone]
             removed += before - len(p["external_userid"])
         if removed:
-            payloads = [p for p in payloads if p.get("external_userid") or p.get("chat_type") != "single"]
+            payloads = [
+                p for p in payloads if p.get("external_userid") or p.get("chat_type") != "single"
+            ]
             path.write_text(json.dumps(payloads, ensure_ascii=False, indent=1), encoding="utf-8")
             counts[str(path.relative_to(root))] = removed
     return counts
@@ -256,8 +317,12 @@ def scrub_mass_send_exports(root: Path, result: ErasureResult) -> dict[str, int]
 # ------------------------------------------------------------------------------------- audit
 
 
-def audit_entry(request: ErasureRequest, result: ErasureResult, salt: str,
-                extra_counts: dict[str, int] | None = None) -> dict:
+def audit_entry(
+    request: ErasureRequest,
+    result: ErasureResult,
+    salt: str,
+    extra_counts: dict[str, int] | None = None,
+) -> dict:
     """Who, when, what (hashed references only) and how many rows per table or file."""
     return {
         "erasure_id": result.erasure_id,
@@ -274,11 +339,22 @@ def audit_entry(request: ErasureRequest, result: ErasureResult, salt: str,
 def write_audit(con: duckdb.DuckDBPyConnection, entry: dict, path: Path) -> None:
     """Append the entry to privacy.erasure_audit (build database) and the append-only JSONL."""
     con.execute("create schema if not exists privacy")
-    con.execute(f"create table if not exists {AUDIT_TABLE} (erasure_id varchar, requested_by varchar, "
-                "requested_at timestamp, persons integer, identifiers integer, "
-                "requested_references varchar, suppressed_references varchar, counts varchar)")
-    con.execute(f"insert into {AUDIT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)", [
-        entry["erasure_id"], entry["requested_by"], entry["requested_at"][:19], entry["persons"],
-        entry["identifiers"], json.dumps(entry["requested_references"]),
-        json.dumps(entry["suppressed_references"]), json.dumps(entry["counts"], sort_keys=True)])
+    con.execute(
+        f"create table if not exists {AUDIT_TABLE} (erasure_id varchar, requested_by varchar, "
+        "requested_at timestamp, persons integer, identifiers integer, "
+        "requested_references varchar, suppressed_references varchar, counts varchar)"
+    )
+    con.execute(
+        f"insert into {AUDIT_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            entry["erasure_id"],
+            entry["requested_by"],
+            entry["requested_at"][:19],
+            entry["persons"],
+            entry["identifiers"],
+            json.dumps(entry["requested_references"]),
+            json.dumps(entry["suppressed_references"]),
+            json.dumps(entry["counts"], sort_keys=True),
+        ],
+    )
     append_private_jsonl(path, [entry])

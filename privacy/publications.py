@@ -24,7 +24,6 @@ from typing import Any
 import duckdb
 
 from privacy.erasure import erase_rows
-from privacy.files import fsync_path, make_private, rewrite_duckdb_file
 from publishing import publish
 from publishing.serving import (
     LOCK_FILE,
@@ -37,18 +36,26 @@ from publishing.serving import (
     VERSION_RE,
     live_version,
 )
+from warehouse.files import fsync_path, make_private, rewrite_duckdb_file
 
 # publishing seals every published file read-only (publishing.serving._seal)
 _SEALED = 0o444
 
 
 def _published_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = ? and "
-        "table_name <> ? order by table_name", [SERVING_SCHEMA, PUBLICATION_TABLE]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? and "
+            "table_name <> ? order by table_name",
+            [SERVING_SCHEMA, PUBLICATION_TABLE],
+        ).fetchall()
+    ]
 
 
-def _erase_from_copy(source: Path, copy: Path, values: set[str]) -> tuple[list[str], dict[str, int]]:
+def _erase_from_copy(
+    source: Path, copy: Path, values: set[str]
+) -> tuple[list[str], dict[str, int]]:
     """Copy a published DuckDB file and delete the erased persons' rows from every table of the
     copy; return its tables and the rows removed per table (tables with none left out)."""
     shutil.copyfile(source, copy)
@@ -71,8 +78,9 @@ def _read_manifest(version_dir: Path) -> dict[str, Any]:
     return json.loads((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
 
 
-def _check_summary(manifest: dict[str, Any], live: str, erasure_id: str,
-                   tables: list[str]) -> dict[str, dict[str, Any]]:
+def _check_summary(
+    manifest: dict[str, Any], live: str, erasure_id: str, tables: list[str]
+) -> dict[str, dict[str, Any]]:
     """Each table's audit result from the live publication, with a note that this version is
     that audited publication minus erased persons (traced back through earlier erasures)."""
     audited = manifest.get("check_summary") or {}
@@ -85,9 +93,11 @@ def _check_summary(manifest: dict[str, Any], live: str, erasure_id: str,
         out[table] = {
             **{k: v for k, v in result.items() if k != "note"},
             "note": f"the last audited publication {audited_version} (run {audited_run}) minus the "
-                    f"persons of erasure {', '.join(erasures)}: rows removed, nothing else changed",
-            "audited_version": audited_version, "audited_run": audited_run,
-            "from_version": live, "erasures": erasures,
+            f"persons of erasure {', '.join(erasures)}: rows removed, nothing else changed",
+            "audited_version": audited_version,
+            "audited_run": audited_run,
+            "from_version": live,
+            "erasures": erasures,
         }
     return out
 
@@ -110,39 +120,63 @@ def republish_without(
     removed (and why)."""
     versions_dir = Path(versions_dir)
     live = live_version(serving_path)
-    report: dict[str, Any] = {"republished": None, "from_version": live, "rows_removed": {},
-                              "versions": {}, "pruned": []}
+    report: dict[str, Any] = {
+        "republished": None,
+        "from_version": live,
+        "rows_removed": {},
+        "versions": {},
+        "pruned": [],
+    }
     if not versions_dir.is_dir():
         return report
     work = Path(tempfile.mkdtemp(prefix=".erasure-", dir=versions_dir))  # 0700, same file system
     try:
         if live is not None:
             live_dir = versions_dir / live
-            tables, removed = _erase_from_copy(live_dir / SERVING_FILE, work / "live.duckdb", values)
+            tables, removed = _erase_from_copy(
+                live_dir / SERVING_FILE, work / "live.duckdb", values
+            )
             report["rows_removed"] = removed
             if removed:
                 has_manifest = (live_dir / MANIFEST_FILE).exists()
                 manifest = _read_manifest(live_dir) if has_manifest else {}
                 summary = _check_summary(manifest, live, erasure_id, _ordered(tables, manifest))
-                pub = publish(work / "live.duckdb", list(summary), serving_path=serving_path,
-                              published_dir=published_dir, versions_dir=versions_dir,
-                              run_id=f"erasure:{erasure_id}", check_summary=summary,
-                              keep_versions=keep_versions, pg_dsn=pg_dsn, pg_readers=pg_readers)
+                pub = publish(
+                    work / "live.duckdb",
+                    list(summary),
+                    serving_path=serving_path,
+                    published_dir=published_dir,
+                    versions_dir=versions_dir,
+                    run_id=f"erasure:{erasure_id}",
+                    check_summary=summary,
+                    keep_versions=keep_versions,
+                    pg_dsn=pg_dsn,
+                    pg_readers=pg_readers,
+                )
                 report["republished"] = pub.version
                 report["pruned"] = pub.pruned
             (work / "live.duckdb").unlink()
-        report["versions"] = {name: {"action": "removed", "reason": "pruned by the publication: "
-                                     "older than the newest SIYU_PUBLISH_KEEP_VERSIONS"}
-                              for name in report["pruned"]}
-        report["versions"].update(_clean_kept_versions(versions_dir, values, erasure_id, work,
-                                                       skip={report["republished"]}))
+        report["versions"] = {
+            name: {
+                "action": "removed",
+                "reason": "pruned by the publication: "
+                "older than the newest SIYU_PUBLISH_KEEP_VERSIONS",
+            }
+            for name in report["pruned"]
+        }
+        report["versions"].update(
+            _clean_kept_versions(
+                versions_dir, values, erasure_id, work, skip={report["republished"]}
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report
 
 
-def _clean_kept_versions(versions_dir: Path, values: set[str], erasure_id: str, work: Path,
-                         skip: set[str | None]) -> dict[str, dict[str, Any]]:
+def _clean_kept_versions(
+    versions_dir: Path, values: set[str], erasure_id: str, work: Path, skip: set[str | None]
+) -> dict[str, dict[str, Any]]:
     """Clean every version folder but `skip` in place, under the publication lock (no publish or
     rollback meanwhile); remove the ones that cannot be cleaned and half-built leftovers."""
     import fcntl
@@ -156,8 +190,10 @@ def _clean_kept_versions(versions_dir: Path, values: set[str], erasure_id: str, 
                 continue
             if path.name.startswith(STAGING_PREFIX):  # a crashed publisher's half-built version
                 shutil.rmtree(path, ignore_errors=True)
-                out[path.name] = {"action": "removed", "reason": "half-built version left by a "
-                                  "publication that did not finish"}
+                out[path.name] = {
+                    "action": "removed",
+                    "reason": "half-built version left by a publication that did not finish",
+                }
                 continue
             if not VERSION_RE.match(path.name) or path.name in skip:
                 continue
@@ -165,18 +201,25 @@ def _clean_kept_versions(versions_dir: Path, values: set[str], erasure_id: str, 
                 removed = _clean_version(path, values, erasure_id, work)
             except Exception as exc:  # noqa: BLE001 - any version we cannot clean must go
                 shutil.rmtree(path, ignore_errors=True)
-                out[path.name] = {"action": "removed",
-                                  "reason": f"could not be cleaned: {type(exc).__name__}: {exc}"}
+                out[path.name] = {
+                    "action": "removed",
+                    "reason": f"could not be cleaned: {type(exc).__name__}: {exc}",
+                }
                 continue
-            out[path.name] = ({"action": "cleaned", "rows_removed": removed} if removed
-                              else {"action": "unchanged", "rows_removed": {}})
+            out[path.name] = (
+                {"action": "cleaned", "rows_removed": removed}
+                if removed
+                else {"action": "unchanged", "rows_removed": {}}
+            )
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
     return out
 
 
-def _clean_version(version_dir: Path, values: set[str], erasure_id: str, work: Path) -> dict[str, int]:
+def _clean_version(
+    version_dir: Path, values: set[str], erasure_id: str, work: Path
+) -> dict[str, int]:
     """Delete the erased rows from one kept version in place. Each file is rebuilt in `work` and
     renamed over the old one (readers of a file see the old or the new one, never half), the
     manifest last. Returns the rows removed per table ({} when the version held none)."""
@@ -187,10 +230,13 @@ def _clean_version(version_dir: Path, values: set[str], erasure_id: str, work: P
         copy.unlink()
         return {}
     with duckdb.connect(str(copy)) as con:
-        counts = {t: con.execute(f'select count(*) from {SERVING_SCHEMA}."{t}"').fetchone()[0]
-                  for t in _ordered(tables, manifest)}
-        con.execute(f"update {SERVING_SCHEMA}.{PUBLICATION_TABLE} set row_counts = ?",
-                    [json.dumps(counts)])
+        counts = {
+            t: con.execute(f'select count(*) from {SERVING_SCHEMA}."{t}"').fetchone()[0]
+            for t in _ordered(tables, manifest)
+        }
+        con.execute(
+            f"update {SERVING_SCHEMA}.{PUBLICATION_TABLE} set row_counts = ?", [json.dumps(counts)]
+        )
     rewrite_duckdb_file(copy)  # the deleted rows leave the file's bytes too
     parquet = work / f"{version_dir.name}.parquet"
     parquet.mkdir()
@@ -198,8 +244,10 @@ def _clean_version(version_dir: Path, values: set[str], erasure_id: str, work: P
         for table in [*counts, PUBLICATION_TABLE]:
             target = version_dir / PARQUET_DIR / f"{table}.parquet"
             if table in removed or table == PUBLICATION_TABLE or not target.exists():
-                con.execute(f'copy {SERVING_SCHEMA}."{table}" to ? (format parquet, '
-                            "compression zstd)", [str(parquet / f"{table}.parquet")])
+                con.execute(
+                    f'copy {SERVING_SCHEMA}."{table}" to ? (format parquet, compression zstd)',
+                    [str(parquet / f"{table}.parquet")],
+                )
     for new in sorted(parquet.iterdir()):
         os.chmod(new, _SEALED)
         fsync_path(new)

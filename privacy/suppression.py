@@ -13,7 +13,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from privacy.files import append_private_jsonl
 from privacy.hashing import (
     normalize_phone,
     normalize_series,
@@ -21,6 +20,7 @@ from privacy.hashing import (
     split_list,
 )
 from privacy.identifiers import IDENTIFIER_COLUMNS
+from warehouse.files import append_private_jsonl
 
 SCHEMA = "privacy"
 TABLE = f"{SCHEMA}.suppression_list"
@@ -43,7 +43,9 @@ class Suppression:
         return any(self.hashes.values())
 
     def contains(self, id_type: str, normalised: str | None) -> bool:
-        return bool(normalised) and reference_hash(id_type, normalised, self.salt) in self.hashes.get(id_type, ())
+        return bool(normalised) and reference_hash(
+            id_type, normalised, self.salt
+        ) in self.hashes.get(id_type, ())
 
     def _column_mask(self, values: pd.Series, id_type: str) -> pd.Series:
         kind = base_type(id_type)
@@ -54,7 +56,11 @@ class Suppression:
             items = values.map(split_list).explode()
             items = items[items.notna()]
             norm = normalize_series(kind, items)
-            hit = norm.map(lambda v: reference_hash(kind, v, self.salt) in wanted if isinstance(v, str) else False)
+            hit = norm.map(
+                lambda v: (
+                    reference_hash(kind, v, self.salt) in wanted if isinstance(v, str) else False
+                )
+            )
             return hit.groupby(level=0).any().reindex(values.index, fill_value=False).astype(bool)
         norm = normalize_series(kind, values)
         uniques = norm.dropna().unique()
@@ -83,16 +89,21 @@ class Suppression:
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create table if not exists {TABLE} (id_type varchar, reference_hash varchar, "
-                "erasure_id varchar, suppressed_at timestamp)")
+    con.execute(
+        f"create table if not exists {TABLE} (id_type varchar, reference_hash varchar, "
+        "erasure_id varchar, suppressed_at timestamp)"
+    )
 
 
 def load(con: duckdb.DuckDBPyConnection, salt: str, path: Path | None = None) -> Suppression:
     """The suppression list of the build database (and of the JSONL file at `path`, if given)."""
     out = Suppression(salt)
     rows: list[tuple[str, str]] = []
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                         "and table_name = 'suppression_list'", [SCHEMA]).fetchall()[0][0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name = 'suppression_list'",
+        [SCHEMA],
+    ).fetchall()[0][0]
     if exists:
         rows += con.execute(f"select id_type, reference_hash from {TABLE}").fetchall()
     if path is not None and Path(path).exists():
@@ -105,22 +116,42 @@ def load(con: duckdb.DuckDBPyConnection, salt: str, path: Path | None = None) ->
     return out
 
 
-def add(con: duckdb.DuckDBPyConnection, identifiers: Iterable[tuple[str, str]], salt: str,
-        erasure_id: str, path: Path | None = None) -> int:
+def add(
+    con: duckdb.DuckDBPyConnection,
+    identifiers: Iterable[tuple[str, str]],
+    salt: str,
+    erasure_id: str,
+    path: Path | None = None,
+) -> int:
     """Add normalised (id_type, id_value) pairs, hashed, to the table and the JSONL file."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     frame = pd.DataFrame(
-        [{"id_type": t, "reference_hash": reference_hash(t, v, salt), "erasure_id": erasure_id,
-          "suppressed_at": now} for t, v in sorted(set(identifiers))],
-        columns=["id_type", "reference_hash", "erasure_id", "suppressed_at"])
+        [
+            {
+                "id_type": t,
+                "reference_hash": reference_hash(t, v, salt),
+                "erasure_id": erasure_id,
+                "suppressed_at": now,
+            }
+            for t, v in sorted(set(identifiers))
+        ],
+        columns=["id_type", "reference_hash", "erasure_id", "suppressed_at"],
+    )
     ensure_table(con)
     con.register("_supp", frame)
     try:
-        con.execute(f"insert into {TABLE} select * from _supp where reference_hash not in "
-                    f"(select reference_hash from {TABLE})")
+        con.execute(
+            f"insert into {TABLE} select * from _supp where reference_hash not in "
+            f"(select reference_hash from {TABLE})"
+        )
     finally:
         con.unregister("_supp")
     if path is not None:
-        append_private_jsonl(path, [{**rec, "suppressed_at": rec["suppressed_at"].isoformat()}
-                                    for rec in frame.to_dict("records")])
+        append_private_jsonl(
+            path,
+            [
+                {**rec, "suppressed_at": rec["suppressed_at"].isoformat()}
+                for rec in frame.to_dict("records")
+            ],
+        )
     return len(frame)

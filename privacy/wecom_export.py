@@ -28,17 +28,22 @@ EXPORT_SUBDIR = "wecom_mass_send"
 def choose_senders(identity_map: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
     """person_id -> (external_userid, sender): the staff member who added the person first
     (ties by staff id), over every external_userid of the person."""
-    ext = identity_map.loc[(identity_map["id_type"] == "external_userid")
-                           & identity_map["person_id"].notna(), ["person_id", "id_value"]]
+    ext = identity_map.loc[
+        (identity_map["id_type"] == "external_userid") & identity_map["person_id"].notna(),
+        ["person_id", "id_value"],
+    ]
     ext = ext.rename(columns={"id_value": "external_userid"})
     rel = ext.merge(contacts[["external_userid", "staff_userid", "added_at"]], on="external_userid")
     rel = rel[rel["staff_userid"].notna() & (rel["staff_userid"] != "")]
-    rel = rel.sort_values(["person_id", "added_at", "staff_userid", "external_userid"], na_position="last")
+    rel = rel.sort_values(
+        ["person_id", "added_at", "staff_userid", "external_userid"], na_position="last"
+    )
     return rel.drop_duplicates("person_id")[["person_id", "external_userid", "staff_userid"]]
 
 
-def build_mass_send_payloads(nba: pd.DataFrame, identity_map: pd.DataFrame, contacts: pd.DataFrame,
-                             templates: dict[str, str]) -> tuple[list[dict], pd.DataFrame]:
+def build_mass_send_payloads(
+    nba: pd.DataFrame, identity_map: pd.DataFrame, contacts: pd.DataFrame, templates: dict[str, str]
+) -> tuple[list[dict], pd.DataFrame]:
     """Request bodies for the day's `wecom_1v1` actions, and a per-person audit of who was left
     out (no WeCom relationship with a staff member).
 
@@ -50,17 +55,21 @@ def build_mass_send_payloads(nba: pd.DataFrame, identity_map: pd.DataFrame, cont
     senders = choose_senders(identity_map, contacts)
     rows = wanted.merge(senders, on="person_id", how="left")
     unsent = rows[rows["staff_userid"].isna()][["person_id", "action"]]
-    rows = rows[rows["staff_userid"].notna()].sort_values(["staff_userid", "action", "external_userid"])
+    rows = rows[rows["staff_userid"].notna()].sort_values(
+        ["staff_userid", "action", "external_userid"]
+    )
     payloads: list[dict] = []
     for (sender, action), group in rows.groupby(["staff_userid", "action"], sort=True):
         users = group["external_userid"].drop_duplicates().tolist()
         for start in range(0, len(users), MAX_RECIPIENTS):
-            payloads.append({
-                "chat_type": "single",
-                "external_userid": users[start:start + MAX_RECIPIENTS],
-                "sender": sender,
-                "text": {"content": templates.get(action, action)},
-            })
+            payloads.append(
+                {
+                    "chat_type": "single",
+                    "external_userid": users[start : start + MAX_RECIPIENTS],
+                    "sender": sender,
+                    "text": {"content": templates.get(action, action)},
+                }
+            )
     return payloads, unsent
 
 
@@ -131,7 +140,10 @@ class MassSendExport:
     def recipients_per_sender(self) -> pd.Series:
         """Recipients per sending staff member (index `sender`)."""
         frame = pd.DataFrame(
-            [{"sender": p["sender"], "recipients": len(p["external_userid"])} for p in self.payloads],
+            [
+                {"sender": p["sender"], "recipients": len(p["external_userid"])}
+                for p in self.payloads
+            ],
             columns=["sender", "recipients"],
         )
         return frame.groupby("sender")["recipients"].sum()

@@ -59,9 +59,9 @@ def redact_dsn(dsn: str) -> str:
         password = _uri_password(dsn)
         if password:
             scheme = _URI_SCHEME.match(dsn).group(0)
-            rest = dsn[len(scheme):]
+            rest = dsn[len(scheme) :]
             user = rest[: rest.index(":")]
-            redacted = f"{scheme}{user}:{MASK}{rest[rest.rfind('@'):]}"
+            redacted = f"{scheme}{user}:{MASK}{rest[rest.rfind('@') :]}"
         redacted = _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, redacted)
     else:
         redacted = _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + MASK, redacted)

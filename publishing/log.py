@@ -14,8 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOG_FILE", "append_log", "failure_reasons", "format_record", "read_log",
-           "record_blocked"]
+__all__ = [
+    "LOG_FILE",
+    "append_log",
+    "failure_reasons",
+    "format_record",
+    "read_log",
+    "record_blocked",
+]
 
 LOG_FILE = "publication_log.jsonl"
 
@@ -96,8 +102,11 @@ def failure_reasons(check_summary: Mapping[str, Any] | None) -> dict[str, str]:
         if isinstance(result, Mapping):
             if result.get("passed") is not False:
                 continue
-            why = result.get("reason") or result.get("error") or ", ".join(
-                f"{k}={v}" for k, v in result.items() if k != "passed")
+            why = (
+                result.get("reason")
+                or result.get("error")
+                or ", ".join(f"{k}={v}" for k, v in result.items() if k != "passed")
+            )
             reasons[str(name)] = _one_line(why) or "failed"
         elif result is False:
             reasons[str(name)] = "failed"
@@ -150,10 +159,14 @@ def format_record(record: Mapping[str, Any]) -> list[str]:
             head.append(f"PostgreSQL reloaded (readers: {readers})")
     elif event == BLOCKED:
         # records from before reasons were logged: from the stored summary, else the names
-        reasons = (record.get("reasons") or failure_reasons(record.get("check_summary"))
-                   or {name: "failed" for name in record.get("failed_checks") or []})
-        head.append(f"{len(reasons)} failed check{'s' if len(reasons) != 1 else ''}, "
-                    "nothing published:")
+        reasons = (
+            record.get("reasons")
+            or failure_reasons(record.get("check_summary"))
+            or {name: "failed" for name in record.get("failed_checks") or []}
+        )
+        head.append(
+            f"{len(reasons)} failed check{'s' if len(reasons) != 1 else ''}, nothing published:"
+        )
         lines = [f"    {name}: {_one_line(why)}" for name, why in reasons.items()]
     elif event == FAILED:
         head.append(_one_line(record.get("error", "")))

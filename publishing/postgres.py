@@ -44,8 +44,13 @@ from psycopg import sql
 from publishing.dsn import mask_secrets, redact_dsn
 from publishing.serving import PublishError
 
-__all__ = ["PostgresPublishError", "check_readers", "pg_column_type", "publish_to_postgres",
-           "reader_roles"]
+__all__ = [
+    "PostgresPublishError",
+    "check_readers",
+    "pg_column_type",
+    "publish_to_postgres",
+    "reader_roles",
+]
 
 T = TypeVar("T")
 
@@ -93,31 +98,49 @@ def reader_roles(readers: Sequence[str]) -> tuple[str, ...]:
     if isinstance(readers, str):
         raise PostgresPublishError(
             f"PostgreSQL readers must be a list of role names, not a string ({readers!r}); "
-            "split SIYU_PG_READERS on commas")
+            "split SIYU_PG_READERS on commas"
+        )
     roles = tuple(dict.fromkeys(readers))
-    bad = [r for r in roles if not isinstance(r, str) or not r.strip() or "\x00" in r
-           or len(r.encode()) > _MAX_IDENTIFIER_BYTES]
+    bad = [
+        r
+        for r in roles
+        if not isinstance(r, str)
+        or not r.strip()
+        or "\x00" in r
+        or len(r.encode()) > _MAX_IDENTIFIER_BYTES
+    ]
     if bad:
         raise PostgresPublishError(
             f"invalid PostgreSQL reader role name(s) {bad}: a role name is 1 to "
-            f"{_MAX_IDENTIFIER_BYTES} bytes without NUL")
+            f"{_MAX_IDENTIFIER_BYTES} bytes without NUL"
+        )
     return roles
 
 
 def _missing_roles_error(conn: psycopg.Connection, roles: Sequence[str]) -> str | None:
-    existing = {r[0] for r in conn.execute(
-        "select rolname from pg_roles where rolname = any(%s)", [list(roles)]).fetchall()}
+    existing = {
+        r[0]
+        for r in conn.execute(
+            "select rolname from pg_roles where rolname = any(%s)", [list(roles)]
+        ).fetchall()
+    }
     missing = [r for r in roles if r not in existing]
     if not missing:
         return None
-    folded = {r[0] for r in conn.execute(
-        "select rolname from pg_roles where rolname = any(%s)",
-        [[r.lower() for r in missing]]).fetchall()}
+    folded = {
+        r[0]
+        for r in conn.execute(
+            "select rolname from pg_roles where rolname = any(%s)", [[r.lower() for r in missing]]
+        ).fetchall()
+    }
     hints = [repr(r.lower()) for r in missing if r.lower() in folded]
     names = ", ".join(repr(r) for r in missing)
     return (
-        (f"PostgreSQL reader role {names} does not exist: create it" if len(missing) == 1
-         else f"PostgreSQL reader roles {names} do not exist: create them")
+        (
+            f"PostgreSQL reader role {names} does not exist: create it"
+            if len(missing) == 1
+            else f"PostgreSQL reader roles {names} do not exist: create them"
+        )
         + " (CREATE ROLE ... LOGIN) or fix SIYU_PG_READERS; nothing was published"
         + (f" (role names are case-sensitive; did you mean {', '.join(hints)}?)" if hints else "")
     )
@@ -130,7 +153,8 @@ def _connect(dsn: str) -> psycopg.Connection:
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
     raise PostgresPublishError(
-        mask_secrets(f"could not connect to PostgreSQL {redact_dsn(dsn)}: {reason}", dsn))
+        mask_secrets(f"could not connect to PostgreSQL {redact_dsn(dsn)}: {reason}", dsn)
+    )
 
 
 def _chain_messages(exc: BaseException) -> list[str]:
@@ -198,7 +222,8 @@ def pg_column_type(duckdb_type: str) -> tuple[str, str]:
 def _duckdb_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     return con.execute(
         "select column_name, data_type from duckdb_columns() where schema_name = 'marts' "
-        "and table_name = ? order by column_index", [table]
+        "and table_name = ? order by column_index",
+        [table],
     ).fetchall()
 
 
@@ -216,10 +241,14 @@ def _drop_schema(conn: psycopg.Connection, name: str, lock_timeout_ms: int, retr
     for attempt in range(retries):
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(
-                    sql.Literal(f"{lock_timeout_ms}ms")))
-                conn.execute(sql.SQL("drop schema if exists {} cascade").format(
-                    sql.Identifier(name)))
+                conn.execute(
+                    sql.SQL("set local lock_timeout = {}").format(
+                        sql.Literal(f"{lock_timeout_ms}ms")
+                    )
+                )
+                conn.execute(
+                    sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(name))
+                )
             return True
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
@@ -237,19 +266,30 @@ def _load_table(
     if not columns:
         raise PostgresPublishError(f"table marts.{table} is missing from the published DuckDB file")
     pg_types = [pg_column_type(dtype) for _, dtype in columns]
-    conn.execute(sql.SQL("create table {}.{} ({})").format(
-        sql.Identifier(staging), sql.Identifier(table),
-        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
-                           for (name, _), (pg_type, _) in zip(columns, pg_types, strict=True)),
-    ))
-    select_list = ", ".join(expr.format(col=_quote_duck(name))
-                            for (name, _), (_, expr) in zip(columns, pg_types, strict=True))
+    conn.execute(
+        sql.SQL("create table {}.{} ({})").format(
+            sql.Identifier(staging),
+            sql.Identifier(table),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg_type))
+                for (name, _), (pg_type, _) in zip(columns, pg_types, strict=True)
+            ),
+        )
+    )
+    select_list = ", ".join(
+        expr.format(col=_quote_duck(name))
+        for (name, _), (_, expr) in zip(columns, pg_types, strict=True)
+    )
     csv_path = work_dir / f"{table}.csv"
-    duck.execute(f"copy (select {select_list} from marts.{_quote_duck(table)}) "
-                 f"to '{str(csv_path).replace(chr(39), chr(39) * 2)}' (format csv, header false)")
+    duck.execute(
+        f"copy (select {select_list} from marts.{_quote_duck(table)}) "
+        f"to '{str(csv_path).replace(chr(39), chr(39) * 2)}' (format csv, header false)"
+    )
     copy_sql = sql.SQL("copy {}.{} ({}) from stdin (format csv)").format(
-        sql.Identifier(staging), sql.Identifier(table),
-        sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns))
+        sql.Identifier(staging),
+        sql.Identifier(table),
+        sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns),
+    )
     with conn.cursor() as cur, cur.copy(copy_sql) as copy, open(csv_path, "rb") as f:
         while chunk := f.read(1 << 20):
             copy.write(chunk)
@@ -279,9 +319,18 @@ def publish_to_postgres(
     reader kept a transaction open on ``marts``); ``schema`` is then unchanged. No error carries
     the DSN's password.
     """
-    return _without_password(dsn, _publish_to_postgres, dsn, duckdb_path, tables, version,
-                             schema=schema, readers=readers, lock_timeout_ms=lock_timeout_ms,
-                             swap_timeout_s=swap_timeout_s)
+    return _without_password(
+        dsn,
+        _publish_to_postgres,
+        dsn,
+        duckdb_path,
+        tables,
+        version,
+        schema=schema,
+        readers=readers,
+        lock_timeout_ms=lock_timeout_ms,
+        swap_timeout_s=swap_timeout_s,
+    )
 
 
 def _publish_to_postgres(
@@ -302,19 +351,26 @@ def _publish_to_postgres(
         missing = _missing_roles_error(conn, roles) if roles else None
         if missing:
             raise PostgresPublishError(missing)
-        stale = [r[0] for r in conn.execute(
-            "select nspname from pg_namespace where nspname like %s",
-            [schema.replace("_", r"\_") + r"\_staging\_%"]).fetchall()]
+        stale = [
+            r[0]
+            for r in conn.execute(
+                "select nspname from pg_namespace where nspname like %s",
+                [schema.replace("_", r"\_") + r"\_staging\_%"],
+            ).fetchall()
+        ]
         for name in stale:
             _drop_schema(conn, name, lock_timeout_ms, retries=20)
         if not _drop_schema(conn, previous, lock_timeout_ms, retries=40):
             raise PostgresPublishError(
                 f"could not drop leftover schema {previous}: a session keeps a transaction open "
-                f"on it (see pg_stat_activity); end it and publish again")
+                f"on it (see pg_stat_activity); end it and publish again"
+            )
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(staging)))
         try:
-            with (tempfile.TemporaryDirectory(prefix="siyu-pg-") as work,
-                  contextlib.closing(duckdb.connect(str(duckdb_path), read_only=True)) as duck):
+            with (
+                tempfile.TemporaryDirectory(prefix="siyu-pg-") as work,
+                contextlib.closing(duckdb.connect(str(duckdb_path), read_only=True)) as duck,
+            ):
                 duck.execute("set TimeZone = 'UTC'")
                 for table in tables:
                     with conn.transaction():
@@ -352,34 +408,58 @@ def _swap(
         busy = None
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("set local lock_timeout = {}").format(
-                    sql.Literal(f"{lock_timeout_ms}ms")))
-                live_tables = [r[0] for r in conn.execute(
-                    "select c.relname from pg_class c "
-                    "join pg_namespace n on n.oid = c.relnamespace "
-                    "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
-                    "order by c.relname", [schema]).fetchall()]
+                conn.execute(
+                    sql.SQL("set local lock_timeout = {}").format(
+                        sql.Literal(f"{lock_timeout_ms}ms")
+                    )
+                )
+                live_tables = [
+                    r[0]
+                    for r in conn.execute(
+                        "select c.relname from pg_class c "
+                        "join pg_namespace n on n.oid = c.relnamespace "
+                        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') "
+                        "order by c.relname",
+                        [schema],
+                    ).fetchall()
+                ]
                 if wait_first in live_tables:
                     live_tables.remove(wait_first)
                     live_tables.insert(0, wait_first)
                 for i, table in enumerate(live_tables):
                     busy = table
-                    conn.execute(sql.SQL("lock table {} in access exclusive mode{}").format(
-                        sql.Identifier(schema, table), sql.SQL("" if i == 0 else " nowait")))
+                    conn.execute(
+                        sql.SQL("lock table {} in access exclusive mode{}").format(
+                            sql.Identifier(schema, table), sql.SQL("" if i == 0 else " nowait")
+                        )
+                    )
                 busy = None
-                exists = conn.execute("select 1 from pg_namespace where nspname = %s",
-                                      [schema]).fetchone()
+                exists = conn.execute(
+                    "select 1 from pg_namespace where nspname = %s", [schema]
+                ).fetchone()
                 if exists:
-                    conn.execute(sql.SQL("alter schema {} rename to {}").format(
-                        sql.Identifier(schema), sql.Identifier(previous)))
-                conn.execute(sql.SQL("alter schema {} rename to {}").format(
-                    sql.Identifier(staging), sql.Identifier(schema)))
+                    conn.execute(
+                        sql.SQL("alter schema {} rename to {}").format(
+                            sql.Identifier(schema), sql.Identifier(previous)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("alter schema {} rename to {}").format(
+                        sql.Identifier(staging), sql.Identifier(schema)
+                    )
+                )
                 if readers:
                     roles = sql.SQL(", ").join(sql.Identifier(r) for r in readers)
-                    conn.execute(sql.SQL("grant usage on schema {} to {}").format(
-                        sql.Identifier(schema), roles))
-                    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
-                        sql.Identifier(schema), roles))
+                    conn.execute(
+                        sql.SQL("grant usage on schema {} to {}").format(
+                            sql.Identifier(schema), roles
+                        )
+                    )
+                    conn.execute(
+                        sql.SQL("grant select on all tables in schema {} to {}").format(
+                            sql.Identifier(schema), roles
+                        )
+                    )
             return
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
             attempt += 1
@@ -388,6 +468,7 @@ def _swap(
                 raise PostgresPublishError(
                     f"could not swap schema {schema} in {swap_timeout_s:.0f}s ({attempt} tries): "
                     f"sessions keep transactions open on it (see pg_stat_activity); last error: "
-                    f"{exc}") from exc
+                    f"{exc}"
+                ) from exc
             # a short, jittered pause so readers polling in lock-step cannot starve the swap
             time.sleep(random.uniform(0.001, 0.01))

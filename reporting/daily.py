@@ -81,8 +81,14 @@ def retention_figure(curve: pd.DataFrame) -> Figure:
     ax = fig.add_subplot()
     for channel, part in curve.groupby("cohort_channel", sort=True):
         part = part.sort_values("day_n")
-        ax.plot(part["day_n"], part["retention"], marker="o", markersize=3, linewidth=1.2,
-                label=str(channel))
+        ax.plot(
+            part["day_n"],
+            part["retention"],
+            marker="o",
+            markersize=3,
+            linewidth=1.2,
+            label=str(channel),
+        )
     ax.legend(title="first channel", fontsize="small")
     # decimals from the axis range: whole percents repeat labels once the range is below ~5%
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
@@ -134,8 +140,11 @@ def render(
         "Retention curves: each point pools every cohort of the first channel old enough for "
         "day N, weighted by cohort size (retained persons over cohort persons).",
         "",
-        *(left_out_lines(inputs.retention) if len(inputs.retention)
-          else ["No cohort is old enough for day 1 yet."]),
+        *(
+            left_out_lines(inputs.retention)
+            if len(inputs.retention)
+            else ["No cohort is old enough for day 1 yet."]
+        ),
         "",
         "## Change log",
         "",

@@ -43,9 +43,7 @@ def _persons(low: int, high: int) -> str:
     return f"{low}-{high} persons"
 
 
-def left_out_lines(
-    curve: pd.DataFrame, min_cohort_size: int = MIN_COHORT_SIZE
-) -> list[str]:
+def left_out_lines(curve: pd.DataFrame, min_cohort_size: int = MIN_COHORT_SIZE) -> list[str]:
     """Markdown lines saying which channels (and which of their days) the chart leaves out."""
     _, left_out = split_retention_curve(curve, min_cohort_size)
     if left_out.empty:

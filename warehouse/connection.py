@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from privacy.files import make_private
+from warehouse.files import make_private
 
 
 def duckdb_config(memory_limit: str = "", temp_directory: str = "") -> dict[str, str]:

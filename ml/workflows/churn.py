@@ -64,7 +64,10 @@ class ChurnTraining:
         return pd.DataFrame(
             {
                 name: {m: metrics[m] for m in SUMMARY_METRICS}
-                for name, metrics in (("model", self.candidate), ("recency_baseline", self.baseline))
+                for name, metrics in (
+                    ("model", self.candidate),
+                    ("recency_baseline", self.baseline),
+                )
             }
         )
 

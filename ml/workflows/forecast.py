@@ -51,7 +51,9 @@ class RegistrationForecast:
     def backtest_summary(self) -> dict[str, float]:
         """The backtest's error measures and coverage, averaged over channels and folds."""
         means = self.backtest.mean(numeric_only=True)
-        return {k: float(v) for k, v in means.drop(["fold", "n_train_days"], errors="ignore").items()}
+        return {
+            k: float(v) for k, v in means.drop(["fold", "n_train_days"], errors="ignore").items()
+        }
 
 
 def forecast_registrations(

@@ -55,7 +55,7 @@ def failure_alert(context: dg.RunFailureSensorContext) -> dict[str, object]:
 def wecom_markdown(alert: dict[str, object]) -> str:
     """The alert as a WeCom markdown message (a group robot shows `<font color>` and quotes)."""
     lines = [
-        f"**Siyu run failed**: job <font color=\"warning\">{alert['job']}</font>",
+        f'**Siyu run failed**: job <font color="warning">{alert["job"]}</font>',
         f"> run: {alert['run_id']}",
     ]
     if alert.get("partition"):

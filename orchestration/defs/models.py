@@ -171,7 +171,9 @@ def build_training_assets(monthly: dg.PartitionsDefinition) -> list[dg.AssetsDef
         with _one_thread():
             training = train_churn(rows, first_seen, as_of, _registry(siyu))
         if training.skipped_reason:
-            yield dg.MaterializeResult(metadata=_skipped_metadata(training, training.skipped_reason))
+            yield dg.MaterializeResult(
+                metadata=_skipped_metadata(training, training.skipped_reason)
+            )
             # WARN: a month that cannot train is not a failed run, and it promotes nothing
             yield dg.AssetCheckResult(
                 check_name=PROMOTION_CHECK,
@@ -343,8 +345,7 @@ def build_scoring_assets() -> list[dg.AssetsDefinition]:
                 "as_of": as_of.date().isoformat(),
                 "history_last_date": forecast.history["date"].max().date().isoformat(),
                 "forecast_first_date": forecast.frame["date"].min().date().isoformat(),
-                "channels_without_enough_history": ", ".join(forecast.channels_not_ready)
-                or "none",
+                "channels_without_enough_history": ", ".join(forecast.channels_not_ready) or "none",
                 **{f"backtest_{k}": v for k, v in forecast.backtest_summary.items()},
                 "backtest": dg.MetadataValue.md(_md_table(forecast.backtest)),
                 "plot": dg.MetadataValue.md(_png_markdown(forecast.plot_png)),

@@ -8,11 +8,11 @@ import pandas as pd
 
 from data_quality.results import audit_tables
 from data_quality.runner import list_suites
+from ml.workflows.promotions import promoted_models
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from publishing import publish, record_blocked
 from publishing.serving import audited_check_summary
 from warehouse.bounds import data_end
-from warehouse.promotions import promoted_models
 
 PUBLICATION_KEY = dg.AssetKey(["serving", "publication"])
 SUITE_CHECK = "quality_suite"

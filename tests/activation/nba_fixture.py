@@ -32,46 +32,92 @@ class Builder:
         self.churn: list[dict] = []
         self.ids: list[dict] = []
 
-    def person(self, pid, *, birth=None, consent=True, unsubscribed_at=None, wecom=True,
-               miniprogram=True, phone=True, crm=True, first_seen_days=200, registered_days=None,
-               segment=None, rfm_tier=None, risk_decile=None):
-        self.users.append({
-            "person_id": pid,
-            "birth_year": birth.year if birth else None,
-            "birth_month": birth.month if birth else None,
-            "birth_day": birth.day if birth else None,
-            "has_crm": crm, "has_wecom": wecom, "has_miniprogram": miniprogram,
-            "consent_marketing": consent and unsubscribed_at is None,
-            "is_contactable": consent and unsubscribed_at is None,
-            "unsubscribed_at": unsubscribed_at,
-            "first_seen_at": days_before(first_seen_days, 9),
-            "registered_at": days_before(registered_days if registered_days is not None
-                                         else first_seen_days, 9),
-        })
+    def person(
+        self,
+        pid,
+        *,
+        birth=None,
+        consent=True,
+        unsubscribed_at=None,
+        wecom=True,
+        miniprogram=True,
+        phone=True,
+        crm=True,
+        first_seen_days=200,
+        registered_days=None,
+        segment=None,
+        rfm_tier=None,
+        risk_decile=None,
+    ):
+        self.users.append(
+            {
+                "person_id": pid,
+                "birth_year": birth.year if birth else None,
+                "birth_month": birth.month if birth else None,
+                "birth_day": birth.day if birth else None,
+                "has_crm": crm,
+                "has_wecom": wecom,
+                "has_miniprogram": miniprogram,
+                "consent_marketing": consent and unsubscribed_at is None,
+                "is_contactable": consent and unsubscribed_at is None,
+                "unsubscribed_at": unsubscribed_at,
+                "first_seen_at": days_before(first_seen_days, 9),
+                "registered_at": days_before(
+                    registered_days if registered_days is not None else first_seen_days, 9
+                ),
+            }
+        )
         if phone:
-            self.ids.append({"id_type": "phone", "id_value": f"139{len(self.ids):08d}", "person_id": pid})
+            self.ids.append(
+                {"id_type": "phone", "id_value": f"139{len(self.ids):08d}", "person_id": pid}
+            )
         if segment:
-            self.segments.append({"person_id": pid, "segment": segment, "model_version": "v1",
-                                  "scored_at": dt.datetime.combine(ACTION_DATE, dt.time())})
+            self.segments.append(
+                {
+                    "person_id": pid,
+                    "segment": segment,
+                    "model_version": "v1",
+                    "scored_at": dt.datetime.combine(ACTION_DATE, dt.time()),
+                }
+            )
         if risk_decile:
-            self.churn.append({"person_id": pid, "churn_probability": risk_decile / 10,
-                               "risk_decile": risk_decile, "model_version": "v1",
-                               "scored_at": dt.datetime.combine(ACTION_DATE, dt.time())})
+            self.churn.append(
+                {
+                    "person_id": pid,
+                    "churn_probability": risk_decile / 10,
+                    "risk_decile": risk_decile,
+                    "model_version": "v1",
+                    "scored_at": dt.datetime.combine(ACTION_DATE, dt.time()),
+                }
+            )
         if rfm_tier:
             self.rfm.append({"person_id": pid, "as_of_date": LAST_DAY, "rfm_tier": rfm_tier})
 
     def order(self, pid, days_ago, refunded=False):
-        self.orders.append({"order_id": f"o{len(self.orders):05d}", "person_id": pid,
-                            "ordered_at": days_before(days_ago, 12),
-                            "ordered_date": ACTION_DATE - dt.timedelta(days=days_ago),
-                            "amount": 100.0, "is_refunded": refunded})
+        self.orders.append(
+            {
+                "order_id": f"o{len(self.orders):05d}",
+                "person_id": pid,
+                "ordered_at": days_before(days_ago, 12),
+                "ordered_date": ACTION_DATE - dt.timedelta(days=days_ago),
+                "amount": 100.0,
+                "is_refunded": refunded,
+            }
+        )
 
     def touch(self, pid, days_ago, channel="wecom_1v1", scenario="promotion", direction="outbound"):
-        self.inter.append({"interaction_id": f"i{len(self.inter):06d}", "person_id": pid,
-                           "occurred_at": days_before(days_ago, 15),
-                           "occurred_date": ACTION_DATE - dt.timedelta(days=days_ago),
-                           "channel": channel, "direction": direction, "scenario": scenario,
-                           "content_type": "article"})
+        self.inter.append(
+            {
+                "interaction_id": f"i{len(self.inter):06d}",
+                "person_id": pid,
+                "occurred_at": days_before(days_ago, 15),
+                "occurred_date": ACTION_DATE - dt.timedelta(days=days_ago),
+                "channel": channel,
+                "direction": direction,
+                "scenario": scenario,
+                "content_type": "article",
+            }
+        )
 
 
 def birthday_on_action_date(age: int) -> dt.date:
@@ -84,13 +130,22 @@ def build(seed: int = 11) -> Builder:
     # random background: 80 persons with random attributes, orders and touches
     for i in range(80):
         pid = f"bg{i:03d}"
-        birth = dt.date(int(rng.integers(1960, 2005)), int(rng.integers(1, 13)), int(rng.integers(1, 29)))
-        b.person(pid, birth=birth if rng.random() < 0.8 else None, consent=bool(rng.random() < 0.8),
-                 unsubscribed_at=days_before(int(rng.integers(1, 60))) if rng.random() < 0.1 else None,
-                 wecom=bool(rng.random() < 0.7), miniprogram=bool(rng.random() < 0.5),
-                 phone=bool(rng.random() < 0.8), first_seen_days=int(rng.integers(1, 100)),
-                 segment=SEGMENTS[int(rng.integers(0, 4))], risk_decile=int(rng.integers(1, 11)),
-                 rfm_tier=["high_value", "potential", "churned", "other"][int(rng.integers(0, 4))])
+        birth = dt.date(
+            int(rng.integers(1960, 2005)), int(rng.integers(1, 13)), int(rng.integers(1, 29))
+        )
+        b.person(
+            pid,
+            birth=birth if rng.random() < 0.8 else None,
+            consent=bool(rng.random() < 0.8),
+            unsubscribed_at=days_before(int(rng.integers(1, 60))) if rng.random() < 0.1 else None,
+            wecom=bool(rng.random() < 0.7),
+            miniprogram=bool(rng.random() < 0.5),
+            phone=bool(rng.random() < 0.8),
+            first_seen_days=int(rng.integers(1, 100)),
+            segment=SEGMENTS[int(rng.integers(0, 4))],
+            risk_decile=int(rng.integers(1, 11)),
+            rfm_tier=["high_value", "potential", "churned", "other"][int(rng.integers(0, 4))],
+        )
         for _ in range(int(rng.integers(0, 6))):
             b.order(pid, int(rng.integers(1, 90)), refunded=bool(rng.random() < 0.1))
         for _ in range(int(rng.integers(0, 8))):

@@ -26,12 +26,26 @@ MAX_COMMUNITY_SHARE = 0.4
 
 
 def run_dbt(db: Path, target: Path) -> None:
-    env = {**os.environ, "DBT_TARGET_PATH": str(target), "SIYU_WAREHOUSE_PATH": str(db),
-           "SIYU_DBT_THREADS": "4"}
+    env = {
+        **os.environ,
+        "DBT_TARGET_PATH": str(target),
+        "SIYU_WAREHOUSE_PATH": str(db),
+        "SIYU_DBT_THREADS": "4",
+    }
     # the mart, its rule models (models/intermediate/activation/), the data bounds they plan from
     # and the seeds they read, over the fixture's hand-made marts
-    cmd = [str(DBT), "build", "--profiles-dir", ".", "--select", "int_data_bounds",
-           "intermediate.activation", "marts.activation", "interaction_response_matrix", "personas"]
+    cmd = [
+        str(DBT),
+        "build",
+        "--profiles-dir",
+        ".",
+        "--select",
+        "int_data_bounds",
+        "intermediate.activation",
+        "marts.activation",
+        "interaction_response_matrix",
+        "personas",
+    ]
     proc = subprocess.run(cmd, cwd=DBT_PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
@@ -66,8 +80,11 @@ def test_one_action_per_person_per_day(built):
 
 def test_never_without_consent_or_after_unsubscribe(built):
     users = built["users"]
-    blocked = set(users.loc[~users["consent_marketing"].astype(bool) | users["unsubscribed_at"].notna(),
-                            "person_id"])
+    blocked = set(
+        users.loc[
+            ~users["consent_marketing"].astype(bool) | users["unsubscribed_at"].notna(), "person_id"
+        ]
+    )
     assert blocked, "the fixture has persons without consent"
     assert not blocked & set(built["nba"]["person_id"])
     actions = by_person(built)
@@ -76,9 +93,11 @@ def test_never_without_consent_or_after_unsubscribe(built):
 
 def test_frequency_cap(built):
     inter = built["inter"]
-    window = inter[(inter["direction"] == "outbound")
-                   & (inter["occurred_date"] >= ACTION_DATE - dt.timedelta(days=7))
-                   & (inter["occurred_date"] < ACTION_DATE)]
+    window = inter[
+        (inter["direction"] == "outbound")
+        & (inter["occurred_date"] >= ACTION_DATE - dt.timedelta(days=7))
+        & (inter["occurred_date"] < ACTION_DATE)
+    ]
     touches = window.groupby("person_id").size()
     capped = set(touches[touches >= MAX_TOUCHES_7D].index)
     assert "p_capped" in capped
@@ -142,5 +161,8 @@ def test_every_row_names_its_rule_and_reason(built):
     for r in nba.to_dict("records"):
         rule = rules[r["rule_id"]]
         assert (r["scenario"], r["action"], r["content_type"]) == (
-            rule["scenario"], rule["action"], rule["content_type"])
+            rule["scenario"],
+            rule["action"],
+            rule["content_type"],
+        )
         assert r["channel"] in (rule["channel"], rule["fallback_channel"])

@@ -8,7 +8,10 @@ from data_quality.runner import load_suite, validate_frame
 
 AS_OF = "2026-08-28"
 CRM_ONLY = {"sources": ["crm"], "models": []}
-ALL_SOURCES_TRAINED = {"sources": ["crm", "wecom", "miniprogram"], "models": ["churn", "segmentation"]}
+ALL_SOURCES_TRAINED = {
+    "sources": ["crm", "wecom", "miniprogram"],
+    "models": ["churn", "segmentation"],
+}
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -30,7 +33,10 @@ def test_an_empty_table_that_may_be_empty_passes(table):
 
 def test_no_interactions_pass_for_a_crm_only_brand_and_say_why():
     result = validate_frame(
-        "fct_interactions", empty_frame("fct_interactions"), as_of=AS_OF, row_count=0,
+        "fct_interactions",
+        empty_frame("fct_interactions"),
+        as_of=AS_OF,
+        row_count=0,
         context=CRM_ONLY,
     )
     assert result.success, result.summary()
@@ -43,7 +49,10 @@ def test_no_interactions_pass_for_a_crm_only_brand_and_say_why():
 
 def test_no_interactions_fail_for_a_brand_with_wecom():
     result = validate_frame(
-        "fct_interactions", empty_frame("fct_interactions"), as_of=AS_OF, row_count=0,
+        "fct_interactions",
+        empty_frame("fct_interactions"),
+        as_of=AS_OF,
+        row_count=0,
         context={"sources": ["crm", "wecom"], "models": []},
     )
     assert not result.success
@@ -52,12 +61,14 @@ def test_no_interactions_fail_for_a_brand_with_wecom():
 
 def test_scores_may_be_empty_until_a_model_is_promoted():
     frame = empty_frame("user_churn_scores")
-    untrained = validate_frame("user_churn_scores", frame, as_of=AS_OF, reference=[],
-                               context=CRM_ONLY)
+    untrained = validate_frame(
+        "user_churn_scores", frame, as_of=AS_OF, reference=[], context=CRM_ONLY
+    )
     assert untrained.success, untrained.summary()
     assert any("no promoted churn model" in r for r in untrained.not_applicable)
-    trained = validate_frame("user_churn_scores", frame, as_of=AS_OF, reference=[],
-                             context=ALL_SOURCES_TRAINED)
+    trained = validate_frame(
+        "user_churn_scores", frame, as_of=AS_OF, reference=[], context=ALL_SOURCES_TRAINED
+    )
     assert not trained.success
 
 
@@ -98,9 +109,14 @@ def test_a_kpi_without_a_source_is_not_measured_never_a_null_value():
 def test_insufficient_data_is_a_segment():
     columns = list(empty_frame("user_segments").columns)
     row = {c: None for c in columns}
-    row.update(person_id="p_1", segment="insufficient_data", model_version="v1",
-               scored_at=pd.Timestamp(AS_OF))
+    row.update(
+        person_id="p_1",
+        segment="insufficient_data",
+        model_version="v1",
+        scored_at=pd.Timestamp(AS_OF),
+    )
     frame = pd.DataFrame([row], columns=columns)
-    result = validate_frame("user_segments", frame, as_of=AS_OF, reference=["p_1"],
-                            context=ALL_SOURCES_TRAINED)
+    result = validate_frame(
+        "user_segments", frame, as_of=AS_OF, reference=["p_1"], context=ALL_SOURCES_TRAINED
+    )
     assert not [r for r in result.failed if r["column"] == "segment"], result.summary()

@@ -56,12 +56,18 @@ def con(tmp_path):
 
 def test_results_are_appended_per_run_and_read_back_per_table(con):
     assert not has_results(con) and run_status(con, "run-1") == {}
-    store_results(con, "run-1", _result("dim_users", [True, True]).to_frame()
-                  .assign(table_name="dim_users"))
+    store_results(
+        con, "run-1", _result("dim_users", [True, True]).to_frame().assign(table_name="dim_users")
+    )
     assert has_results(con)
-    store_results(con, "run-1", _result("user_rfm", [True, False, False]).to_frame()
-                  .assign(table_name="user_rfm"))
-    store_results(con, "run-2", _result("user_rfm", [True]).to_frame().assign(table_name="user_rfm"))
+    store_results(
+        con,
+        "run-1",
+        _result("user_rfm", [True, False, False]).to_frame().assign(table_name="user_rfm"),
+    )
+    store_results(
+        con, "run-2", _result("user_rfm", [True]).to_frame().assign(table_name="user_rfm")
+    )
     assert run_status(con, "run-1") == {"dim_users": (True, 0), "user_rfm": (False, 2)}
     assert run_status(con, "run-2") == {"user_rfm": (True, 0)}
     ((rows, observed),) = con.execute(
@@ -71,8 +77,12 @@ def test_results_are_appended_per_run_and_read_back_per_table(con):
 
 
 def test_publication_summary_blocks_a_table_whose_suite_did_not_run(con):
-    store_results(con, "run-1", _result("dim_users", [True]).to_frame().assign(table_name="dim_users"))
-    store_results(con, "run-1", _result("user_rfm", [False]).to_frame().assign(table_name="user_rfm"))
+    store_results(
+        con, "run-1", _result("dim_users", [True]).to_frame().assign(table_name="dim_users")
+    )
+    store_results(
+        con, "run-1", _result("user_rfm", [False]).to_frame().assign(table_name="user_rfm")
+    )
     summary = audited_check_summary(con, "run-1", ["dim_users", "user_rfm", "kpi_daily"])
     assert summary == {
         "dim_users": {"passed": True, "failed_expectations": 0},
@@ -91,7 +101,9 @@ def test_audit_of_a_missing_mart_fails_stores_and_names_the_table(con):
         "dim_users": {"passed": False, "reason": audit.reasons["dim_users"]}
     }
     assert audit.summary().loc["dim_users"].to_dict() == {
-        "passed": False, "expectations": 1, "failed": 1,
+        "passed": False,
+        "expectations": 1,
+        "failed": 1,
     }
     assert run_status(con, "run-1") == {"dim_users": (False, 1)}
 

@@ -46,8 +46,10 @@ def read_crm(root: pathlib.Path, entity: str) -> pd.DataFrame:
         _, text = decode_crm(path.read_bytes())
         # the csv module, not pandas per file: thousands of small day files stay fast
         header, *body = csv.reader(io.StringIO(text, newline=""))
-        rows += [{**dict(zip(header, row, strict=True)), "_folder": path.parent.name,
-                  "_file": path.name} for row in body]
+        rows += [
+            {**dict(zip(header, row, strict=True)), "_folder": path.parent.name, "_file": path.name}
+            for row in body
+        ]
     return pd.DataFrame(rows, columns=[*CSV_HEADERS[entity], "_folder", "_file"], dtype=str)
 
 
@@ -94,8 +96,9 @@ def extract_identifiers(root: pathlib.Path) -> set[tuple[str, str, str]]:
         if u["phone_number"]:
             ids.add(("miniprogram", "phone", normalise_phone(u["phone_number"])))
     for entity in ("events", "orders"):
-        ids |= {("miniprogram", "openid", r["openid"]) for r in read_jsonl(root, "miniprogram",
-                                                                             entity)}
+        ids |= {
+            ("miniprogram", "openid", r["openid"]) for r in read_jsonl(root, "miniprogram", entity)
+        }
     return ids
 
 
@@ -103,17 +106,32 @@ def experiment_touches(root: pathlib.Path) -> pd.DataFrame:
     """Every written send that carries an experiment id, variant or experiment campaign id:
     channel (`sms` / `wecom_1v1`), campaign_id, experiment_id, variant, person identifier."""
     sms = read_crm(root, "sms_sends")
-    sms = pd.DataFrame({
-        "channel": "sms", "campaign_id": sms["活动编号"], "experiment_id": sms["实验编号"],
-        "variant": sms["实验分组"], "who": sms["会员编号"]})
-    sends = pd.DataFrame(read_jsonl(root, "wecom", "campaign_sends"),
-                         columns=["campaign_id", "experiment_id", "variant", "external_userid",
-                                  "chat_type"])
-    sends = pd.DataFrame({
-        "channel": "wecom_" + sends["chat_type"].map({"single": "1v1", "group": "group"}),
-        "campaign_id": sends["campaign_id"], "experiment_id": sends["experiment_id"].fillna(""),
-        "variant": sends["variant"].fillna(""), "who": sends["external_userid"]})
+    sms = pd.DataFrame(
+        {
+            "channel": "sms",
+            "campaign_id": sms["活动编号"],
+            "experiment_id": sms["实验编号"],
+            "variant": sms["实验分组"],
+            "who": sms["会员编号"],
+        }
+    )
+    sends = pd.DataFrame(
+        read_jsonl(root, "wecom", "campaign_sends"),
+        columns=["campaign_id", "experiment_id", "variant", "external_userid", "chat_type"],
+    )
+    sends = pd.DataFrame(
+        {
+            "channel": "wecom_" + sends["chat_type"].map({"single": "1v1", "group": "group"}),
+            "campaign_id": sends["campaign_id"],
+            "experiment_id": sends["experiment_id"].fillna(""),
+            "variant": sends["variant"].fillna(""),
+            "who": sends["external_userid"],
+        }
+    )
     both = pd.concat([sms, sends], ignore_index=True)
-    tagged = ((both.experiment_id != "") | (both.variant != "")
-              | both.campaign_id.str.startswith("cmp_exp_"))
+    tagged = (
+        (both.experiment_id != "")
+        | (both.variant != "")
+        | both.campaign_id.str.startswith("cmp_exp_")
+    )
     return both[tagged].reset_index(drop=True)

@@ -66,14 +66,19 @@ def test_layout_and_truth_columns(messy):
     out, summary = messy
     expected = {
         "crm": {"members.csv", "orders.csv", "points.csv", "feedback.csv", "sms_sends.csv"},
-        "wecom": {"external_contacts.jsonl", "group_members.jsonl", "messages.jsonl",
-                  "campaign_sends.jsonl"},
+        "wecom": {
+            "external_contacts.jsonl",
+            "group_members.jsonl",
+            "messages.jsonl",
+            "campaign_sends.jsonl",
+        },
         "miniprogram": {"users.jsonl", "events.jsonl", "orders.jsonl"},
     }
     for source, names in expected.items():
         folders = sorted((out / source).iterdir())
-        assert [f.name for f in folders] == [(START + dt.timedelta(days=i)).isoformat()
-                                             for i in range(40)]
+        assert [f.name for f in folders] == [
+            (START + dt.timedelta(days=i)).isoformat() for i in range(40)
+        ]
         for folder in folders:
             assert names <= {p.name for p in folder.iterdir()}
     truth = out / "_truth"
@@ -83,11 +88,16 @@ def test_layout_and_truth_columns(messy):
     persons = pd.read_parquet(truth / "persons.parquet")
     assert {"true_person_id", "persona", "churn_hazard", "churned_after"} <= set(persons.columns)
     assert persons.true_person_id.str.fullmatch(r"P\d{6}").all()
-    assert set(persons.persona) == {"high_value_paying", "content_sharing", "price_sensitive",
-                                    "dormant"}
+    assert set(persons.persona) == {
+        "high_value_paying",
+        "content_sharing",
+        "price_sensitive",
+        "dormant",
+    }
     exps = pd.read_parquet(truth / "experiments.parquet")
-    assert {"experiment_id", "variant", "true_conversion_rate", "true_lift",
-            "window_days"} <= set(exps.columns)
+    assert {"experiment_id", "variant", "true_conversion_rate", "true_lift", "window_days"} <= set(
+        exps.columns
+    )
     assert (truth / "interaction_effect.json").exists()
     assert summary.rows_per_second > 0
 
@@ -105,9 +115,13 @@ def test_identifiers_match_truth_both_ways(messy):
     real = truth.dropna(subset=["true_person_id"])
     # a real identifier belongs to exactly one person
     assert real.groupby(["id_type", "id_value"]).true_person_id.nunique().max() == 1
-    for id_type, pattern in [("external_userid", r"wm[\w-]{30}"), ("openid", r"o[\w-]{27}"),
-                             ("unionid", r"oU[\w-]{26}"), ("phone", r"1\d{10}"),
-                             ("member_id", r"M\d{7}")]:
+    for id_type, pattern in [
+        ("external_userid", r"wm[\w-]{30}"),
+        ("openid", r"o[\w-]{27}"),
+        ("unionid", r"oU[\w-]{26}"),
+        ("phone", r"1\d{10}"),
+        ("member_id", r"M\d{7}"),
+    ]:
         assert truth[truth.id_type == id_type].id_value.str.fullmatch(pattern).all(), id_type
 
 
@@ -117,7 +131,9 @@ def test_crm_encodings_vary_and_decode(messy):
     for path in out.glob("crm/*/*.csv"):
         encoding, text = decode_crm(path.read_bytes())
         seen.add(encoding)
-        assert text.splitlines()[0].startswith(("会员编号", "订单号", "流水号", "反馈编号", "活动编号"))
+        assert text.splitlines()[0].startswith(
+            ("会员编号", "订单号", "流水号", "反馈编号", "活动编号")
+        )
     assert {"gbk", "utf-8-sig", "utf-8"} <= seen
 
 
@@ -138,8 +154,12 @@ def test_no_activity_after_churn(messy):
     acts.append((person("openid", mo.openid), pd.to_datetime(mo.created_at, unit="ms") + TZ))
     msg = pd.DataFrame(read_jsonl(out, "wecom", "messages"))
     inbound = msg[msg["from"].str.startswith("wm")]
-    acts.append((person("external_userid", inbound["from"]),
-                 pd.to_datetime(inbound.msgtime, unit="ms") + TZ))
+    acts.append(
+        (
+            person("external_userid", inbound["from"]),
+            pd.to_datetime(inbound.msgtime, unit="ms") + TZ,
+        )
+    )
     for entity, col in (("orders", "下单时间"), ("feedback", "反馈时间"), ("points", "变动时间")):
         df = read_crm(out, entity)
         acts.append((person("member_id", df["会员编号"]), pd.to_datetime(df[col])))

@@ -36,14 +36,23 @@ DEFAULT_300x20_SEED3_SHA256 = "7e63329cf4089adb993a2439c266a9d5605aafbb909ecf93f
 # interactions does not have.
 FILES = {
     "crm": {"members.csv", "orders.csv", "points.csv", "feedback.csv", "sms_sends.csv"},
-    "wecom": {"external_contacts.jsonl", "group_members.jsonl", "messages.jsonl",
-              "campaign_sends.jsonl"},
+    "wecom": {
+        "external_contacts.jsonl",
+        "group_members.jsonl",
+        "messages.jsonl",
+        "campaign_sends.jsonl",
+    },
     "miniprogram": {"users.jsonl", "events.jsonl", "orders.jsonl"},
 }
 INTERACTION_FILES = {"sms_sends.csv", "messages.jsonl", "campaign_sends.jsonl", "events.jsonl"}
 # Registration channels each system offers (first_channel in the truth, 注册渠道 in the CRM).
 CHANNELS = {"crm": {"store", "online_mall"}, "wecom": {"wecom"}, "miniprogram": {"miniprogram"}}
-CHANNEL_CN = {"store": "门店", "online_mall": "线上商城", "miniprogram": "小程序", "wecom": "企业微信"}
+CHANNEL_CN = {
+    "store": "门店",
+    "online_mall": "线上商城",
+    "miniprogram": "小程序",
+    "wecom": "企业微信",
+}
 
 SHAPES = {
     "crm": BrandShape(sources=("crm",)),
@@ -58,8 +67,10 @@ SHAPES = {
 
 
 def expected_files(shape: BrandShape) -> dict[str, set[str]]:
-    return {source: FILES[source] - (set() if shape.interactions else INTERACTION_FILES)
-            for source in shape.sources}
+    return {
+        source: FILES[source] - (set() if shape.interactions else INTERACTION_FILES)
+        for source in shape.sources
+    }
 
 
 @pytest.fixture(scope="module", params=list(SHAPES), ids=list(SHAPES))
@@ -72,8 +83,16 @@ def shaped(request, tmp_path_factory) -> tuple[pathlib.Path, BrandShape, object]
 
 def test_default_output_unchanged_by_shape_options(tmp_path):
     generate(300, 20, START, 3, tmp_path / "a", progress=False, workers=1)
-    generate(300, 20, START, 3, tmp_path / "b", progress=False, workers=1, shape=BrandShape(
-        sources=("miniprogram", "crm", "wecom"), experiments=4, interactions=True))
+    generate(
+        300,
+        20,
+        START,
+        3,
+        tmp_path / "b",
+        progress=False,
+        workers=1,
+        shape=BrandShape(sources=("miniprogram", "crm", "wecom"), experiments=4, interactions=True),
+    )
     assert tree_hash(tmp_path / "a") == DEFAULT_300x20_SEED3_SHA256
     assert tree_hash(tmp_path / "b") == DEFAULT_300x20_SEED3_SHA256
 
@@ -112,8 +131,11 @@ def test_shape_truth_persons_are_the_persons_written(shaped):
     assert len(persons) == PERSONS
     assert set(persons.true_person_id) == set(ids.true_person_id)
     # a person has a system exactly when one of its identifiers is in that system's extracts
-    for source, column in (("crm", "has_crm"), ("wecom", "has_wecom"),
-                           ("miniprogram", "has_miniprogram")):
+    for source, column in (
+        ("crm", "has_crm"),
+        ("wecom", "has_wecom"),
+        ("miniprogram", "has_miniprogram"),
+    ):
         seen = set(ids.true_person_id[ids.source == source])
         assert set(persons.true_person_id[persons[column]]) == seen, column
         assert persons[column].any() == shape.has(source)
@@ -128,8 +150,9 @@ def test_shape_experiments_match_extracts(shaped):
     out, shape, summary = shaped
     truth = pd.read_parquet(out / "_truth" / "experiments.parquet")
     touches = experiment_touches(out)
-    assert (set(zip(truth.experiment_id, truth.variant, strict=True))
-            == set(zip(touches.experiment_id, touches.variant, strict=True)))
+    assert set(zip(truth.experiment_id, truth.variant, strict=True)) == set(
+        zip(touches.experiment_id, touches.variant, strict=True)
+    )
     # every experiment send carries its own campaign id, on the channel the truth names
     assert (touches.campaign_id == "cmp_" + touches.experiment_id).all()
     per_channel = touches.groupby("experiment_id").channel.unique()
@@ -141,8 +164,11 @@ def test_shape_experiments_match_extracts(shaped):
         assert touches.empty and truth.empty
     else:
         # windows of 7 days at k / (n + 1) of 25 days: those that end by the last day run
-        fits = [k for k in range(1, shape.experiments + 1)
-                if int(k / (shape.experiments + 1) * DAYS) + 7 <= DAYS]
+        fits = [
+            k
+            for k in range(1, shape.experiments + 1)
+            if int(k / (shape.experiments + 1) * DAYS) + 7 <= DAYS
+        ]
         assert sorted(truth.experiment_id.unique()) == [f"exp_{k:02d}" for k in fits]
         assert (truth.assigned_users > 0).all()
     # an experiment goes out on a channel the brand has
@@ -178,8 +204,9 @@ def test_shape_interactions(shaped):
 def test_shape_summary_names_the_shape(shaped):
     _, shape, summary = shaped
     line = summary.report().splitlines()[0]
-    assert line.startswith(f"shape: sources {','.join(shape.sources)}; experiments "
-                           f"{len(summary.experiments_run)} (")
+    assert line.startswith(
+        f"shape: sources {','.join(shape.sources)}; experiments {len(summary.experiments_run)} ("
+    )
     assert line.endswith("interactions " + ("yes" if shape.interactions else "no"))
 
 
@@ -188,8 +215,16 @@ def test_shape_same_seed_same_bytes(tmp_path):
     generate(300, 20, START, 3, tmp_path / "a", progress=False, workers=1, shape=shape)
     generate(300, 20, START, 3, tmp_path / "b", progress=False, workers=2, shape=shape)
     generate(300, 20, START, 4, tmp_path / "c", progress=False, workers=1, shape=shape)
-    generate(300, 20, START, 3, tmp_path / "d", progress=False, workers=1,
-             shape=dataclasses.replace(shape, interactions=False, experiments=0))
+    generate(
+        300,
+        20,
+        START,
+        3,
+        tmp_path / "d",
+        progress=False,
+        workers=1,
+        shape=dataclasses.replace(shape, interactions=False, experiments=0),
+    )
     assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
     assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "c")
     assert tree_hash(tmp_path / "a") != tree_hash(tmp_path / "d")
@@ -238,9 +273,11 @@ def test_730_days(tmp_path):
     assert (years >= 2).any()
 
     # mess off: every timestamp lies on its folder's day, none after the last day
-    for source, entity, column, unit in (("miniprogram", "events", "event_time", "ms"),
-                                         ("miniprogram", "orders", "created_at", "ms"),
-                                         ("wecom", "campaign_sends", "sent_at", "s")):
+    for source, entity, column, unit in (
+        ("miniprogram", "events", "event_time", "ms"),
+        ("miniprogram", "orders", "created_at", "ms"),
+        ("wecom", "campaign_sends", "sent_at", "s"),
+    ):
         rows = pd.DataFrame(read_jsonl(tmp_path, source, entity))
         day = (pd.to_datetime(rows[column], unit=unit) + TZ).dt.date.astype(str)
         assert (day == rows["_folder"]).all(), entity
@@ -251,26 +288,60 @@ def test_brand_shape_validates_and_orders_sources():
     assert BrandShape().experiments == 4
     assert BrandShape(interactions=False).experiments == 0
     assert BrandShape(sources=("miniprogram",)).experiments == 0  # nothing to send with
-    for bad in (dict(sources=()), dict(sources=("crm", "sms")), dict(experiments=-1),
-                dict(experiments=21), dict(interactions=False, experiments=2),
-                dict(sources=("miniprogram",), experiments=1)):
+    for bad in (
+        dict(sources=()),
+        dict(sources=("crm", "sms")),
+        dict(experiments=-1),
+        dict(experiments=21),
+        dict(interactions=False, experiments=2),
+        dict(sources=("miniprogram",), experiments=1),
+    ):
         with pytest.raises(ValueError):
             BrandShape(**bad)
 
 
 def test_cli_shape_options(tmp_path, capsys):
     out = tmp_path / "landing"
-    assert main(["--persons", "80", "--days", "5", "--out", str(out), "--no-progress",
-                 "--sources", "crm", "--no-interactions"]) == 0
+    assert (
+        main(
+            [
+                "--persons",
+                "80",
+                "--days",
+                "5",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--sources",
+                "crm",
+                "--no-interactions",
+            ]
+        )
+        == 0
+    )
     assert {p.name for p in out.iterdir()} == {"_truth", "crm"}
     assert {p.name for p in (out / "crm" / "2026-05-03").iterdir()} == expected_files(
-        BrandShape(sources=("crm",), interactions=False))["crm"]
+        BrandShape(sources=("crm",), interactions=False)
+    )["crm"]
     assert "shape: sources crm; experiments 0 (none); interactions no" in capsys.readouterr().err
-    for argv in (["--sources", "crm,sms"], ["--no-interactions", "--experiments", "2"],
-                 ["--experiments", "-1"]):
+    for argv in (
+        ["--sources", "crm,sms"],
+        ["--no-interactions", "--experiments", "2"],
+        ["--experiments", "-1"],
+    ):
         with pytest.raises(SystemExit):
-            main(["--persons", "10", "--days", "2", "--out", str(tmp_path / "x"),
-                  "--no-progress", *argv])
+            main(
+                [
+                    "--persons",
+                    "10",
+                    "--days",
+                    "2",
+                    "--out",
+                    str(tmp_path / "x"),
+                    "--no-progress",
+                    *argv,
+                ]
+            )
         assert not (tmp_path / "x").exists()
 
 

@@ -1,6 +1,6 @@
 """Erasure leaves no erased value in the build database file's bytes: DuckDB marks deleted rows
 and frees their blocks without overwriting them, so `siyu erase` rewrites the file
-(privacy.files.rewrite_duckdb_file) after deleting."""
+(warehouse.files.rewrite_duckdb_file) after deleting."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_siyu_erase_leaves_no_erased_value_in_the_file(warehouse):
 
 
 def test_rewrite_keeps_every_object_and_row(tmp_path):
-    from privacy.files import rewrite_duckdb_file
+    from warehouse.files import rewrite_duckdb_file
 
     path = tmp_path / "warehouse.duckdb"
     write_warehouse(path)
@@ -139,7 +139,7 @@ def test_rewrite_keeps_every_object_and_row(tmp_path):
 
 
 def test_a_failed_rewrite_leaves_the_file_as_it_was(tmp_path, monkeypatch):
-    from privacy import files
+    from warehouse import files
 
     path = tmp_path / "warehouse.duckdb"
     write_warehouse(path)
@@ -159,7 +159,7 @@ def test_a_failed_rewrite_is_audited_and_the_erase_asks_for_a_rerun(warehouse, m
     import json
 
     from orchestration.erase_cli import main as erase
-    from privacy import files
+    from warehouse import files
 
     def no_space(path):
         raise OSError(28, "No space left on device")

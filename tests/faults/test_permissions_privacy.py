@@ -1,6 +1,6 @@
 """Personal data on disk is owner-only (0600 files, 0700 folders) whatever the umask: the privacy
 logs (suppression list, erasure audit), the build database after an erasure, and the helper
-`privacy.files.make_private` that ingestion and the warehouse resource call. Published files stay
+`warehouse.files.make_private` that ingestion and the warehouse resource call. Published files stay
 readable by BI readers."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def open_umask():
 
 
 def test_make_private_file_and_folder(tmp_path):
-    from privacy.files import make_private
+    from warehouse.files import make_private
 
     folder = tmp_path / "quarantine"
     folder.mkdir()
@@ -45,7 +45,7 @@ def test_make_private_file_and_folder(tmp_path):
 
 
 def test_make_private_tightens_a_wider_file(tmp_path):
-    from privacy.files import make_private
+    from warehouse.files import make_private
 
     file = tmp_path / "warehouse.duckdb"
     file.write_bytes(b"")
@@ -55,7 +55,7 @@ def test_make_private_tightens_a_wider_file(tmp_path):
 
 
 def test_make_private_of_a_missing_path_raises(tmp_path):
-    from privacy.files import make_private
+    from warehouse.files import make_private
 
     with pytest.raises(FileNotFoundError):
         make_private(tmp_path / "absent")
@@ -63,7 +63,7 @@ def test_make_private_of_a_missing_path_raises(tmp_path):
 
 def test_private_dir_makes_every_folder_from_the_root_owner_only(tmp_path):
     """What quarantine writing needs: <quarantine>/files/<source>/<day>/ all 0700."""
-    from privacy.files import private_dir
+    from warehouse.files import private_dir
 
     root = tmp_path / "quarantine"
     root.mkdir()
@@ -126,7 +126,7 @@ def test_a_wide_privacy_folder_is_tightened(tmp_path):
 
 
 def test_rewritten_database_is_owner_only(tmp_path):
-    from privacy.files import rewrite_duckdb_file
+    from warehouse.files import rewrite_duckdb_file
 
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:

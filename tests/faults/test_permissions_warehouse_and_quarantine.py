@@ -2,7 +2,7 @@
 their raw values) are owner-only: 0600 files in 0700 folders, like the restricted export.
 
 Both are written outside privacy/ (orchestration/lib/resources.py WarehouseResource.connect,
-ingestion/loader.py), which call `privacy.files.make_private` / `private_dir`.
+ingestion/loader.py), which call `warehouse.files.make_private` / `private_dir`.
 """
 
 from __future__ import annotations

@@ -20,18 +20,62 @@ PERSONAS = ("high_value_paying", "content_sharing", "price_sensitive", "dormant"
 # event rates /day (share, review, task_complete, coupon_claim, page_view, wecom_1v1 inbound),
 # outbound touches /day, base hazard /day
 PARAMS = {
-    "high_value_paying": dict(order=1 / 15, amount=800, depth=0.04, coupon=0.1,
-                              share=0.004, review=0.004, task=0.004, claim=0.005,
-                              view=0.3, chat=0.05, touch=0.3, hazard=0.002),
-    "content_sharing": dict(order=1 / 60, amount=150, depth=0.08, coupon=0.2,
-                            share=0.15, review=0.06, task=0.1, claim=0.01,
-                            view=0.5, chat=0.03, touch=0.3, hazard=0.003),
-    "price_sensitive": dict(order=1 / 25, amount=110, depth=0.3, coupon=0.85,
-                            share=0.005, review=0.004, task=0.01, claim=0.12,
-                            view=0.3, chat=0.02, touch=0.4, hazard=0.004),
-    "dormant": dict(order=1 / 80, amount=120, depth=0.1, coupon=0.3,
-                    share=0.002, review=0.001, task=0.002, claim=0.01,
-                    view=0.05, chat=0.005, touch=0.2, hazard=0.0),
+    "high_value_paying": dict(
+        order=1 / 15,
+        amount=800,
+        depth=0.04,
+        coupon=0.1,
+        share=0.004,
+        review=0.004,
+        task=0.004,
+        claim=0.005,
+        view=0.3,
+        chat=0.05,
+        touch=0.3,
+        hazard=0.002,
+    ),
+    "content_sharing": dict(
+        order=1 / 60,
+        amount=150,
+        depth=0.08,
+        coupon=0.2,
+        share=0.15,
+        review=0.06,
+        task=0.1,
+        claim=0.01,
+        view=0.5,
+        chat=0.03,
+        touch=0.3,
+        hazard=0.003,
+    ),
+    "price_sensitive": dict(
+        order=1 / 25,
+        amount=110,
+        depth=0.3,
+        coupon=0.85,
+        share=0.005,
+        review=0.004,
+        task=0.01,
+        claim=0.12,
+        view=0.3,
+        chat=0.02,
+        touch=0.4,
+        hazard=0.004,
+    ),
+    "dormant": dict(
+        order=1 / 80,
+        amount=120,
+        depth=0.1,
+        coupon=0.3,
+        share=0.002,
+        review=0.001,
+        task=0.002,
+        claim=0.01,
+        view=0.05,
+        chat=0.005,
+        touch=0.2,
+        hazard=0.0,
+    ),
 }
 
 
@@ -94,46 +138,75 @@ def make_world(
     who, at = _events(rng, idx, p["order"] * activity, fs, span)
     amount = rng.gamma(4.0, p["amount"][who] / 4.0).round(2)
     depth = np.clip(rng.normal(p["depth"][who], 0.05), 0, 0.8)
-    orders = pd.DataFrame({
-        "order_id": [f"o{seed}_{i}" for i in range(len(who))],
-        "person_id": pid[who],
-        "channel": "online_mall",
-        "ordered_at": pd.DatetimeIndex(at).floor("s"),
-        "amount": amount,
-        "discount_amount": (amount * depth / (1 - depth)).round(2),
-        "coupon_used": rng.random(len(who)) < p["coupon"][who],
-        "is_refunded": rng.random(len(who)) < 0.03,
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{seed}_{i}" for i in range(len(who))],
+            "person_id": pid[who],
+            "channel": "online_mall",
+            "ordered_at": pd.DatetimeIndex(at).floor("s"),
+            "amount": amount,
+            "discount_amount": (amount * depth / (1 - depth)).round(2),
+            "coupon_used": rng.random(len(who)) < p["coupon"][who],
+            "is_refunded": rng.random(len(who)) < 0.03,
+        }
+    )
 
     parts = []
-    for key, scenario, channel in [("share", "share", "miniprogram"),
-                                   ("review", "review", "miniprogram"),
-                                   ("task", "task_complete", "miniprogram"),
-                                   ("claim", "coupon_claim", "miniprogram"),
-                                   ("view", "page_view", "miniprogram"),
-                                   ("chat", "chat", "wecom_1v1")]:
+    for key, scenario, channel in [
+        ("share", "share", "miniprogram"),
+        ("review", "review", "miniprogram"),
+        ("task", "task_complete", "miniprogram"),
+        ("claim", "coupon_claim", "miniprogram"),
+        ("view", "page_view", "miniprogram"),
+        ("chat", "chat", "wecom_1v1"),
+    ]:
         w, t = _events(rng, idx, p[key] * activity, fs, span)
-        parts.append(pd.DataFrame({"person_id": pid[w], "occurred_at": t, "channel": channel,
-                                   "direction": "inbound", "scenario": scenario}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "person_id": pid[w],
+                    "occurred_at": t,
+                    "channel": channel,
+                    "direction": "inbound",
+                    "scenario": scenario,
+                }
+            )
+        )
     # the brand keeps touching everyone, churned or not, until the end of the data
     full_span = (np.datetime64(end_ts) - fs) / np.timedelta64(1, "D")
     w, t = _events(rng, idx, p["touch"], fs, full_span)
-    parts.append(pd.DataFrame({
-        "person_id": pid[w], "occurred_at": t,
-        "channel": np.where(rng.random(len(w)) < 0.35, "wecom_group", "wecom_1v1"),
-        "direction": "outbound", "scenario": "campaign"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "person_id": pid[w],
+                "occurred_at": t,
+                "channel": np.where(rng.random(len(w)) < 0.35, "wecom_group", "wecom_1v1"),
+                "direction": "outbound",
+                "scenario": "campaign",
+            }
+        )
+    )
     interactions = pd.concat(parts, ignore_index=True)
     interactions["occurred_at"] = pd.DatetimeIndex(interactions["occurred_at"]).floor("s")
     interactions.insert(0, "interaction_id", [f"i{seed}_{i}" for i in range(len(interactions))])
     for col in ("content_type", "campaign_id", "experiment_id", "variant"):
         interactions[col] = None
 
-    users = pd.DataFrame({
-        "person_id": pid,
-        "first_seen_at": first_seen.floor("s"),
-        "first_channel": rng.choice(["miniprogram", "wecom", "store"], n),
-        "registered_at": first_seen.floor("s"),
-    })
-    persons = pd.DataFrame({"person_id": pid, "persona": personas, "hazard": hazard,
-                            "churn_at": churn_at, "activity": activity})
+    users = pd.DataFrame(
+        {
+            "person_id": pid,
+            "first_seen_at": first_seen.floor("s"),
+            "first_channel": rng.choice(["miniprogram", "wecom", "store"], n),
+            "registered_at": first_seen.floor("s"),
+        }
+    )
+    persons = pd.DataFrame(
+        {
+            "person_id": pid,
+            "persona": personas,
+            "hazard": hazard,
+            "churn_at": churn_at,
+            "activity": activity,
+        }
+    )
     return World(users, orders, interactions, persons, start_ts, end_ts)

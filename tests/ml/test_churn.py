@@ -25,25 +25,59 @@ SNAPSHOT = pd.Timestamp("2026-03-01")
 
 
 def _users(ids, seen="2025-01-01"):
-    return pd.DataFrame({"person_id": ids, "first_seen_at": pd.Timestamp(seen),
-                         "first_channel": "store", "registered_at": pd.Timestamp(seen)})
+    return pd.DataFrame(
+        {
+            "person_id": ids,
+            "first_seen_at": pd.Timestamp(seen),
+            "first_channel": "store",
+            "registered_at": pd.Timestamp(seen),
+        }
+    )
 
 
 def _orders(rows):
     return pd.DataFrame(
-        [{"order_id": f"o{i}", "person_id": p, "channel": "store", "ordered_at": pd.Timestamp(t),
-          "amount": 10.0, "discount_amount": 0.0, "coupon_used": False, "is_refunded": r}
-         for i, (p, t, r) in enumerate(rows)],
-        columns=["order_id", "person_id", "channel", "ordered_at", "amount", "discount_amount",
-                 "coupon_used", "is_refunded"])
+        [
+            {
+                "order_id": f"o{i}",
+                "person_id": p,
+                "channel": "store",
+                "ordered_at": pd.Timestamp(t),
+                "amount": 10.0,
+                "discount_amount": 0.0,
+                "coupon_used": False,
+                "is_refunded": r,
+            }
+            for i, (p, t, r) in enumerate(rows)
+        ],
+        columns=[
+            "order_id",
+            "person_id",
+            "channel",
+            "ordered_at",
+            "amount",
+            "discount_amount",
+            "coupon_used",
+            "is_refunded",
+        ],
+    )
 
 
 def _interactions(rows):
     return pd.DataFrame(
-        [{"interaction_id": f"i{i}", "person_id": p, "occurred_at": pd.Timestamp(t),
-          "channel": "wecom_1v1", "direction": d, "scenario": "chat"}
-         for i, (p, t, d) in enumerate(rows)],
-        columns=["interaction_id", "person_id", "occurred_at", "channel", "direction", "scenario"])
+        [
+            {
+                "interaction_id": f"i{i}",
+                "person_id": p,
+                "occurred_at": pd.Timestamp(t),
+                "channel": "wecom_1v1",
+                "direction": d,
+                "scenario": "chat",
+            }
+            for i, (p, t, d) in enumerate(rows)
+        ],
+        columns=["interaction_id", "person_id", "occurred_at", "channel", "direction", "scenario"],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -51,26 +85,46 @@ def _interactions(rows):
 # --------------------------------------------------------------------------------------------
 def test_label_window_boundaries():
     end = SNAPSHOT + pd.Timedelta(days=30)
-    users = _users(["at_end", "just_inside", "at_start", "before", "inbound", "outbound_only",
-                    "refunded"])
-    orders = _orders([
-        ("at_end", end, False),                                   # snapshot + 30d: outside
-        ("just_inside", end - pd.Timedelta(seconds=1), False),    # snapshot + 29d23h59m59s
-        ("at_start", SNAPSHOT, False),                            # snapshot 00:00: inside
-        ("before", SNAPSHOT - pd.Timedelta(seconds=1), False),    # before the window
-        ("refunded", SNAPSHOT + pd.Timedelta(days=3), True),      # any order is activity
-    ])
-    interactions = _interactions([
-        ("inbound", SNAPSHOT + pd.Timedelta(days=29, hours=23), "inbound"),
-        ("outbound_only", SNAPSHOT + pd.Timedelta(days=5), "outbound"),  # a touch is not activity
-    ])
+    users = _users(
+        ["at_end", "just_inside", "at_start", "before", "inbound", "outbound_only", "refunded"]
+    )
+    orders = _orders(
+        [
+            ("at_end", end, False),  # snapshot + 30d: outside
+            ("just_inside", end - pd.Timedelta(seconds=1), False),  # snapshot + 29d23h59m59s
+            ("at_start", SNAPSHOT, False),  # snapshot 00:00: inside
+            ("before", SNAPSHOT - pd.Timedelta(seconds=1), False),  # before the window
+            ("refunded", SNAPSHOT + pd.Timedelta(days=3), True),  # any order is activity
+        ]
+    )
+    interactions = _interactions(
+        [
+            ("inbound", SNAPSHOT + pd.Timedelta(days=29, hours=23), "inbound"),
+            (
+                "outbound_only",
+                SNAPSHOT + pd.Timedelta(days=5),
+                "outbound",
+            ),  # a touch is not activity
+        ]
+    )
     y = churn_labels(orders, interactions, users, SNAPSHOT, data_end="2026-06-01")
-    assert y.to_dict() == {"at_end": 1, "at_start": 0, "before": 1, "inbound": 0,
-                           "just_inside": 0, "outbound_only": 1, "refunded": 0}
+    assert y.to_dict() == {
+        "at_end": 1,
+        "at_start": 0,
+        "before": 1,
+        "inbound": 0,
+        "just_inside": 0,
+        "outbound_only": 1,
+        "refunded": 0,
+    }
     # 29 days 23 hours, as in the brief
     orders2 = _orders([("at_end", SNAPSHOT + pd.Timedelta(days=29, hours=23), False)])
-    assert churn_labels(orders2, _interactions([]), _users(["at_end"]), SNAPSHOT,
-                        data_end="2026-06-01")["at_end"] == 0
+    assert (
+        churn_labels(
+            orders2, _interactions([]), _users(["at_end"]), SNAPSHOT, data_end="2026-06-01"
+        )["at_end"]
+        == 0
+    )
 
 
 def test_persons_without_full_window_are_not_labelled():
@@ -89,8 +143,11 @@ def test_persons_without_full_window_are_not_labelled():
 
 def test_monthly_snapshots_only_with_complete_windows():
     snaps = monthly_snapshots("2026-01-15", "2026-05-01")
-    assert snaps == [pd.Timestamp("2026-02-01"), pd.Timestamp("2026-03-01"),
-                     pd.Timestamp("2026-04-01")]
+    assert snaps == [
+        pd.Timestamp("2026-02-01"),
+        pd.Timestamp("2026-03-01"),
+        pd.Timestamp("2026-04-01"),
+    ]
     assert monthly_snapshots("2026-04-15", "2026-05-01") == []
 
 
@@ -105,8 +162,9 @@ def world():
 @pytest.fixture(scope="module")
 def split(world):
     snaps = monthly_snapshots(world.start + pd.Timedelta(days=90), world.end)
-    training = build_training_set(world.orders, world.interactions, world.users, snaps,
-                                  data_end=world.end)
+    training = build_training_set(
+        world.orders, world.interactions, world.users, snaps, data_end=world.end
+    )
     return temporal_split(training, snaps[-1])
 
 
@@ -158,8 +216,10 @@ def test_signal_among_still_active_persons(world, split, fitted):
     oracle = oracle_auc(y, hazard.reindex(active.index.get_level_values("person_id")))
     cand = evaluate(y, model.churn_probability(active))
     base = evaluate(y, baseline.churn_probability(active))
-    print(f"active: model {cand['roc_auc']:.3f} baseline {base['roc_auc']:.3f} "
-          f"oracle(hazard) {oracle:.3f}")
+    print(
+        f"active: model {cand['roc_auc']:.3f} baseline {base['roc_auc']:.3f} "
+        f"oracle(hazard) {oracle:.3f}"
+    )
     assert oracle > 0.55
     assert cand["roc_auc"] > base["roc_auc"]
 
@@ -195,8 +255,9 @@ def test_baseline_is_monotone_in_recency():
 # metrics and gate
 # --------------------------------------------------------------------------------------------
 def test_risk_decile_equal_sizes_highest_is_ten_and_ties_deterministic():
-    p = pd.Series(np.r_[np.linspace(0, 1, 90), np.full(10, 0.5)],
-                  index=[f"p{i:03d}" for i in range(100)])
+    p = pd.Series(
+        np.r_[np.linspace(0, 1, 90), np.full(10, 0.5)], index=[f"p{i:03d}" for i in range(100)]
+    )
     d = risk_decile(p)
     assert d.min() == 1 and d.max() == 10
     assert (d.value_counts() == 10).all()
@@ -314,8 +375,9 @@ def test_a_small_brand_without_interactions_still_gets_a_ranking_model():
     world = make_world(40, seed=4, days=120)
     no_interactions = world.interactions.iloc[0:0]
     snaps = monthly_snapshots(world.start + pd.Timedelta(days=30), world.end)
-    training = build_training_set(world.orders, no_interactions, world.users, snaps,
-                                  data_end=world.end)
+    training = build_training_set(
+        world.orders, no_interactions, world.users, snaps, data_end=world.end
+    )
     train, valid = temporal_split(training, snaps[-1])
     assert len(train) < 150
     model = ChurnModel(random_state=0).fit(train, train["churned"])

@@ -532,11 +532,21 @@ def test_score_buyers_values_every_buyer_non_negatively():
         n = int(rng.integers(1, 6))
         days = np.sort(rng.choice(180, size=n, replace=False))
         for d in days:
-            rows.append((f"c{i}", pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d)), float(rng.gamma(2.0, 50.0))))
+            rows.append(
+                (
+                    f"c{i}",
+                    pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d)),
+                    float(rng.gamma(2.0, 50.0)),
+                )
+            )
     tx = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount"])
     scores, bgf, ggf = score_buyers(tx, pd.Timestamp("2026-07-01"))
     assert len(scores) == tx["customer_id"].nunique()
-    assert (scores[["p_alive", "expected_orders_365d", "expected_order_value", "clv_365d"]] >= 0).all().all()
+    assert (
+        (scores[["p_alive", "expected_orders_365d", "expected_order_value", "clv_365d"]] >= 0)
+        .all()
+        .all()
+    )
     assert ((scores["p_alive"] > 0) & (scores["p_alive"] <= 1)).all()
     one_time = tx.groupby("customer_id").filter(lambda g: len(g) == 1)
     first = one_time.set_index("customer_id")["amount"]
@@ -548,13 +558,21 @@ def test_score_buyers_names_why_it_cannot_fit_without_buyers_or_repeat_buyers():
     from ml.clv import MIN_REPEAT_BUYERS, cannot_score_reason, score_buyers
 
     end = pd.Timestamp("2026-03-01")
-    none = pd.DataFrame({"customer_id": pd.Series(dtype=object),
-                         "ordered_at": pd.Series(dtype="datetime64[ns]"),
-                         "amount": pd.Series(dtype=float)})
+    none = pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=object),
+            "ordered_at": pd.Series(dtype="datetime64[ns]"),
+            "amount": pd.Series(dtype=float),
+        }
+    )
     assert cannot_score_reason(none, end) == "no buyers: no non-refunded order before the cutoff"
-    one_timers = pd.DataFrame({"customer_id": ["a", "b"],
-                               "ordered_at": pd.to_datetime(["2026-01-05", "2026-02-01"]),
-                               "amount": [10.0, 20.0]})
+    one_timers = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "ordered_at": pd.to_datetime(["2026-01-05", "2026-02-01"]),
+            "amount": [10.0, 20.0],
+        }
+    )
     assert cannot_score_reason(one_timers, end) == (
         f"too few repeat buyers: 0 of 2 buyers bought on two or more days, need {MIN_REPEAT_BUYERS}"
     )
@@ -580,7 +598,9 @@ def _same_day_buyers() -> pd.DataFrame:
     for i in range(60):  # repeat buyers so that BG/NBD and Gamma-Gamma have something to fit
         days = np.sort(rng.choice(150, size=int(rng.integers(2, 6)), replace=False))
         for d in days:
-            at = pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d), hours=int(rng.integers(8, 22)))
+            at = pd.Timestamp("2026-01-01") + pd.Timedelta(
+                days=int(d), hours=int(rng.integers(8, 22))
+            )
             rows.append((f"c{i}", at, float(rng.gamma(2.0, 50.0))))
             if rng.random() < 0.3:  # a second order the same day
                 rows.append((f"c{i}", at, float(rng.gamma(2.0, 20.0))))

@@ -15,30 +15,75 @@ AS_OF = date(2026, 3, 1)
 
 def _users(*rows):
     return pd.DataFrame(
-        [{"person_id": pid, "first_seen_at": pd.Timestamp(seen), "first_channel": "miniprogram",
-          "registered_at": pd.Timestamp(seen)} for pid, seen in rows]
+        [
+            {
+                "person_id": pid,
+                "first_seen_at": pd.Timestamp(seen),
+                "first_channel": "miniprogram",
+                "registered_at": pd.Timestamp(seen),
+            }
+            for pid, seen in rows
+        ]
     )
 
 
 def _orders(*rows):
     return pd.DataFrame(
-        [{"order_id": f"o{i}", "person_id": pid, "channel": "online_mall",
-          "ordered_at": pd.Timestamp(at), "amount": amount, "discount_amount": discount,
-          "coupon_used": coupon, "is_refunded": refunded}
-         for i, (pid, at, amount, discount, coupon, refunded) in enumerate(rows)],
-        columns=["order_id", "person_id", "channel", "ordered_at", "amount", "discount_amount",
-                 "coupon_used", "is_refunded"],
+        [
+            {
+                "order_id": f"o{i}",
+                "person_id": pid,
+                "channel": "online_mall",
+                "ordered_at": pd.Timestamp(at),
+                "amount": amount,
+                "discount_amount": discount,
+                "coupon_used": coupon,
+                "is_refunded": refunded,
+            }
+            for i, (pid, at, amount, discount, coupon, refunded) in enumerate(rows)
+        ],
+        columns=[
+            "order_id",
+            "person_id",
+            "channel",
+            "ordered_at",
+            "amount",
+            "discount_amount",
+            "coupon_used",
+            "is_refunded",
+        ],
     )
 
 
 def _interactions(*rows):
     return pd.DataFrame(
-        [{"interaction_id": f"i{i}", "person_id": pid, "occurred_at": pd.Timestamp(at),
-          "channel": channel, "direction": direction, "scenario": scenario,
-          "content_type": None, "campaign_id": None, "experiment_id": None, "variant": None}
-         for i, (pid, at, channel, direction, scenario) in enumerate(rows)],
-        columns=["interaction_id", "person_id", "occurred_at", "channel", "direction", "scenario",
-                 "content_type", "campaign_id", "experiment_id", "variant"],
+        [
+            {
+                "interaction_id": f"i{i}",
+                "person_id": pid,
+                "occurred_at": pd.Timestamp(at),
+                "channel": channel,
+                "direction": direction,
+                "scenario": scenario,
+                "content_type": None,
+                "campaign_id": None,
+                "experiment_id": None,
+                "variant": None,
+            }
+            for i, (pid, at, channel, direction, scenario) in enumerate(rows)
+        ],
+        columns=[
+            "interaction_id",
+            "person_id",
+            "occurred_at",
+            "channel",
+            "direction",
+            "scenario",
+            "content_type",
+            "campaign_id",
+            "experiment_id",
+            "variant",
+        ],
     )
 
 
@@ -74,10 +119,10 @@ def test_population_is_persons_first_seen_before_cutoff():
 def test_order_features_and_windows():
     users = _users(("a", "2024-01-01"))
     orders = _orders(
-        ("a", "2026-02-20", 80.0, 20.0, True, False),    # depth 0.2, coupon
-        ("a", "2025-12-01", 100.0, 0.0, False, False),   # depth 0
-        ("a", "2026-02-25", 999.0, 0.0, False, True),    # refunded: not in monetary/frequency
-        ("a", "2024-06-01", 500.0, 0.0, False, False),   # older than 365 days
+        ("a", "2026-02-20", 80.0, 20.0, True, False),  # depth 0.2, coupon
+        ("a", "2025-12-01", 100.0, 0.0, False, False),  # depth 0
+        ("a", "2026-02-25", 999.0, 0.0, False, True),  # refunded: not in monetary/frequency
+        ("a", "2024-06-01", 500.0, 0.0, False, False),  # older than 365 days
     )
     X = build_features(orders, _interactions(), users, AS_OF)
     row = X.loc["a"]
@@ -101,7 +146,7 @@ def test_interaction_features():
         ("a", "2026-02-28 11:00", "miniprogram", "inbound", "review"),
         ("a", "2026-02-10 11:00", "miniprogram", "inbound", "task_complete"),
         ("a", "2026-01-10 11:00", "miniprogram", "inbound", "coupon_claim"),
-        ("a", "2025-10-01 11:00", "miniprogram", "inbound", "share"),   # older than 90 days
+        ("a", "2025-10-01 11:00", "miniprogram", "inbound", "share"),  # older than 90 days
         ("a", "2026-02-20 09:00", "wecom_group", "outbound", "campaign"),
         ("a", "2026-02-21 09:00", "wecom_1v1", "outbound", "campaign"),
         ("a", "2026-02-22 09:00", "wecom_1v1", "outbound", "campaign"),
@@ -138,8 +183,10 @@ def test_documented_columns_no_missing_values_and_deterministic():
 def test_timezone_aware_input_is_read_as_shanghai_local_time():
     users = _users(("a", "2025-01-01"))
     # 2026-02-28 16:00 UTC = 2026-03-01 00:00 Shanghai: at the cutoff, so excluded
-    orders = _orders(("a", "2026-02-28 15:59:59", 10.0, 0.0, False, False),
-                     ("a", "2026-02-28 16:00:00", 10.0, 0.0, False, False))
+    orders = _orders(
+        ("a", "2026-02-28 15:59:59", 10.0, 0.0, False, False),
+        ("a", "2026-02-28 16:00:00", 10.0, 0.0, False, False),
+    )
     orders["ordered_at"] = orders["ordered_at"].dt.tz_localize("UTC")
     X = build_features(orders, _interactions(), users, AS_OF)
     assert X.loc["a", "frequency_365d"] == 1

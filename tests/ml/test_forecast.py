@@ -28,8 +28,11 @@ def weekly_series(seed: int, days: int = 280, level: float = 30.0) -> pd.Series:
 
 def test_beats_seasonal_naive_and_interval_covers_about_80_percent():
     results = pd.concat(
-        [backtest(weekly_series(seed, level=level), horizon=28, folds=3).assign(level=level)
-         for seed in range(5) for level in (8.0, 40.0)],
+        [
+            backtest(weekly_series(seed, level=level), horizon=28, folds=3).assign(level=level)
+            for seed in range(5)
+            for level in (8.0, 40.0)
+        ],
         ignore_index=True,
     )
     summary = results[["model_mae", "naive_mae", "model_smape", "naive_smape", "coverage"]].mean()
@@ -42,13 +45,25 @@ def test_beats_seasonal_naive_and_interval_covers_about_80_percent():
 
 def test_output_frame_per_channel():
     dates = pd.date_range("2025-01-01", periods=120, freq="D")
-    daily = pd.concat([
-        pd.DataFrame({"date": dates, "channel": "miniprogram",
-                      "registrations": weekly_series(1, 120, 20).to_numpy()}),
-        pd.DataFrame({"date": dates, "channel": "store",
-                      "registrations": weekly_series(2, 120, 3).to_numpy()}),
-        pd.DataFrame({"date": dates, "channel": "closed", "registrations": 0}),
-    ])
+    daily = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "channel": "miniprogram",
+                    "registrations": weekly_series(1, 120, 20).to_numpy(),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "date": dates,
+                    "channel": "store",
+                    "registrations": weekly_series(2, 120, 3).to_numpy(),
+                }
+            ),
+            pd.DataFrame({"date": dates, "channel": "closed", "registrations": 0}),
+        ]
+    )
     fc = RegistrationForecaster(horizon_days=28).fit(daily).predict()
     assert list(fc.columns) == ["date", "channel", "forecast", "lower_80", "upper_80"]
     assert len(fc) == 3 * 28
@@ -66,19 +81,23 @@ def test_robust_to_a_one_day_spike():
     spiked = s.copy()
     spiked.iloc[-10] = 2000  # a campaign day
     to_frame = lambda x: pd.DataFrame(  # noqa: E731
-        {"date": x.index, "channel": "c", "registrations": x.to_numpy()})
+        {"date": x.index, "channel": "c", "registrations": x.to_numpy()}
+    )
     base = RegistrationForecaster().fit(to_frame(s)).predict()["forecast"].mean()
     hit = RegistrationForecaster().fit(to_frame(spiked)).predict()["forecast"].mean()
     assert hit == pytest.approx(base, rel=0.1)
 
 
 def test_daily_registrations_complete_grid():
-    users = pd.DataFrame({
-        "person_id": ["a", "b", "c", "d"],
-        "registered_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-01 23:59",
-                                         "2026-01-03 00:00", None]),
-        "first_channel": ["store", "store", "wecom", "store"],
-    })
+    users = pd.DataFrame(
+        {
+            "person_id": ["a", "b", "c", "d"],
+            "registered_at": pd.to_datetime(
+                ["2026-01-01 09:00", "2026-01-01 23:59", "2026-01-03 00:00", None]
+            ),
+            "first_channel": ["store", "store", "wecom", "store"],
+        }
+    )
     daily = daily_registrations(users)
     assert len(daily) == 3 * 2
     counts = daily.set_index(["date", "channel"])["registrations"]
@@ -95,8 +114,9 @@ def test_seasonal_naive_and_smape():
 
 
 def test_too_short_history_is_a_clear_error():
-    daily = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=5), "channel": "c",
-                          "registrations": 1})
+    daily = pd.DataFrame(
+        {"date": pd.date_range("2026-01-01", periods=5), "channel": "c", "registrations": 1}
+    )
     with pytest.raises(ValueError, match="at least 14"):
         RegistrationForecaster().fit(daily)
 

@@ -21,10 +21,16 @@ def test_calibration_plot_png():
 
 
 def test_line_plot_png_with_hue():
-    frame = pd.DataFrame({"day_n": list(range(31)) * 2, "retention_rate": np.r_[
-        np.linspace(1, 0.2, 31), np.linspace(1, 0.3, 31)], "cohort": ["w1"] * 31 + ["w2"] * 31})
-    png = line_plot(frame, x="day_n", y="retention_rate", hue="cohort", percent=True,
-                    title="Retention")
+    frame = pd.DataFrame(
+        {
+            "day_n": list(range(31)) * 2,
+            "retention_rate": np.r_[np.linspace(1, 0.2, 31), np.linspace(1, 0.3, 31)],
+            "cohort": ["w1"] * 31 + ["w2"] * 31,
+        }
+    )
+    png = line_plot(
+        frame, x="day_n", y="retention_rate", hue="cohort", percent=True, title="Retention"
+    )
     assert png.startswith(PNG)
     dated = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=10), "n": range(10)})
     assert line_plot(dated, x="date", y="n").startswith(PNG)
@@ -44,14 +50,29 @@ def _line_plot_y_tick_labels(monkeypatch, frame: pd.DataFrame, **kwargs) -> list
 
 
 def test_line_plot_percent_ticks_are_unique_for_a_curve_below_five_percent(monkeypatch):
-    frame = pd.DataFrame({
-        "day_n": [1, 2, 3, 7, 14, 30] * 2,
-        "retention": [0.042, 0.031, 0.024, 0.017, 0.011, 0.006,
-                      0.038, 0.027, 0.02, 0.013, 0.009, 0.004],
-        "cohort_channel": ["store"] * 6 + ["wecom"] * 6,
-    })
-    labels = _line_plot_y_tick_labels(monkeypatch, frame, x="day_n", y="retention",
-                                      hue="cohort_channel", percent=True)
+    frame = pd.DataFrame(
+        {
+            "day_n": [1, 2, 3, 7, 14, 30] * 2,
+            "retention": [
+                0.042,
+                0.031,
+                0.024,
+                0.017,
+                0.011,
+                0.006,
+                0.038,
+                0.027,
+                0.02,
+                0.013,
+                0.009,
+                0.004,
+            ],
+            "cohort_channel": ["store"] * 6 + ["wecom"] * 6,
+        }
+    )
+    labels = _line_plot_y_tick_labels(
+        monkeypatch, frame, x="day_n", y="retention", hue="cohort_channel", percent=True
+    )
     assert len(labels) >= 4 and all(label.endswith("%") for label in labels)
     assert len(set(labels)) == len(labels), labels
 
@@ -64,9 +85,21 @@ def test_line_plot_percent_ticks_stay_whole_numbers_on_a_wide_range(monkeypatch)
 
 def test_forecast_plot_png(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    hist = pd.DataFrame({"date": pd.date_range("2026-01-01", periods=60), "channel": "store",
-                         "registrations": np.arange(60)})
-    fc = pd.DataFrame({"date": pd.date_range("2026-03-02", periods=28), "channel": "store",
-                       "forecast": 50.0, "lower_80": 40.0, "upper_80": 60.0})
+    hist = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-01-01", periods=60),
+            "channel": "store",
+            "registrations": np.arange(60),
+        }
+    )
+    fc = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-03-02", periods=28),
+            "channel": "store",
+            "forecast": 50.0,
+            "lower_80": 40.0,
+            "upper_80": 60.0,
+        }
+    )
     assert forecast_plot(hist, fc).startswith(PNG)
     assert list(tmp_path.iterdir()) == []

@@ -83,8 +83,9 @@ def test_naming_rules_on_handmade_centroids():
     # cluster 0: low activity rates -> dormant
     centroids.loc[0, ["inbound_per_10_active_days", "spend_per_active_day_cny"]] = -1.5
     # cluster 1: heavy coupon use -> price_sensitive
-    centroids.loc[1, ["coupon_order_share_all", "discount_depth_mean_all",
-                      "coupon_claim_share_all"]] = 1.2
+    centroids.loc[
+        1, ["coupon_order_share_all", "discount_depth_mean_all", "coupon_claim_share_all"]
+    ] = 1.2
     # cluster 2: big spend -> high_value_paying
     centroids.loc[2, "spend_per_active_day_cny"] = 2.0
     # cluster 3: mostly shares/reviews -> content_sharing
@@ -97,10 +98,9 @@ def test_naming_rules_on_handmade_centroids():
 
 def test_assignment_uses_each_name_once_even_when_one_cluster_wins_twice():
     # cluster 0 has the highest score for both first names; the assignment still splits them
-    scores = np.array([[3.0, 2.9, 0.0, 0.0],
-                       [2.0, 0.0, 0.0, 0.0],
-                       [0.0, 0.0, 1.0, 0.0],
-                       [0.0, 0.0, 0.0, 1.0]])
+    scores = np.array(
+        [[3.0, 2.9, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    )
     names = assign_names(scores)
     assert sorted(names) == sorted(SEGMENTS)
     assert names[0] == "content_sharing" and names[1] == "high_value_paying"
@@ -143,16 +143,37 @@ def _with_persons_without_evidence(world):
     brand (outbound), or one page view yesterday (active, so not dormant, but nothing else)."""
     seen = pd.Timestamp("2025-03-01 10:00")
     extra = ["idle_1", "idle_2", "idle_3", "touched", "viewer"]
-    users = pd.concat([world.users, pd.DataFrame({
-        "person_id": extra, "first_seen_at": seen, "first_channel": "store", "registered_at": seen,
-    })], ignore_index=True)
-    interactions = pd.concat([world.interactions, pd.DataFrame({
-        "person_id": ["touched", "touched", "viewer"],
-        "occurred_at": pd.to_datetime(["2025-05-01 09:00", "2025-06-20 09:00", "2025-06-30 20:00"]),
-        "channel": ["wecom_1v1", "wecom_group", "miniprogram"],
-        "direction": ["outbound", "outbound", "inbound"],
-        "scenario": ["campaign", "campaign", "page_view"],
-    })], ignore_index=True)
+    users = pd.concat(
+        [
+            world.users,
+            pd.DataFrame(
+                {
+                    "person_id": extra,
+                    "first_seen_at": seen,
+                    "first_channel": "store",
+                    "registered_at": seen,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    interactions = pd.concat(
+        [
+            world.interactions,
+            pd.DataFrame(
+                {
+                    "person_id": ["touched", "touched", "viewer"],
+                    "occurred_at": pd.to_datetime(
+                        ["2025-05-01 09:00", "2025-06-20 09:00", "2025-06-30 20:00"]
+                    ),
+                    "channel": ["wecom_1v1", "wecom_group", "miniprogram"],
+                    "direction": ["outbound", "outbound", "inbound"],
+                    "scenario": ["campaign", "campaign", "page_view"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return users, interactions, extra
 
 
@@ -169,18 +190,33 @@ def test_a_persona_is_named_only_where_its_defining_behaviour_exists(samples, fi
     cutoff = pd.Timestamp(AS_OF)
     orders = world.orders[world.orders["ordered_at"] < cutoff]
     kept = orders[~orders["is_refunded"]]
-    inbound = interactions[(interactions["occurred_at"] < cutoff)
-                           & (interactions["direction"] == "inbound")]
+    inbound = interactions[
+        (interactions["occurred_at"] < cutoff) & (interactions["direction"] == "inbound")
+    ]
     buyers = set(kept["person_id"])
-    sharers = set(inbound.loc[inbound["scenario"].isin(["share", "review", "task_complete"]),
-                              "person_id"])
+    sharers = set(
+        inbound.loc[inbound["scenario"].isin(["share", "review", "task_complete"]), "person_id"]
+    )
     bargain = set(kept.loc[kept["coupon_used"] | (kept["discount_amount"] > 0), "person_id"]) | set(
-        inbound.loc[inbound["scenario"] == "coupon_claim", "person_id"])
-    last_active = pd.concat([orders.groupby("person_id")["ordered_at"].max(),
-                             inbound.groupby("person_id")["occurred_at"].max()]).groupby(level=0).max()
+        inbound.loc[inbound["scenario"] == "coupon_claim", "person_id"]
+    )
+    last_active = (
+        pd.concat(
+            [
+                orders.groupby("person_id")["ordered_at"].max(),
+                inbound.groupby("person_id")["occurred_at"].max(),
+            ]
+        )
+        .groupby(level=0)
+        .max()
+    )
     stopped = set(last_active[last_active <= cutoff - pd.Timedelta(days=30)].index)
-    evidence = {"high_value_paying": buyers, "content_sharing": sharers,
-                "price_sensitive": bargain, "dormant": stopped}
+    evidence = {
+        "high_value_paying": buyers,
+        "content_sharing": sharers,
+        "price_sensitive": bargain,
+        "dormant": stopped,
+    }
     for segment, persons in evidence.items():
         named = set(segments[segments == segment].index)
         assert named, f"no {segment} at all"

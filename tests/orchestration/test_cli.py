@@ -48,8 +48,9 @@ def test_only_the_configured_sources_count_as_landed(landed, monkeypatch, capsys
         ("SIYU_PG_READERS", "bi_reader,x; drop role y", "not a plain role name"),
     ],
 )
-def test_a_bad_setting_is_one_line_naming_the_variable(landed, monkeypatch, capsys, var, value,
-                                                       expected):
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    landed, monkeypatch, capsys, var, value, expected
+):
     monkeypatch.setenv(var, value)
     assert expected in _one_line_exit(capsys, ["run"])
 

@@ -129,7 +129,9 @@ def test_a_skipped_training_is_recorded_without_a_version_or_promotion(tmp_path)
     registry = ModelRegistry(tmp_path)
     assert registry.last_skipped("churn") is None
     registry.record_skipped(
-        "churn", reason="not enough history", training_window={"data_end": date(2026, 5, 31)},
+        "churn",
+        reason="not enough history",
+        training_window={"data_end": date(2026, 5, 31)},
         recorded_at=AT,
     )
     assert registry.last_skipped("churn") == {

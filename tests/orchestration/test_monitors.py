@@ -66,8 +66,10 @@ def _warehouse(tmp_path, cohort_sizes: tuple[int, int] = (10, 20)) -> WarehouseR
             con.unregister("f")
         # the alarms' limits are rows of the dbt seed, as dbt builds it into the warehouse
         con.execute("create schema seeds")
-        con.execute("create table seeds.kpi_targets as select * from read_csv(?, header = true)",
-                    [str(KPI_TARGETS_CSV)])
+        con.execute(
+            "create table seeds.kpi_targets as select * from read_csv(?, header = true)",
+            [str(KPI_TARGETS_CSV)],
+        )
     return WarehouseResource(path=str(path))
 
 

@@ -23,8 +23,9 @@ SQL = re.compile(
     re.IGNORECASE,
 )
 # statements that are SQL on their own
-SQL_ALONE = re.compile(r"^\s*(checkpoint|vacuum|begin transaction|commit|rollback)\s*;?\s*$",
-                       re.IGNORECASE)
+SQL_ALONE = re.compile(
+    r"^\s*(checkpoint|vacuum|begin transaction|commit|rollback)\s*;?\s*$", re.IGNORECASE
+)
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

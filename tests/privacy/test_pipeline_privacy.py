@@ -34,8 +34,25 @@ def run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     data = tmp_path_factory.mktemp("privacy_run")
     _point_env_at(mp, data)
-    assert siyu(["generate", "--persons", str(PERSONS), "--days", str(DAYS), "--start",
-                 START.isoformat(), "--seed", "3", "--out", str(data / "landing"), "--no-progress"]) == 0
+    assert (
+        siyu(
+            [
+                "generate",
+                "--persons",
+                str(PERSONS),
+                "--days",
+                str(DAYS),
+                "--start",
+                START.isoformat(),
+                "--seed",
+                "3",
+                "--out",
+                str(data / "landing"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert siyu(["run"]) == 0
     settings = make_settings(data, SIYU_HASH_SALT=SALT)
     _materialize_export(settings, START + dt.timedelta(days=DAYS - 1))
@@ -64,9 +81,14 @@ def _materialize_export(settings, day: dt.date) -> None:
     from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 
     assets = build_activation_assets(daily_partitions(settings.start_date))
-    result = dg.materialize(assets, partition_key=day.isoformat(), resources={
-        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-        "siyu": SiyuSettingsResource(**settings.as_strings())})
+    result = dg.materialize(
+        assets,
+        partition_key=day.isoformat(),
+        resources={
+            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "siyu": SiyuSettingsResource(**settings.as_strings()),
+        },
+    )
     assert result.success
 
 
@@ -86,12 +108,15 @@ def scan_duckdb(path: Path, needles: set[str]) -> dict[str, set[str]]:
     """Needles found in any text column of any table or view of a DuckDB file."""
     found: dict[str, set[str]] = {}
     with duckdb.connect(str(path), read_only=True) as con:
-        cols = con.execute("select table_schema, table_name, column_name from information_schema.columns "
-                           "where data_type = 'VARCHAR' and table_schema not in "
-                           "('information_schema', 'pg_catalog')").fetchall()
+        cols = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' and table_schema not in "
+            "('information_schema', 'pg_catalog')"
+        ).fetchall()
         for schema, table, col in cols:
-            values = con.execute(f'select distinct "{col}" from "{schema}"."{table}" '
-                                 f'where "{col}" is not null').fetchall()
+            values = con.execute(
+                f'select distinct "{col}" from "{schema}"."{table}" where "{col}" is not null'
+            ).fetchall()
             hits = {t for (v,) in values for t in tokens(v)} & needles
             if hits:
                 found[f"{path.name}:{schema}.{table}.{col}"] = hits
@@ -131,8 +156,12 @@ def test_published_outputs_hold_no_raw_identifier(run):
     assert len(needles) > 1000
     assert run.serving_path.exists() and any(run.published_dir.glob("*.parquet"))
     with duckdb.connect(str(run.serving_path), read_only=True) as con:
-        published = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                               "where table_schema = 'marts'").fetchall()}
+        published = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
         assert "next_best_actions" in published
         assert con.execute("select count(*) from marts.next_best_actions").fetchone()[0] > 0
     assert scan_duckdb(run.serving_path, needles) == {}
@@ -162,9 +191,13 @@ def published_frames(path: Path) -> dict[str, pd.DataFrame]:
     """Every published table of a serving DuckDB file, without publication_version, rows in a
     canonical order (so two publications compare row for row)."""
     with duckdb.connect(str(path), read_only=True) as con:
-        tables = [r[0] for r in con.execute("select table_name from information_schema.tables where "
-                                            "table_schema = 'marts' and table_name <> '_publication'"
-                                            ).fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where "
+                "table_schema = 'marts' and table_name <> '_publication'"
+            ).fetchall()
+        ]
         frames = {}
         for table in tables:
             frame = con.execute(f'select * exclude (publication_version) from marts."{table}"').df()
@@ -186,9 +219,16 @@ def blocked_then_erased(run, tmp_path_factory):
     versions_dir = settings.serving_path.parent / "publications"
     first = live_version(settings.serving_path)
     manifest = json.loads((versions_dir / first / "manifest.json").read_text(encoding="utf-8"))
-    publish(settings.warehouse_path, list(manifest["row_counts"]), serving_path=settings.serving_path,
-            published_dir=settings.published_dir, versions_dir=versions_dir, run_id="second-run",
-            check_summary=manifest["check_summary"], keep_versions=5)
+    publish(
+        settings.warehouse_path,
+        list(manifest["row_counts"]),
+        serving_path=settings.serving_path,
+        published_dir=settings.published_dir,
+        versions_dir=versions_dir,
+        run_id="second-run",
+        check_summary=manifest["check_summary"],
+        keep_versions=5,
+    )
     live = live_version(settings.serving_path)
     before = published_frames(settings.serving_path)
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -200,20 +240,34 @@ def blocked_then_erased(run, tmp_path_factory):
                and person_id in (select person_id from marts.fct_orders)
                and person_id in (select person_id from marts.fct_interactions)
             order by person_id limit 1""").fetchall()[0][0]
-        identifiers = con.execute("select id_type, id_value from intermediate.identity_map "
-                                  "where person_id = ?", [person_id]).fetchall()
-        other = con.execute("select min(person_id) from marts.dim_users where person_id <> ?",
-                            [person_id]).fetchall()[0][0]
+        identifiers = con.execute(
+            "select id_type, id_value from intermediate.identity_map where person_id = ?",
+            [person_id],
+        ).fetchall()
+        other = con.execute(
+            "select min(person_id) from marts.dim_users where person_id <> ?", [person_id]
+        ).fetchall()[0][0]
         # what a blocked run leaves in the build database: marts the audit refused
-        con.execute("update marts.dim_users set city = ? where person_id = ?", [UNAUDITED_CITY, other])
-        con.execute("insert into marts.fct_orders select * replace (? as order_id, "
-                    "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
-                    "from marts.fct_orders where person_id = ? limit 1", [UNAUDITED_ORDER, person_id])
-        con.execute("insert into marts.fct_orders select * replace (? as order_id, "
-                    "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
-                    "from marts.fct_orders where person_id = ? limit 1", [UNAUDITED_ORDER + "-b", other])
-    record_blocked(versions_dir, run_id="blocked-run",
-                   check_summary={"fct_orders": {"passed": False, "reason": "ordered_at in 2099"}})
+        con.execute(
+            "update marts.dim_users set city = ? where person_id = ?", [UNAUDITED_CITY, other]
+        )
+        con.execute(
+            "insert into marts.fct_orders select * replace (? as order_id, "
+            "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
+            "from marts.fct_orders where person_id = ? limit 1",
+            [UNAUDITED_ORDER, person_id],
+        )
+        con.execute(
+            "insert into marts.fct_orders select * replace (? as order_id, "
+            "timestamp '2099-01-01 10:00:00' as ordered_at, date '2099-01-01' as ordered_date) "
+            "from marts.fct_orders where person_id = ? limit 1",
+            [UNAUDITED_ORDER + "-b", other],
+        )
+    record_blocked(
+        versions_dir,
+        run_id="blocked-run",
+        check_summary={"fct_orders": {"passed": False, "reason": "ordered_at in 2099"}},
+    )
     kept = [v["version"] for v in list_versions(serving_path=settings.serving_path)]
     mp = pytest.MonkeyPatch()
     _point_env_at(mp, data)
@@ -222,12 +276,20 @@ def blocked_then_erased(run, tmp_path_factory):
         assert erase(["--phone", phone, "--requested-by", "dpo@example.com"]) == 0
     finally:
         mp.undo()
-    return {"settings": settings, "person_id": person_id, "identifiers": identifiers,
-            "before": before, "live_before": live, "kept_before": kept, "other": other}
+    return {
+        "settings": settings,
+        "person_id": person_id,
+        "identifiers": identifiers,
+        "before": before,
+        "live_before": live,
+        "kept_before": kept,
+        "other": other,
+    }
 
 
 def test_erasure_after_a_blocked_run_publishes_the_last_good_publication_minus_the_person(
-        blocked_then_erased):
+    blocked_then_erased,
+):
     from publishing import live_version
 
     b = blocked_then_erased
@@ -253,21 +315,34 @@ def test_erasure_after_a_blocked_run_publishes_the_last_good_publication_minus_t
     assert parquet.parent.name == live
     assert len(pd.read_parquet(parquet / "dim_users.parquet")) == len(after["dim_users"])
     with duckdb.connect(str(settings.serving_path), read_only=True) as con:
-        summary = json.loads(con.execute("select check_summary from marts._publication").fetchall()[0][0])
+        summary = json.loads(
+            con.execute("select check_summary from marts._publication").fetchall()[0][0]
+        )
     assert set(summary) == set(after)
     for result in summary.values():
         assert result["passed"] is True and result["from_version"] == b["live_before"]
         assert "last audited publication" in result["note"] and "minus" in result["note"]
 
 
-def test_erasure_after_a_blocked_run_removes_the_person_from_the_build_database(blocked_then_erased):
+def test_erasure_after_a_blocked_run_removes_the_person_from_the_build_database(
+    blocked_then_erased,
+):
     b = blocked_then_erased
     with duckdb.connect(str(b["settings"].warehouse_path), read_only=True) as con:
         for table in ("dim_users", "fct_orders", "fct_interactions"):
-            assert con.execute(f"select count(*) from marts.{table} where person_id = ?",
-                               [b["person_id"]]).fetchall()[0][0] == 0, table
-        assert con.execute("select count(*) from intermediate.identity_map where person_id = ?",
-                           [b["person_id"]]).fetchall()[0][0] == 0
+            assert (
+                con.execute(
+                    f"select count(*) from marts.{table} where person_id = ?", [b["person_id"]]
+                ).fetchall()[0][0]
+                == 0
+            ), table
+        assert (
+            con.execute(
+                "select count(*) from intermediate.identity_map where person_id = ?",
+                [b["person_id"]],
+            ).fetchall()[0][0]
+            == 0
+        )
     needles = {v for _, v in b["identifiers"] if len(v) >= MIN_LEN} | {b["person_id"]}
     assert scan_duckdb(b["settings"].warehouse_path, needles) == {}
 
@@ -286,11 +361,21 @@ def test_erasure_cleans_every_kept_version_and_says_so(blocked_then_erased):
         for parquet in (folder / "parquet").glob("*.parquet"):
             assert scan_parquet(parquet, needles) == set(), parquet
         with duckdb.connect(str(folder / "serving.duckdb"), read_only=True) as con:
-            assert json.loads(con.execute("select row_counts from marts._publication").fetchall()[0][0]) \
+            assert (
+                json.loads(
+                    con.execute("select row_counts from marts._publication").fetchall()[0][0]
+                )
                 == manifest["row_counts"]
-            assert con.execute("select count(*) from marts.dim_users").fetchall()[0][0] \
+            )
+            assert (
+                con.execute("select count(*) from marts.dim_users").fetchall()[0][0]
                 == manifest["row_counts"]["dim_users"]
-    lines = (settings.data_dir / "privacy" / "erasure_audit.jsonl").read_text(encoding="utf-8").splitlines()
+            )
+    lines = (
+        (settings.data_dir / "privacy" / "erasure_audit.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    )
     publication = json.loads(lines[-1])["publication"]
     assert publication["from_version"] == b["live_before"]
     for name in b["kept_before"]:
@@ -324,8 +409,12 @@ def values_in_bytes(path: Path, identifiers: list[tuple[str, str]]) -> list[tupl
 def test_erasure_after_a_blocked_run_leaves_no_value_in_the_warehouse_bytes(blocked_then_erased):
     b = blocked_then_erased
     assert {"phone", "openid"} <= {t for t, _ in b["identifiers"]}
-    assert values_in_bytes(b["settings"].warehouse_path,
-                           [*b["identifiers"], ("person_id", b["person_id"])]) == []
+    assert (
+        values_in_bytes(
+            b["settings"].warehouse_path, [*b["identifiers"], ("person_id", b["person_id"])]
+        )
+        == []
+    )
 
 
 LAST_DAY = START + dt.timedelta(days=DAYS - 1)
@@ -338,7 +427,8 @@ def erased(run):
     from orchestration.erase_cli import main as erase
 
     with duckdb.connect(str(run.warehouse_path), read_only=True) as con:
-        person_id, phone = con.execute("""
+        person_id, phone = con.execute(
+            """
             with last_day as (
                 select 'openid' as id_type, openid as id_value from raw.miniprogram__events
                 where _partition_date = $day
@@ -358,9 +448,13 @@ def erased(run):
             where m.person_id is not null
             group by m.person_id
             order by max(case when n.person_id is not null then 1 else 0 end) desc, m.person_id
-            limit 1""", {"day": LAST_DAY}).fetchall()[0]
-        identifiers = con.execute("select id_type, id_value from intermediate.identity_map "
-                                  "where person_id = ?", [person_id]).fetchall()
+            limit 1""",
+            {"day": LAST_DAY},
+        ).fetchall()[0]
+        identifiers = con.execute(
+            "select id_type, id_value from intermediate.identity_map where person_id = ?",
+            [person_id],
+        ).fetchall()
     mp = pytest.MonkeyPatch()
     _point_env_at(mp, run.data_dir)
     try:
@@ -386,8 +480,11 @@ def test_erasure_leaves_no_trace(run, erased):
     assert len(erased["identifiers"]) >= 3
     _assert_no_trace(run, erased["needles"])
     # the live version is the post-erasure one; the older one is kept, cleaned
-    versions = sorted(p for p in (run.serving_path.parent / "publications").iterdir()
-                      if p.is_dir() and p.name.startswith("v"))
+    versions = sorted(
+        p
+        for p in (run.serving_path.parent / "publications").iterdir()
+        if p.is_dir() and p.name.startswith("v")
+    )
     assert len(versions) == 2 and run.serving_path.resolve().parent == versions[-1].resolve()
     for version in versions:
         assert scan_duckdb(version / "serving.duckdb", erased["needles"]) == {}
@@ -395,8 +492,12 @@ def test_erasure_leaves_no_trace(run, erased):
 
 def test_erased_values_leave_the_warehouse_file_bytes(run, erased):
     assert {"phone", "openid"} <= {t for t, _ in erased["identifiers"]}
-    assert values_in_bytes(run.warehouse_path,
-                           [*erased["identifiers"], ("person_id", erased["person_id"])]) == []
+    assert (
+        values_in_bytes(
+            run.warehouse_path, [*erased["identifiers"], ("person_id", erased["person_id"])]
+        )
+        == []
+    )
 
 
 def test_erasure_leaves_personal_data_owner_only_and_published_files_readable(run, erased):
@@ -413,7 +514,9 @@ def test_erasure_leaves_personal_data_owner_only_and_published_files_readable(ru
 
 
 def test_erasure_is_audited_with_hashed_references(run, erased):
-    lines = (run.data_dir / "privacy" / "erasure_audit.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (
+        (run.data_dir / "privacy" / "erasure_audit.jsonl").read_text(encoding="utf-8").splitlines()
+    )
     entry = json.loads(lines[-1])
     assert entry["requested_by"] == "dpo@example.com" and entry["persons"] == 1
     assert entry["counts"]["marts.dim_users"] == 1 and entry["counts"]["raw.crm__members"] >= 1
@@ -426,8 +529,10 @@ def test_reloading_the_landing_day_does_not_bring_them_back(cli_env, erased):
     run = cli_env
     from orchestration.cli import main as siyu
 
-    landed = "".join(p.read_bytes().decode("utf-8", errors="ignore")
-                     for p in run.landing_dir.glob(f"*/{LAST_DAY.isoformat()}/*"))
+    landed = "".join(
+        p.read_bytes().decode("utf-8", errors="ignore")
+        for p in run.landing_dir.glob(f"*/{LAST_DAY.isoformat()}/*")
+    )
     assert tokens(landed) & erased["needles"], "the re-delivered day must still contain the person"
     assert siyu(["run", "--date", LAST_DAY.isoformat()]) == 0
     _assert_no_trace(run, erased["needles"])

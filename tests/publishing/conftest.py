@@ -25,8 +25,10 @@ PG_DATABASE = "siyu"
 
 def find_pg_bin() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb and pg_ctl, else PATH."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if candidates:
         return Path(candidates[-1]).parent
     initdb = shutil.which("initdb")
@@ -55,14 +57,18 @@ def pg_dsn() -> Iterator[str]:
         pytest.fail(
             "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin "
             "or on PATH. Install them: `apt-get update && apt-get install -y postgresql` "
-            "(the publication tests start a real server).", pytrace=False)
+            "(the publication tests start a real server).",
+            pytrace=False,
+        )
     if os.geteuid() == 0:
         try:
             server_user = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.fail("running as root and there is no `postgres` system user to run the "
-                        "PostgreSQL server as (Debian's postgresql package creates it)",
-                        pytrace=False)
+            pytest.fail(
+                "running as root and there is no `postgres` system user to run the "
+                "PostgreSQL server as (Debian's postgresql package creates it)",
+                pytrace=False,
+            )
     root = Path(tempfile.mkdtemp(prefix="siyu-pg-"))
     data_dir, socket_dir, logfile = root / "data", root / "sock", root / "server.log"
     socket_dir.mkdir()
@@ -75,25 +81,60 @@ def pg_dsn() -> Iterator[str]:
         done = subprocess.run(_as_server_user(cmd), capture_output=True, text=True)
         if done.returncode != 0:
             log = logfile.read_text() if logfile.exists() else ""
-            pytest.fail(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n"
-                        f"{done.stderr}\n{log}", pytrace=False)
+            pytest.fail(
+                f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{log}",
+                pytrace=False,
+            )
 
-    run([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--locale=C", "--no-sync"])
-    options = (f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(logfile), "-w", "-t", "60",
-         "-o", options, "start"])
+    run(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+    )
+    options = (
+        f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    run(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(logfile),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        ]
+    )
     try:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True
+        ) as conn:
             conn.execute(f"create database {PG_DATABASE}")
         yield f"postgresql://postgres@127.0.0.1:{port}/{PG_DATABASE}"
     finally:
-        subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m",
-                                        "fast", "-w", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_server_user(
+                [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"]
+            ),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

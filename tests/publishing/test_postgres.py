@@ -27,31 +27,52 @@ def pg_rows(dsn: str, query: str):
 def pg_publish(paths, dsn, generation=None, tables=("a", "b"), **kwargs):
     if generation is not None:
         write_build_db(paths["build"], generation=generation, rows=kwargs.pop("rows", 1_000))
-    return publish(paths["build"], list(tables), serving_path=paths["serving_path"],
-                   published_dir=paths["published_dir"], run_id=f"run-{generation}",
-                   check_summary={"dq": {"passed": True}}, pg_dsn=dsn, **kwargs)
+    return publish(
+        paths["build"],
+        list(tables),
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        run_id=f"run-{generation}",
+        check_summary={"dq": {"passed": True}},
+        pg_dsn=dsn,
+        **kwargs,
+    )
 
 
 def test_publish_loads_marts_into_postgres(paths, pg_dsn):
     pub = pg_publish(paths, pg_dsn, generation=1)
 
     assert pub.pg_schema == "marts"
-    assert pg_rows(pg_dsn, "select count(*), min(publication_version), max(publication_version)"
-                           " from marts.b") == [(2_001, pub.version, pub.version)]
-    (version, run_id, counts, checks), = pg_rows(
-        pg_dsn, "select version, run_id, row_counts, check_summary from marts._publication")
+    assert pg_rows(
+        pg_dsn, "select count(*), min(publication_version), max(publication_version) from marts.b"
+    ) == [(2_001, pub.version, pub.version)]
+    ((version, run_id, counts, checks),) = pg_rows(
+        pg_dsn, "select version, run_id, row_counts, check_summary from marts._publication"
+    )
     assert (version, run_id) == (pub.version, "run-1")
     assert counts == {"a": 1_001, "b": 2_001} and checks == {"dq": {"passed": True}}
-    types = dict(pg_rows(pg_dsn, "select column_name, data_type from information_schema.columns "
-                                 "where table_schema = 'marts' and table_name = 'a'"))
-    assert types == {"person_id": "bigint", "generation": "integer", "phone_hash": "text",
-                     "first_seen_at": "timestamp with time zone", "publication_version": "text"}
+    types = dict(
+        pg_rows(
+            pg_dsn,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'a'",
+        )
+    )
+    assert types == {
+        "person_id": "bigint",
+        "generation": "integer",
+        "phone_hash": "text",
+        "first_seen_at": "timestamp with time zone",
+        "publication_version": "text",
+    }
     # values survive the trip (timestamptz as UTC instants)
     first = pg_rows(pg_dsn, "select first_seen_at from marts.a where person_id = 61")[0][0]
     assert first == dt.datetime(2026, 5, 1, 9, 1, tzinfo=dt.UTC)
     # only the live schema is left: no staging or previous schema lingers
-    schemas = {r[0] for r in pg_rows(pg_dsn, "select nspname from pg_namespace "
-                                             "where nspname like 'marts%'")}
+    schemas = {
+        r[0]
+        for r in pg_rows(pg_dsn, "select nspname from pg_namespace where nspname like 'marts%'")
+    }
     assert schemas == {"marts"}
 
 
@@ -72,10 +93,23 @@ end', -0.01::decimal(18,2), false, date '2026-12-31', [], {'k': null}, ''::blob,
 
     publish_to_postgres(pg_dsn, db, ["odd"], "v000001-20260101T000000Z", schema="odd_marts")
 
-    rows = pg_rows(pg_dsn, "select id, s, amount_cny, is_member, order_date, tags, attrs, raw, "
-                           "score::text, wait from odd_marts.odd order by id")
-    assert rows[0] == (1, "plain", Decimal("12.34"), True, dt.date(2026, 5, 1), [1, 2],
-                       {"k": "v"}, b"a\x00b", "1.5", dt.timedelta(days=2))
+    rows = pg_rows(
+        pg_dsn,
+        "select id, s, amount_cny, is_member, order_date, tags, attrs, raw, "
+        "score::text, wait from odd_marts.odd order by id",
+    )
+    assert rows[0] == (
+        1,
+        "plain",
+        Decimal("12.34"),
+        True,
+        dt.date(2026, 5, 1),
+        [1, 2],
+        {"k": "v"},
+        b"a\x00b",
+        "1.5",
+        dt.timedelta(days=2),
+    )
     assert rows[1] == (2, "", None, None, None, None, None, None, "NaN", None)
     assert rows[2][1] == 'quote " comma , newline\nend' and rows[2][5] == []
     assert rows[2][7] == b"" and rows[2][8] == "-Infinity"
@@ -114,8 +148,10 @@ def test_failed_publish_leaves_postgres_unchanged(paths, pg_dsn):
     finally:
         pgmod._load_table = original
     assert pg_rows(pg_dsn, "select distinct publication_version from marts.b") == [(good.version,)]
-    schemas = {r[0] for r in pg_rows(pg_dsn, "select nspname from pg_namespace "
-                                             "where nspname like 'marts%'")}
+    schemas = {
+        r[0]
+        for r in pg_rows(pg_dsn, "select nspname from pg_namespace where nspname like 'marts%'")
+    }
     assert schemas == {"marts"}
     con = duckdb.connect(str(paths["serving_path"]), read_only=True)
     assert con.execute("select version from marts._publication").fetchall() == [(good.version,)]
@@ -125,10 +161,15 @@ def test_failed_publish_leaves_postgres_unchanged(paths, pg_dsn):
 def test_rollback_reloads_postgres(paths, pg_dsn):
     first = pg_publish(paths, pg_dsn, generation=1)
     pg_publish(paths, pg_dsn, generation=2)
-    rollback(first.version, serving_path=paths["serving_path"],
-             published_dir=paths["published_dir"], pg_dsn=pg_dsn)
-    assert pg_rows(pg_dsn, "select distinct publication_version, generation from marts.b") \
-        == [(first.version, 1)]
+    rollback(
+        first.version,
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        pg_dsn=pg_dsn,
+    )
+    assert pg_rows(pg_dsn, "select distinct publication_version, generation from marts.b") == [
+        (first.version, 1)
+    ]
 
 
 # A BI-tool-like reader: autocommit statements that read both tables and _publication in one
@@ -184,9 +225,12 @@ def test_postgres_swap_is_atomic_for_concurrent_readers(paths, pg_dsn, tmp_path)
     procs = []
     for i, reader_dsn in enumerate(reader_dsns):
         ready, stop = tmp_path / f"ready-{i}", tmp_path / f"stop-{i}"
-        proc = subprocess.Popen([sys.executable, "-c", PG_READER, reader_dsn, str(ready),
-                                 str(stop)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PG_READER, reader_dsn, str(ready), str(stop)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         while not ready.exists():
             assert proc.poll() is None, proc.stderr.read()

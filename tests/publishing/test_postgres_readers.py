@@ -25,15 +25,26 @@ def read_as(dsn: str, role: str, query: str):
 
 def publish_generation(paths, dsn, generation, **kwargs):
     write_build_db(paths["build"], generation=generation, rows=100)
-    return publish(paths["build"], ["a", "b"], serving_path=paths["serving_path"],
-                   published_dir=paths["published_dir"], run_id=f"run-{generation}",
-                   check_summary={"dq": {"passed": True}}, pg_dsn=dsn, **kwargs)
+    return publish(
+        paths["build"],
+        ["a", "b"],
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        run_id=f"run-{generation}",
+        check_summary={"dq": {"passed": True}},
+        pg_dsn=dsn,
+        **kwargs,
+    )
 
 
 def pg_state(dsn: str):
     with psycopg.connect(dsn) as conn:
-        schemas = sorted(r[0] for r in conn.execute(
-            "select nspname from pg_namespace where nspname like 'marts%'").fetchall())
+        schemas = sorted(
+            r[0]
+            for r in conn.execute(
+                "select nspname from pg_namespace where nspname like 'marts%'"
+            ).fetchall()
+        )
         version = conn.execute("select version from marts._publication").fetchone()[0]
     return schemas, version
 
@@ -46,21 +57,29 @@ def test_readers_can_select_after_every_publish_and_rollback(paths, pg_dsn):
         assert read_as(pg_dsn, role, "select count(*) from marts.a") == [(101,)]
     second = publish_generation(paths, pg_dsn, 2, pg_readers=roles)
     for role in roles:
-        assert read_as(pg_dsn, role, "select count(*), max(publication_version) from marts.b") \
-            == [(202, second.version)]
-        assert read_as(pg_dsn, role, "select version from marts._publication") \
-            == [(second.version,)]
+        assert read_as(pg_dsn, role, "select count(*), max(publication_version) from marts.b") == [
+            (202, second.version)
+        ]
+        assert read_as(pg_dsn, role, "select version from marts._publication") == [
+            (second.version,)
+        ]
     # read-only: SELECT and USAGE, nothing else
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         read_as(pg_dsn, "bi_ro", "insert into marts.a (person_id) values (-1)")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         read_as(pg_dsn, "bi_ro", "create table marts.mine (x int)")
 
-    rollback(first.version, serving_path=paths["serving_path"],
-             published_dir=paths["published_dir"], pg_dsn=pg_dsn, pg_readers=roles)
+    rollback(
+        first.version,
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        pg_dsn=pg_dsn,
+        pg_readers=roles,
+    )
     for role in roles:
-        assert read_as(pg_dsn, role, "select distinct publication_version from marts.a") \
-            == [(first.version,)]
+        assert read_as(pg_dsn, role, "select distinct publication_version from marts.a") == [
+            (first.version,)
+        ]
     (entry,) = read_log(paths["versions_dir"], event="rolled_back")
     assert entry["postgres_readers"] == roles
 
@@ -72,8 +91,13 @@ def test_cli_rollback_grants_the_readers(paths, pg_dsn, capsys):
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         read_as(pg_dsn, role, "select count(*) from marts.a")
 
-    code = publish_cli(["--rollback", first.version], serving_path=paths["serving_path"],
-                       published_dir=paths["published_dir"], pg_dsn=pg_dsn, pg_readers=[role])
+    code = publish_cli(
+        ["--rollback", first.version],
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        pg_dsn=pg_dsn,
+        pg_readers=[role],
+    )
 
     assert code == 0, capsys.readouterr().err
     assert read_as(pg_dsn, role, "select count(*) from marts.a") == [(101,)]
@@ -111,8 +135,13 @@ def test_a_password_in_the_dsn_never_shows(paths, pg_dsn, capsys):
     assert "postgres:***@" in str(raised.value)
 
     # the same DSN through the CLI's rollback: one masked line on stderr
-    code = publish_cli(["--rollback", good.version], serving_path=paths["serving_path"],
-                       published_dir=paths["published_dir"], pg_dsn=broken, pg_readers=[role])
+    code = publish_cli(
+        ["--rollback", good.version],
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        pg_dsn=broken,
+        pg_readers=[role],
+    )
     out = capsys.readouterr()
     assert code == 1 and len(out.err.strip().splitlines()) == 1
     assert PASSWORD not in out.err + out.out
@@ -127,11 +156,26 @@ def test_a_password_in_the_dsn_never_shows(paths, pg_dsn, capsys):
 
     # a record written before masking existed is masked when shown
     with open(paths["versions_dir"] / "publication_log.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps({"event": "failed", "version": "v000009-20260101T000000Z",
-                            "error": f"OperationalError: bad {broken}"}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "event": "failed",
+                    "version": "v000009-20260101T000000Z",
+                    "error": f"OperationalError: bad {broken}",
+                }
+            )
+            + "\n"
+        )
     for flag in (["--log"], ["--log", "--json"]):
-        assert publish_cli(flag, serving_path=paths["serving_path"],
-                           published_dir=paths["published_dir"], pg_dsn=broken) == 0
+        assert (
+            publish_cli(
+                flag,
+                serving_path=paths["serving_path"],
+                published_dir=paths["published_dir"],
+                pg_dsn=broken,
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert PASSWORD not in out and "Tr1cky" not in out and "***" in out
     con = duckdb.connect(str(paths["serving_path"]), read_only=True)

@@ -31,8 +31,13 @@ CHECKS_OK = {"dq_orders_unique": {"passed": True}, "dq_users_not_null": {"passed
 def do_publish(paths, tables=("a", "b"), **kwargs):
     kwargs.setdefault("run_id", "run-1")
     kwargs.setdefault("check_summary", CHECKS_OK)
-    return publish(paths["build"], list(tables), serving_path=paths["serving_path"],
-                   published_dir=paths["published_dir"], **kwargs)
+    return publish(
+        paths["build"],
+        list(tables),
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        **kwargs,
+    )
 
 
 def live_fingerprint(paths) -> dict[str, str]:
@@ -64,23 +69,37 @@ def test_publish_writes_versioned_duckdb_and_parquet(paths):
     assert paths["serving_path"].is_symlink() and paths["published_dir"].is_symlink()
     assert not os.readlink(paths["serving_path"]).startswith("/"), "relative link: movable data"
     # every table carries the version; _publication describes the publication
-    versions = read_serving(paths, "select distinct publication_version from marts.a union "
-                                   "select distinct publication_version from marts.b")
+    versions = read_serving(
+        paths,
+        "select distinct publication_version from marts.a union "
+        "select distinct publication_version from marts.b",
+    )
     assert versions == [(pub.version,)]
-    (version, run_id, counts, checks, pv), = read_serving(
-        paths, "select version, run_id, row_counts, check_summary, publication_version "
-               "from marts._publication")
+    ((version, run_id, counts, checks, pv),) = read_serving(
+        paths,
+        "select version, run_id, row_counts, check_summary, publication_version "
+        "from marts._publication",
+    )
     assert (version, run_id, pv) == (pub.version, "run-1", pub.version)
     assert json.loads(counts) == {"a": 2_001, "b": 4_001}
     assert json.loads(checks) == CHECKS_OK
     # same data as Parquet, one file per table, in the live folder
     assert sorted(p.name for p in paths["published_dir"].iterdir()) == [
-        "_publication.parquet", "a.parquet", "b.parquet"]
+        "_publication.parquet",
+        "a.parquet",
+        "b.parquet",
+    ]
     table = pq.read_table(paths["published_dir"] / "b.parquet")
     assert table.num_rows == 4_001
     assert set(table.column("publication_version").to_pylist()) == {pub.version}
-    assert table.column_names == ["order_id", "person_id", "generation", "amount_cny",
-                                  "order_date", "publication_version"]
+    assert table.column_names == [
+        "order_id",
+        "person_id",
+        "generation",
+        "amount_cny",
+        "order_date",
+        "publication_version",
+    ]
     # no write-ahead log anywhere, files sealed read-only
     assert not list(paths["versions_dir"].rglob("*.wal"))
     assert not Path(str(paths["serving_path"]) + ".wal").exists()
@@ -110,13 +129,18 @@ def test_rollback_restores_an_earlier_version(paths):
         pubs.append(do_publish(paths, run_id=f"run-{generation}"))
     before = {p.name: p.read_bytes() for p in live_parquet_dir(paths["published_dir"]).iterdir()}
 
-    restored = rollback(pubs[0].version, serving_path=paths["serving_path"],
-                        published_dir=paths["published_dir"], run_id="ops")
+    restored = rollback(
+        pubs[0].version,
+        serving_path=paths["serving_path"],
+        published_dir=paths["published_dir"],
+        run_id="ops",
+    )
 
     assert restored.version == pubs[0].version and restored.run_id == "run-1"
     assert live_version(paths["serving_path"]) == pubs[0].version
-    assert read_serving(paths, "select distinct publication_version, generation from marts.b") \
-        == [(pubs[0].version, 1)]
+    assert read_serving(paths, "select distinct publication_version, generation from marts.b") == [
+        (pubs[0].version, 1)
+    ]
     assert read_serving(paths, "select version from marts._publication") == [(pubs[0].version,)]
     parquet = pq.read_table(paths["published_dir"] / "a.parquet")
     assert set(parquet.column("generation").to_pylist()) == {1}
@@ -132,8 +156,11 @@ def test_rollback_restores_an_earlier_version(paths):
     assert kept == {nxt.version}
 
     with pytest.raises(PublishError, match="not kept"):
-        rollback(pubs[0].version, serving_path=paths["serving_path"],
-                 published_dir=paths["published_dir"])
+        rollback(
+            pubs[0].version,
+            serving_path=paths["serving_path"],
+            published_dir=paths["published_dir"],
+        )
 
 
 def test_rollback_keeps_the_live_version_when_pruning(paths):
@@ -141,8 +168,9 @@ def test_rollback_keeps_the_live_version_when_pruning(paths):
     for generation in (1, 2):
         write_build_db(paths["build"], generation=generation, rows=50)
         pubs.append(do_publish(paths))
-    rollback(pubs[0].version, serving_path=paths["serving_path"],
-             published_dir=paths["published_dir"])
+    rollback(
+        pubs[0].version, serving_path=paths["serving_path"], published_dir=paths["published_dir"]
+    )
     # a publish with keep_versions=1 that then fails must not delete the live (rolled back) one
     with pytest.raises(PublishError):
         do_publish(paths, tables=["a", "missing"], keep_versions=1)
@@ -161,8 +189,9 @@ def test_failed_publish_leaves_live_files_byte_identical(paths):
 
     assert live_fingerprint(paths) == before
     assert live_version(paths["serving_path"]) == good.version
-    assert [v["version"] for v in list_versions(serving_path=paths["serving_path"])] \
-        == [good.version]
+    assert [v["version"] for v in list_versions(serving_path=paths["serving_path"])] == [
+        good.version
+    ]
     assert not [p for p in paths["versions_dir"].iterdir() if p.name.startswith(".staging")]
     (failed,) = read_log(paths["versions_dir"], event="failed")
     assert failed["run_id"] == "run-2" and "no_such_table" in failed["error"]
@@ -188,8 +217,10 @@ def test_blocked_run_is_logged_with_failed_checks_and_changes_nothing(paths):
     write_build_db(paths["build"], generation=1)
     do_publish(paths)
     before = live_fingerprint(paths)
-    summary = {"dq_orders_unique": {"passed": False, "failures": 3},
-               "dq_users_not_null": {"passed": True}}
+    summary = {
+        "dq_orders_unique": {"passed": False, "failures": 3},
+        "dq_users_not_null": {"passed": True},
+    }
 
     entry = record_blocked(paths["versions_dir"], run_id="run-9", check_summary=summary)
 
@@ -202,13 +233,20 @@ def test_exclude_columns_and_transform_mask_columns(paths):
     write_build_db(paths["build"], generation=1, rows=10)
 
     def transform(table, relation):
-        return f"select * replace (person_id * 0 as person_id) from ({relation})" \
-            if table == "b" else relation
+        return (
+            f"select * replace (person_id * 0 as person_id) from ({relation})"
+            if table == "b"
+            else relation
+        )
 
     do_publish(paths, exclude_columns={"a": ["phone_hash"]}, transform=transform)
-    cols = [r[0] for r in read_serving(
-        paths, "select column_name from duckdb_columns() where table_name = 'a' "
-               "order by column_index")]
+    cols = [
+        r[0]
+        for r in read_serving(
+            paths,
+            "select column_name from duckdb_columns() where table_name = 'a' order by column_index",
+        )
+    ]
     assert cols == ["person_id", "generation", "first_seen_at", "publication_version"]
     assert read_serving(paths, "select max(person_id) from marts.b") == [(0,)]
     with pytest.raises(PublishError, match="does not have"):
@@ -233,8 +271,11 @@ def test_migrates_a_pre_existing_real_file_and_folder(paths):
 
     assert live_version(paths["serving_path"]) == pub.version
     assert (paths["published_dir"] / "a.parquet").exists()
-    aside = [p for p in paths["published_dir"].parent.iterdir()
-             if re.match(r"published\.pre-publishing-", p.name)]
+    aside = [
+        p
+        for p in paths["published_dir"].parent.iterdir()
+        if re.match(r"published\.pre-publishing-", p.name)
+    ]
     assert len(aside) == 1 and (aside[0] / "old.parquet").exists()
 
 
@@ -265,8 +306,10 @@ def test_blocked_attempt_shows_in_the_log_with_each_failed_check_and_its_reason(
     pub = do_publish(paths)
     # what the quality gate passes: every suite, the failed ones with a one-line reason
     summary = {
-        "dim_users": {"passed": False, "reason": "expect_column_values_to_not_be_null"
-                                                 "(person_id): 3 unexpected (0.15%)"},
+        "dim_users": {
+            "passed": False,
+            "reason": "expect_column_values_to_not_be_null(person_id): 3 unexpected (0.15%)",
+        },
         "fct_orders": {"passed": True},
         "kpi_daily": {"passed": False, "reason": "suite raised KeyError:\n'as_of'"},
         "user_rfm": {"passed": False, "failed_expectations": 2},
@@ -280,8 +323,12 @@ def test_blocked_attempt_shows_in_the_log_with_each_failed_check_and_its_reason(
         "kpi_daily": "suite raised KeyError: 'as_of'",
         "user_rfm": "failed_expectations=2",
     }
-    assert publish_cli(["--log"], serving_path=paths["serving_path"],
-                       published_dir=paths["published_dir"]) == 0
+    assert (
+        publish_cli(
+            ["--log"], serving_path=paths["serving_path"], published_dir=paths["published_dir"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5
     assert "published" in lines[0] and pub.version in lines[0]
@@ -291,8 +338,14 @@ def test_blocked_attempt_shows_in_the_log_with_each_failed_check_and_its_reason(
         "    kpi_daily: suite raised KeyError: 'as_of'",
         "    user_rfm: failed_expectations=2",
     ]
-    assert publish_cli(["--log", "--json"], serving_path=paths["serving_path"],
-                       published_dir=paths["published_dir"]) == 0
+    assert (
+        publish_cli(
+            ["--log", "--json"],
+            serving_path=paths["serving_path"],
+            published_dir=paths["published_dir"],
+        )
+        == 0
+    )
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["event"] for r in records] == ["published", "blocked"]
     assert records[1]["reasons"] == entry["reasons"]

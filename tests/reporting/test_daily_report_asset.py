@@ -30,27 +30,42 @@ def _cohorts() -> pd.DataFrame:
             (DAY, "wecom", day_n, 60, 12 // day_n),
             (DAY, "other", day_n, 1, 1),
         ]
-    frame = pd.DataFrame(rows, columns=["cohort_date", "cohort_channel", "day_n", "cohort_size",
-                                        "retained_users"])
+    frame = pd.DataFrame(
+        rows, columns=["cohort_date", "cohort_channel", "day_n", "cohort_size", "retained_users"]
+    )
     return frame.assign(retention_rate=frame["retained_users"] / frame["cohort_size"])
 
 
 def _serving_db(path) -> None:
-    kpis = pd.DataFrame({"date": [DAY + dt.timedelta(days=3)] * 2,
-                         "kpi": ["interaction_rate", "churn_rate"], "value": [0.4, 0.2],
-                         "target": [0.35, 0.25], "status": ["green", "green"],
-                         "trailing_28d": [0.3, 0.2], "change_pct": [0.1, 0.0],
-                         "is_anomaly": [False, False]})
-    users = pd.DataFrame({"person_id": [f"p{i}" for i in range(111)],
-                          "first_seen_date": [DAY] * 71 + [DAY + dt.timedelta(days=1)] * 40,
-                          "first_channel": ["store"] * 10 + ["wecom"] * 60 + ["other"]
-                          + ["store"] * 40})
+    kpis = pd.DataFrame(
+        {
+            "date": [DAY + dt.timedelta(days=3)] * 2,
+            "kpi": ["interaction_rate", "churn_rate"],
+            "value": [0.4, 0.2],
+            "target": [0.35, 0.25],
+            "status": ["green", "green"],
+            "trailing_28d": [0.3, 0.2],
+            "change_pct": [0.1, 0.0],
+            "is_anomaly": [False, False],
+        }
+    )
+    users = pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in range(111)],
+            "first_seen_date": [DAY] * 71 + [DAY + dt.timedelta(days=1)] * 40,
+            "first_channel": ["store"] * 10 + ["wecom"] * 60 + ["other"] + ["store"] * 40,
+        }
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts._publication as select 'v000007-20260505T060000Z' as "
-                    "version")
-        for name, frame in [("kpi_daily", kpis), ("dim_users", users),
-                            ("retention_cohorts", _cohorts())]:
+        con.execute(
+            "create table marts._publication as select 'v000007-20260505T060000Z' as version"
+        )
+        for name, frame in [
+            ("kpi_daily", kpis),
+            ("dim_users", users),
+            ("retention_cohorts", _cohorts()),
+        ]:
             con.register("f", frame)
             con.execute(f"create table marts.{name} as select * from f")
             con.unregister("f")
@@ -77,7 +92,8 @@ def test_daily_report_leaves_out_small_cohorts_and_embeds_its_charts_in_the_prev
     _serving_db(settings.serving_path)
 
     result = dg.materialize(
-        [daily_report], resources={"siyu": SiyuSettingsResource(**settings.as_strings())})
+        [daily_report], resources={"siyu": SiyuSettingsResource(**settings.as_strings())}
+    )
 
     (materialization,) = result.asset_materializations_for_node("reports__daily_report")
     preview = materialization.metadata["preview"].value

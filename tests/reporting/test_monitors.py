@@ -31,24 +31,37 @@ def con(tmp_path):
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("create schema seeds")
         con.execute("create schema marts")
-        con.execute("create table seeds.kpi_targets as select * from read_csv(?, header = true)",
-                    [str(SEED)])
+        con.execute(
+            "create table seeds.kpi_targets as select * from read_csv(?, header = true)",
+            [str(SEED)],
+        )
         yield con
 
 
 def _engagement(con, **latest) -> None:
-    older = {"date": dt.date(2026, 5, 1), "over_touch_3d_share": 0.9, "community_share": 0.9,
-             "sla_2h_breach_rate": 0.9}
-    _table(con, "marts.engagement_daily",
-           pd.DataFrame([older, {**older, "date": dt.date(2026, 5, 2), **latest}]))
+    older = {
+        "date": dt.date(2026, 5, 1),
+        "over_touch_3d_share": 0.9,
+        "community_share": 0.9,
+        "sla_2h_breach_rate": 0.9,
+    }
+    _table(
+        con,
+        "marts.engagement_daily",
+        pd.DataFrame([older, {**older, "date": dt.date(2026, 5, 2), **latest}]),
+    )
 
 
 def test_the_limits_are_the_seed_rows(con):
     limits = read_kpi_limits(con)
     seed = pd.read_csv(SEED).set_index("kpi")
     assert set(limits) == set(seed.index)
-    for kpi in ("over_touch_3d_share", "over_touch_7d_share", "community_share",
-                "sla_2h_breach_rate"):
+    for kpi in (
+        "over_touch_3d_share",
+        "over_touch_7d_share",
+        "community_share",
+        "sla_2h_breach_rate",
+    ):
         assert limits[kpi].target == seed.loc[kpi, "target"]
         assert limits[kpi].direction == "lower_is_better"
 
@@ -57,7 +70,11 @@ def test_a_threshold_judges_the_latest_day_against_the_seed(con):
     _engagement(con, over_touch_3d_share=0.08, community_share=0.30, sla_2h_breach_rate=None)
     over = read_threshold(con, "over_touch_3d_share")
     assert (over.date, over.value, over.limit.target, over.passed) == (
-        dt.date(2026, 5, 2), 0.08, 0.05, False)
+        dt.date(2026, 5, 2),
+        0.08,
+        0.05,
+        False,
+    )
     assert over.finding == "over_touch_3d_share 8.0% on 2026-05-02, above 5%"
     community = read_threshold(con, "community_share")
     assert community.passed and community.finding is None
@@ -83,20 +100,33 @@ def test_a_kpi_without_a_seed_row_names_the_file_to_edit(con):
 
 
 def test_an_empty_engagement_mart_is_no_measurement(con):
-    _table(con, "marts.engagement_daily", pd.DataFrame(
-        {"date": pd.Series([], dtype="datetime64[us]"), "community_share": pd.Series([], dtype="float")}))
+    _table(
+        con,
+        "marts.engagement_daily",
+        pd.DataFrame(
+            {
+                "date": pd.Series([], dtype="datetime64[us]"),
+                "community_share": pd.Series([], dtype="float"),
+            }
+        ),
+    )
     reading = read_threshold(con, "community_share")
     assert reading.date is None and not reading.measured and reading.passed
 
 
 def test_kpi_anomalies_name_the_moving_kpi_and_the_seed_threshold(con):
-    kpis = pd.DataFrame({
-        "date": [dt.date(2026, 5, 1), dt.date(2026, 5, 2), dt.date(2026, 5, 2)],
-        "kpi": ["interaction_rate", "interaction_rate", "churn_rate"],
-        "value": [0.1, 0.4, 0.2], "target": [0.35, 0.35, 0.25],
-        "status": ["red", "green", "red"], "trailing_28d": [0.3, 0.3, 0.2],
-        "change_pct": [0.9, 0.33, 0.0], "is_anomaly": [True, True, False],
-    })
+    kpis = pd.DataFrame(
+        {
+            "date": [dt.date(2026, 5, 1), dt.date(2026, 5, 2), dt.date(2026, 5, 2)],
+            "kpi": ["interaction_rate", "interaction_rate", "churn_rate"],
+            "value": [0.1, 0.4, 0.2],
+            "target": [0.35, 0.35, 0.25],
+            "status": ["red", "green", "red"],
+            "trailing_28d": [0.3, 0.3, 0.2],
+            "change_pct": [0.9, 0.33, 0.0],
+            "is_anomaly": [True, True, False],
+        }
+    )
     _table(con, "marts.kpi_daily", kpis)
     result = read_kpi_anomalies(con)
     assert list(result.latest["kpi"]) == ["churn_rate", "interaction_rate"]

@@ -84,9 +84,7 @@ def test_a_model_that_beats_the_baseline_is_saved_and_promoted(churn_world, rows
     assert registry.last_skipped(CHURN) is None
 
 
-def test_a_model_that_does_not_beat_the_baseline_is_saved_not_promoted(
-    churn_world, rows, registry
-):
+def test_a_model_that_does_not_beat_the_baseline_is_saved_not_promoted(churn_world, rows, registry):
     # churn decided by recency alone: the recency baseline ranks perfectly, nothing can beat it
     by_recency = rows.assign(churned=(rows["recency_days"] > 45).astype("Int64"))
 

@@ -39,7 +39,7 @@ def private_dir(path: Path | str, root: Path | str | None = None) -> Path:
         root = Path(root)
         if root != path and root not in path.parents:
             raise ValueError(f"private_dir: {root} is not a folder above {path}")
-        for folder in [*path.parents[:len(path.relative_to(root).parts)]][::-1]:
+        for folder in [*path.parents[: len(path.relative_to(root).parts)]][::-1]:
             make_private(folder)
     return make_private(path)
 
@@ -100,8 +100,10 @@ def rewrite_duckdb_file(path: Path | str) -> dict[str, int]:
         finally:
             con.close()
         if new.with_name(new.name + ".wal").exists():
-            raise RuntimeError(f"rewrite of {path}: {new}.wal remained after checkpoint; "
-                               "the database file is unchanged")
+            raise RuntimeError(
+                f"rewrite of {path}: {new}.wal remained after checkpoint; "
+                "the database file is unchanged"
+            )
         make_private(new)
         fsync_path(new)
         os.replace(new, path)
