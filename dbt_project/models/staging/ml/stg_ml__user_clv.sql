@@ -10,10 +10,11 @@ final as (
         person_id,
 
         -- measures
-        p_alive,
-        expected_orders_365d,
-        expected_order_value,
-        clv_365d,
+        -- typed here: a hand-made or older ml.user_clv may hold decimals, the contract says double
+        cast(p_alive as double) as p_alive,
+        cast(expected_orders_365d as double) as expected_orders_365d,
+        cast(expected_order_value as double) as expected_order_value,
+        cast(clv_365d as double) as clv_365d,
 
         -- timestamps
         clv_as_of
