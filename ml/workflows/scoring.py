@@ -86,6 +86,26 @@ def _empty(kind: type[Scores], table: str, as_of: pd.Timestamp, reason: str) -> 
     return kind(table=table, frame=ml_frame(table), as_of=as_of, reason=reason)
 
 
+def _promoted_and_features(
+    kind: type[Scores],
+    table: str,
+    name: str,
+    read_features: Callable[[], pd.DataFrame],
+    as_of: pd.Timestamp,
+    registry: ModelRegistry,
+) -> Scores | tuple[str, pd.DataFrame]:
+    """The promoted version of model `name` and the features to score, or the empty `kind`
+    result saying why there is nothing to score (no promoted model, nobody first seen)."""
+    version = registry.promoted_version(name)
+    if not version:
+        reason = f"no promoted {name} model: {no_model_reason(registry, name)}"
+        return _empty(kind, table, as_of, reason)
+    X = read_features()
+    if X.empty:
+        return _empty(kind, table, as_of, f"no person first seen before {as_of.date()}")
+    return version, X
+
+
 def score_segments(
     read_features: Callable[[], pd.DataFrame], as_of: pd.Timestamp, registry: ModelRegistry
 ) -> SegmentScores:
@@ -99,13 +119,12 @@ def score_segments(
         registry: holds the promoted model.
     """
     table = "user_segments"
-    version = registry.promoted_version(SEGMENTATION)
-    if not version:
-        reason = f"no promoted {SEGMENTATION} model: {no_model_reason(registry, SEGMENTATION)}"
-        return _empty(SegmentScores, table, as_of, reason)
-    X = read_features()
-    if X.empty:
-        return _empty(SegmentScores, table, as_of, f"no person first seen before {as_of.date()}")
+    found = _promoted_and_features(
+        SegmentScores, table, SEGMENTATION, read_features, as_of, registry
+    )
+    if isinstance(found, Scores):
+        return found
+    version, X = found
     model = registry.load(SEGMENTATION, version)
     frame = pd.DataFrame(
         {
@@ -127,13 +146,10 @@ def score_churn(
     Args: as :func:`score_segments`.
     """
     table = "user_churn_scores"
-    version = registry.promoted_version(CHURN)
-    if not version:
-        reason = f"no promoted {CHURN} model: {no_model_reason(registry, CHURN)}"
-        return _empty(ChurnScores, table, as_of, reason)
-    X = read_features()
-    if X.empty:
-        return _empty(ChurnScores, table, as_of, f"no person first seen before {as_of.date()}")
+    found = _promoted_and_features(ChurnScores, table, CHURN, read_features, as_of, registry)
+    if isinstance(found, Scores):
+        return found
+    version, X = found
     model = registry.load(CHURN, version)
     p = model.churn_probability(X[list(FEATURE_NAMES)])
     frame = pd.DataFrame(

@@ -45,9 +45,10 @@ OWNERS_BY_GROUP: dict[str, str] = {
 # The files that compute each Python asset, by the first part of its key (relative to the repo).
 SOURCES_BY_KEY_PREFIX: dict[str, tuple[str, ...]] = {
     "raw": ("orchestration/defs/ingestion.py", "ingestion"),
-    "models": ("orchestration/defs/models.py", "ml", "warehouse/features.py"),
-    "ml": ("orchestration/defs/models.py", "ml", "warehouse/features.py"),
-    "audit": ("orchestration/defs/publication.py", "data_quality"),
+    "models": ("orchestration/defs/models.py", "ml", "warehouse"),
+    "ml": ("orchestration/defs/models.py", "ml", "warehouse"),
+    # the suites' keys, not-null, accepted values and references come from the marts' dbt yml
+    "audit": ("orchestration/defs/publication.py", "data_quality", "dbt_project/models/marts"),
     "serving": ("orchestration/defs/publication.py", "publishing"),
     "reports": ("orchestration/defs/reports.py", "reporting"),
     "activation": ("orchestration/defs/activation.py", "privacy"),
