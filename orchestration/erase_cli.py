@@ -112,8 +112,7 @@ def cmd_erase(args) -> int:
 
 
 def _erase(settings, request) -> int:
-    import duckdb
-
+    from orchestration.lib.settings import duckdb_temp_dir
     from privacy.erasure import (
         audit_entry,
         erase_build_db,
@@ -123,10 +122,16 @@ def _erase(settings, request) -> int:
         write_audit,
     )
     from privacy.wecom_export import export_dir
+    from warehouse.connection import connect
     from warehouse.files import private_dir, rewrite_duckdb_file
 
     privacy_dir = private_dir(settings.data_dir / PRIVACY_SUBDIR)
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    # the build database with the platform's memory limit and spill folder, like every step
+    limits = {
+        "memory_limit": settings.duckdb_memory_limit,
+        "temp_directory": str(duckdb_temp_dir(settings.data_dir)),
+    }
+    with connect(settings.warehouse_path, read_only=True, **limits) as con:
         planned = plan(con, request)
     # publications first: if this fails, nothing is erased yet and the request can be run again
     # (afterwards identity_map no longer knows the persons' person_ids)
@@ -139,7 +144,7 @@ def _erase(settings, request) -> int:
             file=sys.stderr,
         )
         return 1
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with connect(settings.warehouse_path, **limits) as con:
         result = erase_build_db(
             con,
             request,
@@ -162,7 +167,7 @@ def _erase(settings, request) -> int:
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
     entry["build_database"] = build_file
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with connect(settings.warehouse_path, **limits) as con:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())
     actions = [v["action"] for v in publication["versions"].values()]

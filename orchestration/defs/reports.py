@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from orchestration.defs.publication import PUBLICATION_KEY
 from orchestration.lib.resources import SiyuSettingsResource
+from warehouse.connection import connect
 
 REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
 
@@ -24,7 +24,7 @@ def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
     from reporting.daily import inline_images, read_report_inputs, write_report
 
     # reads the published file, like any BI tool: the report shows what was served
-    with duckdb.connect(siyu.serving_path, read_only=True) as con:
+    with connect(siyu.serving_path, read_only=True) as con:
         inputs = read_report_inputs(con)
     path = write_report(inputs, Path(siyu.reports_dir))
     return dg.MaterializeResult(
