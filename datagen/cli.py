@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="worker processes (default: one per CPU, at most 4; the output does not depend on it)",
     )
+    p.add_argument(
+        "--batches-per-day",
+        type=int,
+        default=1,
+        help="intraday batches per day and extract, files named by the batch's end time "
+        "(<entity>_HHMM.<ext>, e.g. events_1200.jsonl); 1 = one <entity>.<ext> a day (default)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -100,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
+    if not 1 <= args.batches_per_day <= 96:
+        parser.error(f"--batches-per-day must be 1..96, got {args.batches_per_day}")
     out = args.out
     if out is None:
         out = pathlib.Path(os.environ.get("SIYU_DATA_DIR", "data")) / "landing"
@@ -113,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         mess=MessConfig.off() if args.clean else None,
         workers=args.workers,
         shape=shape,
+        batches_per_day=args.batches_per_day,
     )
     print(summary.report(), file=sys.stderr)
     return 0

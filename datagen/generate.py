@@ -109,6 +109,7 @@ def generate(
     mess: MessConfig | None = None,
     workers: int | None = None,
     shape: BrandShape | None = None,
+    batches_per_day: int = 1,
 ) -> GenerationSummary:
     """Write ``days`` daily folders of extracts for ``persons`` persons under ``out``.
 
@@ -118,9 +119,17 @@ def generate(
     Deterministic: the same arguments give byte-identical files whatever ``workers`` is
     (default: one process per available CPU, at most 4; 1 = no worker processes). Returns the
     rows, bytes and speed.
+
+    ``batches_per_day`` > 1 splits each day's file of an extract into that many intraday batches
+    by the rows' time of day, ``<entity>_HHMM.<ext>`` named after the batch's end time (``N=4``:
+    ``events_0600``, ``_1200``, ``_1800``, ``_2400``); the rows of a day are the same, only their
+    files (and order) differ. A batch without rows is not written (a day without any row keeps
+    one empty file, its last batch). 1 (the default) writes one ``<entity>.<ext>`` per day.
     """
     if persons < 1 or days < 1:
         raise ValueError(f"persons and days must be >= 1, got persons={persons}, days={days}")
+    if not 1 <= batches_per_day <= MAX_BATCHES_PER_DAY:
+        raise ValueError(f"batches_per_day must be 1..{MAX_BATCHES_PER_DAY}, got {batches_per_day}")
     mess = MessConfig() if mess is None else mess
     shape = BrandShape() if shape is None else shape
     out = pathlib.Path(out)
@@ -143,7 +152,15 @@ def generate(
         for key in ENTITIES
     )
     ctx = _Context(
-        pop=pop, fmt=fmt, seed=seed, start=start, days=days, out=out, mess=mess, written=written
+        pop=pop,
+        fmt=fmt,
+        seed=seed,
+        start=start,
+        days=days,
+        out=out,
+        mess=mess,
+        written=written,
+        batches_per_day=batches_per_day,
     )
     workers = _default_workers() if workers is None else max(1, workers)
     if workers > 1 and days > 1 and "fork" in mp.get_all_start_methods():
@@ -180,6 +197,26 @@ def generate(
 
 # --- day chunks (run in worker processes) ---------------------------------------------------
 ROWS_PER_CALL = 1 << 16  # rows formatted per Arrow call (several small day files share one)
+MAX_BATCHES_PER_DAY = 96  # one batch per 15 minutes
+
+
+def batch_names(batches_per_day: int) -> list[str]:
+    """The HHMM end time of each intraday batch: 4 -> 0600, 1200, 1800, 2400."""
+    minutes = [(k + 1) * 1440 // batches_per_day for k in range(batches_per_day)]
+    return [f"{m // 60:02d}{m % 60:02d}" for m in minutes]
+
+
+def _batch_of_rows(batch: dict[str, np.ndarray], day_local_ms: int, batches_per_day: int):
+    """Each row's intraday batch by its time of day (rows from earlier days: the first batch,
+    rows after the day: the last); extracts without a row time go to the last batch."""
+    ms = batch.get("ms", batch.get("updated_ms"))
+    n = _n(batch)
+    if ms is None:
+        return np.full(n, batches_per_day - 1, dtype=np.int64)
+    into_day = np.asarray(ms, dtype=np.int64) + TZ_OFFSET_MS - day_local_ms
+    return np.clip(into_day * batches_per_day // DAY_MS, 0, batches_per_day - 1)
+
+
 _CTX: _Context | None = None
 
 
@@ -193,6 +230,7 @@ class _Context:
     out: pathlib.Path
     mess: MessConfig
     written: tuple[bool, ...]  # per entry of ENTITIES: is its file written
+    batches_per_day: int = 1  # intraday batch files per day and extract (1: one file a day)
 
 
 @dataclass
@@ -323,7 +361,14 @@ class _ChunkWriter:
             batch = {**batch, **ctx.fmt.draw(entity, n, rng)}
         enc = _pick_encoding(rng, mess) if source == "crm" else 2
         resend = rng.random() < mess.resend_file_rate and d + 1 < ctx.days
-        self.queue[e_idx].append((d, n, batch, enc, resend))
+        slots = None
+        if ctx.batches_per_day > 1:
+            day_local_ms = (ctx.pop.start_epoch_day + d) * DAY_MS
+            slot = _batch_of_rows(batch, day_local_ms, ctx.batches_per_day) if n else np.zeros(0)
+            order = np.argsort(slot, kind="stable")
+            batch = _select(batch, order) if n else batch
+            slots = np.bincount(slot.astype(np.int64), minlength=ctx.batches_per_day)
+        self.queue[e_idx].append((d, n, batch, enc, resend, slots))
         self.queued_rows[e_idx] += n
         if self.queued_rows[e_idx] >= ROWS_PER_CALL:
             self._flush(e_idx)
@@ -345,16 +390,32 @@ class _ChunkWriter:
         header = ctx.fmt.header(source, entity)
         row = 0
         st = self.stats
-        for d, n, _, enc, resend in items:
+        for d, n, _, enc, resend, slots in items:
+            date = ctx.start + dt.timedelta(days=d)
+            day_dir = ctx.out / source / date.isoformat()
+            if slots is not None:
+                # intraday batches: the day's rows, sorted by batch in `add`, one file per batch
+                names = batch_names(ctx.batches_per_day)
+                lo = row
+                for k, count in enumerate(slots):
+                    if count == 0 and not (n == 0 and k == len(slots) - 1):
+                        continue
+                    part = body.rows(lo, lo + int(count)) if count else b""
+                    lo += int(count)
+                    if source == "crm":
+                        part = _encode_crm(header, part, enc)
+                    _write_file(day_dir / f"{entity}_{names[k]}.{ext}", part)
+                    st.files += 1
+                    st.bytes += len(part)
             data = body.rows(row, row + n) if n else b""
             row += n
             if source == "crm":
                 data = _encode_crm(header, data, enc)
-            date = ctx.start + dt.timedelta(days=d)
-            _write_file(ctx.out / source / date.isoformat() / f"{entity}.{ext}", data)
+            if slots is None:
+                _write_file(day_dir / f"{entity}.{ext}", data)
+                st.files += 1
+                st.bytes += len(data)
             st.rows[f"{source}/{entity}"] += n
-            st.files += 1
-            st.bytes += len(data)
             if resend:
                 nxt = (date + dt.timedelta(days=1)).isoformat()
                 _write_file(ctx.out / source / nxt / f"{entity}_resend.{ext}", data)
