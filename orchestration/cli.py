@@ -99,6 +99,17 @@ def cmd_run(args) -> int:
     import dagster as dg
 
     settings = _settings()
+    if args.live:
+        if args.date or args.start or args.end:
+            raise SystemExit(
+                "siyu run: --live takes no --date, --start or --end (it loads what landed)"
+            )
+        ensure_dagster_home(settings.data_dir)
+        with dg.DagsterInstance.get() as instance:
+            if args.verbose:
+                return run_live(settings, instance)
+            with quiet_console(run_log_path(settings.data_dir)) as log_path:
+                return run_live(settings, instance, log_path=log_path)
     start, end = resolve_range(args, settings.landing_dir, settings.sources)
     if start < dt.date.fromisoformat(settings.start_date):
         raise SystemExit(f"siyu run: {start} is before SIYU_START_DATE={settings.start_date}")
@@ -272,6 +283,41 @@ def run_platform(
     for line in run_summary(results, settings):
         print(line, file=sys.stderr)
     return 0 if all(r.success for r in results) else 1
+
+
+def run_live(settings, instance, log_path: Path | None = None) -> int:
+    """What `siyu run --live` does: the live job once, in-process (what the `intraday_landing`
+    sensor requests). It takes no `siyu run` lock: the live path never writes the build
+    database, and a daily run may go on beside it."""
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.live import LIVE_JOB_NAME
+
+    run_config = PROGRESS_RUN_CONFIG if log_path is not None else None
+    job = build_definitions(settings).resolve_job_def(LIVE_JOB_NAME)
+    print("siyu run: live job (new extract files -> live tables), in-process", file=sys.stderr)
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    _report_run(result, "live job")
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        key = mat.asset_key.to_user_string()
+        if key == "live/extracts":
+            print(
+                f"siyu run:   {_metadata_text(mat.metadata, 'new_files')} new file(s), "
+                f"{_metadata_text(mat.metadata, 'rows_loaded')} rows, "
+                f"{_metadata_text(mat.metadata, 'duplicate_files')} duplicate(s), "
+                f"after {_metadata_text(mat.metadata, 'baseline_date')}",
+                file=sys.stderr,
+            )
+        elif key == "live/publication":
+            print(
+                f"siyu run: live published {_metadata_text(mat.metadata, 'version')} "
+                f"({_metadata_text(mat.metadata, 'rows')} rows) at "
+                f"{_metadata_text(mat.metadata, 'serving_path')}",
+                file=sys.stderr,
+            )
+    if not result.success:
+        print("siyu run: live NOT published: the previous live publication stays", file=sys.stderr)
+    return 0 if result.success else 1
 
 
 def _execute(
@@ -520,6 +566,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", help="one business day YYYY-MM-DD")
     run.add_argument("--start", help="first day of a range (default: first landed day)")
     run.add_argument("--end", help="last day of a range, inclusive (default: last landed day)")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="once, what the intraday_landing sensor triggers: append the extract files landed "
+        "after the last daily publication, rebuild, audit and publish the live tables",
+    )
     run.add_argument(
         "-v",
         "--verbose",

@@ -14,6 +14,12 @@ from orchestration.defs.automation import (
 )
 from orchestration.defs.dbt import DBT_PROJECT, build_dbt_assets, dbt_executable
 from orchestration.defs.ingestion import ingestion_assets
+from orchestration.defs.live import (
+    LIVE_JOB_ASSETS,
+    build_intraday_sensor,
+    build_live_job,
+    daily_baseline,
+)
 from orchestration.defs.models import build_scoring_assets, build_training_assets
 from orchestration.defs.monitors import MONITOR_CHECKS
 from orchestration.defs.publication import (
@@ -34,7 +40,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     monthly = monthly_partitions(settings.start_date)
     training = build_training_assets(monthly)
     training_selection = dg.AssetSelection.assets(*training)
-    daily_job = build_daily_job(daily, exclude=training_selection)
+    # the live job's assets run on their own (the daily job keeps only live/daily_baseline)
+    live_selection = dg.AssetSelection.assets(*LIVE_JOB_ASSETS)
+    daily_job = build_daily_job(daily, exclude=training_selection | live_selection)
+    live_job = build_live_job()
     monthly_job = build_monthly_job(monthly, training_selection)
     dbt_assets = build_dbt_assets()  # owners and code versions from the dbt translator
     python_assets = [
@@ -46,11 +55,20 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     tables = published_tables({key for a in [*dbt_assets, *python_assets] for key in a.keys})
     python_assets += [build_quality_gate(tables), build_publication_asset(tables), daily_report]
     return dg.Definitions(
-        assets=[*dbt_assets, *with_owners_and_code_versions(python_assets)],
+        assets=[
+            *dbt_assets,
+            *with_owners_and_code_versions(python_assets),
+            daily_baseline,
+            *LIVE_JOB_ASSETS,
+        ],
         asset_checks=MONITOR_CHECKS,
-        jobs=[daily_job, monthly_job],
+        jobs=[daily_job, monthly_job, live_job],
         schedules=[build_daily_schedule(daily_job), build_monthly_schedule(monthly_job)],
-        sensors=[build_landing_sensor(daily_job, daily), alert_on_run_failure],
+        sensors=[
+            build_landing_sensor(daily_job, daily),
+            build_intraday_sensor(live_job),
+            alert_on_run_failure,
+        ],
         # Dagster's default console unless a run configures it (`siyu run`: one line per step)
         loggers={"console": siyu_console_logger},
         resources={

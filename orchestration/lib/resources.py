@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -61,6 +62,11 @@ class SiyuSettingsResource(dg.ConfigurableResource):
     environment: str = "development"
     pg_readers: str = ""
     duckdb_memory_limit: str = ""
+    live_dir: str = ""  # SIYU_LIVE_DIR; empty = <data_dir>/live
+
+    @property
+    def live_path(self) -> Path:
+        return Path(self.live_dir) if self.live_dir else Path(self.data_dir) / "live"
 
     @property
     def source_list(self) -> tuple[str, ...]:

@@ -55,6 +55,8 @@ class Settings:
     # SIYU_DUCKDB_MEMORY_LIMIT, e.g. 4GB: the build database's connections (loads, dbt, model
     # reads) stay under it and spill to <data>/duckdb_tmp; unset = DuckDB's 80% of RAM
     duckdb_memory_limit: str = ""
+    # SIYU_LIVE_DIR, default <data>/live: the intraday path's database, baseline and publications
+    live_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +88,7 @@ class Settings:
             environment=_environment(env.get("SIYU_ENVIRONMENT")),
             pg_readers=parse_roles(env.get("SIYU_PG_READERS")),
             duckdb_memory_limit=parse_memory_limit(env.get("SIYU_DUCKDB_MEMORY_LIMIT")),
+            live_dir=path("SIYU_LIVE_DIR", data / "live"),
         )
         if settings.environment != "development" and settings.hash_salt == DEFAULT_HASH_SALT:
             raise SettingsError(

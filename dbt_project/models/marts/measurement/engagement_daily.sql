@@ -18,7 +18,7 @@
 
 {%- set run_start = measurement_run_start('date') -%}
 
-{%- set sla_minutes = 120 -%}
+{%- set sla_minutes = var('sla_reply_minutes') -%}
 
 -- fct_interactions is read by each CTE below with its own filter, not through one import CTE: a
 -- CTE read five times is materialised whole (every interaction, every column) before the filters.
