@@ -12,11 +12,15 @@ components as (select * from {{ ref('int_identity__components') }}),
 
 split_edges as (
 
-    select links.account_node_id, links.attribute_node_id
+    select
+        links.account_node_id,
+        links.attribute_node_id
     from links
-    inner join components as account on account.node_id = links.account_node_id
-    inner join components as attribute on attribute.node_id = links.attribute_node_id
-    where account.component_id <> attribute.component_id
+    inner join components as account_components
+        on account_components.node_id = links.account_node_id
+    inner join components as attribute_components
+        on attribute_components.node_id = links.attribute_node_id
+    where account_components.component_id <> attribute_components.component_id
 
 )
 

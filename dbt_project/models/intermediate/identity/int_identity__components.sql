@@ -55,13 +55,13 @@ adjacency as {{ materialized_cte() }} (
     from edges
     union all
     select
-        node_b,
-        node_a
+        node_b as node_key,
+        node_a as neighbour_key
     from edges
     union all
     select
         node_key,
-        node_key
+        node_key as neighbour_key
     from nodes
 
 ),
@@ -70,7 +70,7 @@ labels_0 as (
 
     select
         node_key,
-        node_key as label
+        node_key as label_key
     from nodes
 
 ),
@@ -80,7 +80,7 @@ labels_0 as (
 
         select
             adjacency.node_key,
-            min(labels_{{ i - 1 }}.label) as label
+            min(labels_{{ i - 1 }}.label_key) as label_key
         from adjacency
         inner join labels_{{ i - 1 }} on labels_{{ i - 1 }}.node_key = adjacency.neighbour_key
         group by adjacency.node_key
@@ -92,9 +92,9 @@ labels_0 as (
     -- pointer jumping: adopt the label of your label, halving the distance to the root
         select
             propagated_{{ i }}.node_key,
-            least(propagated_{{ i }}.label, coalesce(root.label, propagated_{{ i }}.label)) as label
+            least(propagated_{{ i }}.label_key, coalesce(root.label_key, propagated_{{ i }}.label_key)) as label_key
         from propagated_{{ i }}
-        left join propagated_{{ i }} as root on root.node_key = propagated_{{ i }}.label
+        left join propagated_{{ i }} as root on root.node_key = propagated_{{ i }}.label_key
 
     ),
 
@@ -107,7 +107,7 @@ final as (
         component_keys.node_id as component_id
     from labels_{{ var('identity_max_iterations') }} as labels
     inner join node_keys on node_keys.node_key = labels.node_key
-    inner join node_keys as component_keys on component_keys.node_key = labels.label
+    inner join node_keys as component_keys on component_keys.node_key = labels.label_key
 
 )
 

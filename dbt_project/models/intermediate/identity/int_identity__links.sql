@@ -18,39 +18,39 @@ links as (
     from crm_members
     union all
     select
-        'external_userid',
-        external_userid,
-        'unionid',
-        unionid
+        'external_userid' as account_type,
+        external_userid as account_value,
+        'unionid' as attribute_type,
+        unionid as attribute_value
     from wecom_contacts
     union all
     select
-        'external_userid',
-        external_userid,
-        'phone',
-        remark_phone
+        'external_userid' as account_type,
+        external_userid as account_value,
+        'phone' as attribute_type,
+        remark_phone as attribute_value
     from wecom_contacts
     union all
     select
-        'external_userid',
-        member_userid,
-        'unionid',
-        unionid
+        'external_userid' as account_type,
+        member_userid as account_value,
+        'unionid' as attribute_type,
+        unionid as attribute_value
     from wecom_group_members
     where is_external
     union all
     select
-        'openid',
-        openid,
-        'unionid',
-        unionid
+        'openid' as account_type,
+        openid as account_value,
+        'unionid' as attribute_type,
+        unionid as attribute_value
     from mp_users
     union all
     select
-        'openid',
-        openid,
-        'phone',
-        phone
+        'openid' as account_type,
+        openid as account_value,
+        'phone' as attribute_type,
+        phone as attribute_value
     from mp_users
 
 ),

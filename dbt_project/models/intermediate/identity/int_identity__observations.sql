@@ -22,7 +22,7 @@ mp_orders as (select * from {{ ref('stg_miniprogram__orders') }}),
 observed as (
 
     select
-        'crm' as source,
+        'crm' as source_system,
         'member_id' as id_type,
         member_id as id_value,
         registered_at as seen_at,
@@ -31,174 +31,174 @@ observed as (
     from crm_members
     union all
     select
-        'crm',
-        'phone',
-        phone,
-        registered_at,
-        registration_channel,
-        true
+        'crm' as source_system,
+        'phone' as id_type,
+        phone as id_value,
+        registered_at as seen_at,
+        registration_channel as channel,
+        true as is_registration
     from crm_members
     where phone is not null
     union all
     select
-        'crm',
-        'member_id',
-        member_id,
-        ordered_at,
-        'crm',
-        false
+        'crm' as source_system,
+        'member_id' as id_type,
+        member_id as id_value,
+        ordered_at as seen_at,
+        'crm' as channel,
+        false as is_registration
     from crm_orders
     union all
     select
-        'crm',
-        'member_id',
-        member_id,
-        changed_at,
-        'crm',
-        false
+        'crm' as source_system,
+        'member_id' as id_type,
+        member_id as id_value,
+        changed_at as seen_at,
+        'crm' as channel,
+        false as is_registration
     from crm_points
     union all
     select
-        'crm',
-        'member_id',
-        member_id,
-        submitted_at,
-        'crm',
-        false
+        'crm' as source_system,
+        'member_id' as id_type,
+        member_id as id_value,
+        submitted_at as seen_at,
+        'crm' as channel,
+        false as is_registration
     from crm_feedback
     union all
     select
-        'crm',
-        'member_id',
-        member_id,
-        sent_at,
-        'crm',
-        false
+        'crm' as source_system,
+        'member_id' as id_type,
+        member_id as id_value,
+        sent_at as seen_at,
+        'crm' as channel,
+        false as is_registration
     from crm_sms_sends
     union all
     select
-        'wecom',
-        'external_userid',
-        external_userid,
-        added_at,
-        'wecom',
-        true
+        'wecom' as source_system,
+        'external_userid' as id_type,
+        external_userid as id_value,
+        added_at as seen_at,
+        'wecom' as channel,
+        true as is_registration
     from wecom_contacts
     union all
     select
-        'wecom',
-        'unionid',
-        unionid,
-        added_at,
-        'wecom',
-        true
+        'wecom' as source_system,
+        'unionid' as id_type,
+        unionid as id_value,
+        added_at as seen_at,
+        'wecom' as channel,
+        true as is_registration
     from wecom_contacts
     where unionid is not null
     union all
     select
-        'wecom',
-        'phone',
-        remark_phone,
-        added_at,
-        'wecom',
-        true
+        'wecom' as source_system,
+        'phone' as id_type,
+        remark_phone as id_value,
+        added_at as seen_at,
+        'wecom' as channel,
+        true as is_registration
     from wecom_contacts
     where remark_phone is not null
     union all
     select
-        'wecom',
-        'external_userid',
-        member_userid,
-        joined_at,
-        'wecom',
-        true
+        'wecom' as source_system,
+        'external_userid' as id_type,
+        member_userid as id_value,
+        joined_at as seen_at,
+        'wecom' as channel,
+        true as is_registration
     from wecom_group_members
     where is_external
     union all
     select
-        'wecom',
-        'unionid',
-        unionid,
-        joined_at,
-        'wecom',
-        true
+        'wecom' as source_system,
+        'unionid' as id_type,
+        unionid as id_value,
+        joined_at as seen_at,
+        'wecom' as channel,
+        true as is_registration
     from wecom_group_members
     where is_external and unionid is not null
     union all
     select
-        'wecom',
-        'external_userid',
-        from_userid,
-        sent_at,
-        'wecom',
-        false
+        'wecom' as source_system,
+        'external_userid' as id_type,
+        from_userid as id_value,
+        sent_at as seen_at,
+        'wecom' as channel,
+        false as is_registration
     from wecom_messages
     where is_inbound
     union all
     select
-        'wecom',
-        'external_userid',
-        first_recipient_id,
-        sent_at,
-        'wecom',
-        false
+        'wecom' as source_system,
+        'external_userid' as id_type,
+        first_recipient_id as id_value,
+        sent_at as seen_at,
+        'wecom' as channel,
+        false as is_registration
     from wecom_messages
     where not is_inbound and room_id is null and (first_recipient_id like 'wm%' or first_recipient_id like 'wo%')
     union all
     select
-        'wecom',
-        'external_userid',
-        external_userid,
-        sent_at,
-        'wecom',
-        false
+        'wecom' as source_system,
+        'external_userid' as id_type,
+        external_userid as id_value,
+        sent_at as seen_at,
+        'wecom' as channel,
+        false as is_registration
     from wecom_campaign_sends
     union all
     select
-        'miniprogram',
-        'openid',
-        openid,
-        registered_at,
-        'miniprogram',
-        true
+        'miniprogram' as source_system,
+        'openid' as id_type,
+        openid as id_value,
+        registered_at as seen_at,
+        'miniprogram' as channel,
+        true as is_registration
     from mp_users
     union all
     select
-        'miniprogram',
-        'unionid',
-        unionid,
-        registered_at,
-        'miniprogram',
-        true
+        'miniprogram' as source_system,
+        'unionid' as id_type,
+        unionid as id_value,
+        registered_at as seen_at,
+        'miniprogram' as channel,
+        true as is_registration
     from mp_users
     where unionid is not null
     union all
     select
-        'miniprogram',
-        'phone',
-        phone,
-        registered_at,
-        'miniprogram',
-        true
+        'miniprogram' as source_system,
+        'phone' as id_type,
+        phone as id_value,
+        registered_at as seen_at,
+        'miniprogram' as channel,
+        true as is_registration
     from mp_users
     where phone is not null
     union all
     select
-        'miniprogram',
-        'openid',
-        openid,
-        event_at,
-        'miniprogram',
-        false
+        'miniprogram' as source_system,
+        'openid' as id_type,
+        openid as id_value,
+        event_at as seen_at,
+        'miniprogram' as channel,
+        false as is_registration
     from mp_events
     union all
     select
-        'miniprogram',
-        'openid',
-        openid,
-        ordered_at,
-        'miniprogram',
-        false
+        'miniprogram' as source_system,
+        'openid' as id_type,
+        openid as id_value,
+        ordered_at as seen_at,
+        'miniprogram' as channel,
+        false as is_registration
     from mp_orders
 
 ),
@@ -212,7 +212,7 @@ ranked as (
             order by
                 seen_at,
                 case when is_registration then 0 else 1 end,
-                case source when 'crm' then 1 when 'miniprogram' then 2 else 3 end,
+                case source_system when 'crm' then 1 when 'miniprogram' then 2 else 3 end,
                 channel
         ) as seen_rank
     from observed
@@ -226,7 +226,7 @@ final as (
         id_type,
         id_value,
         id_type || ':' || id_value as node_id,
-        source as first_source,
+        source_system as first_source,
         channel as first_channel,
         seen_at as first_seen_at
     from ranked

@@ -12,7 +12,7 @@ members as (
         crm_members.birth_date,
         row_number() over (
             partition by identity_map.person_id
-            order by crm_members.updated_at desc, crm_members.member_id
+            order by crm_members.updated_at desc, crm_members.member_id asc
         ) as member_rank
     from crm_members
     inner join identity_map

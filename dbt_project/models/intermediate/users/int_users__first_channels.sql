@@ -32,27 +32,27 @@ registrations as (
     from crm_members
     union all
     select
-        'openid',
-        openid,
-        registered_at,
-        'miniprogram',
-        2
+        'openid' as id_type,
+        openid as id_value,
+        registered_at as appeared_at,
+        'miniprogram' as channel,
+        2 as source_rank
     from mp_users
     union all
     select
-        'external_userid',
-        external_userid,
-        added_at,
-        'wecom',
-        3
+        'external_userid' as id_type,
+        external_userid as id_value,
+        added_at as appeared_at,
+        'wecom' as channel,
+        3 as source_rank
     from wecom_contacts
     union all
     select
-        'external_userid',
-        member_userid,
-        joined_at,
-        'wecom',
-        3
+        'external_userid' as id_type,
+        member_userid as id_value,
+        joined_at as appeared_at,
+        'wecom' as channel,
+        3 as source_rank
     from wecom_group_members
     where is_external
 

@@ -17,27 +17,27 @@
 with
 
 {% if incremental -%}
-existing_in_window as (
+    existing_in_window as (
 
-    select
-        interaction_id,
-        campaign_id
-    from {{ this }}
-    where {{ in_run_window('_partition_date') }}
+        select
+            interaction_id,
+            campaign_id
+        from {{ this }}
+        where {{ in_run_window('_partition_date') }}
 
-),
+    ),
 
 {% endif -%}
 messages as (
 
     select * from {{ ref('stg_wecom__messages') }}
     {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or msgid in (
-            select substr(interaction_id, 5) from existing_in_window
-            where interaction_id like 'msg:%'
-        )
+        where
+            {{ in_run_window('_partition_date') }}
+            or msgid in (
+                select substr(interaction_id, 5) from existing_in_window
+                where interaction_id like 'msg:%'
+            )
     {%- endif %}
 
 ),
@@ -46,12 +46,12 @@ campaign_sends as (
 
     select * from {{ ref('stg_wecom__campaign_sends') }}
     {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or campaign_id in (
-            select campaign_id from existing_in_window
-            where interaction_id like 'cmp:%'
-        )
+        where
+            {{ in_run_window('_partition_date') }}
+            or campaign_id in (
+                select campaign_id from existing_in_window
+                where interaction_id like 'cmp:%'
+            )
     {%- endif %}
 
 ),
@@ -60,12 +60,12 @@ sms_sends as (
 
     select * from {{ ref('stg_crm__sms_sends') }}
     {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or campaign_id in (
-            select campaign_id from existing_in_window
-            where interaction_id like 'sms:%'
-        )
+        where
+            {{ in_run_window('_partition_date') }}
+            or campaign_id in (
+                select campaign_id from existing_in_window
+                where interaction_id like 'sms:%'
+            )
     {%- endif %}
 
 ),
@@ -74,12 +74,12 @@ mp_events as (
 
     select * from {{ ref('stg_miniprogram__events') }}
     {%- if incremental %}
-    where
-        {{ in_run_window('_partition_date') }}
-        or event_id in (
-            select substr(interaction_id, 5) from existing_in_window
-            where interaction_id like 'evt:%'
-        )
+        where
+            {{ in_run_window('_partition_date') }}
+            or event_id in (
+                select substr(interaction_id, 5) from existing_in_window
+                where interaction_id like 'evt:%'
+            )
     {%- endif %}
 
 ),
@@ -115,12 +115,12 @@ unioned as (
     union all
 
     select
-        'cmp:' || {{ salted_hash(dbt.concat(['campaign_id', "'|'", 'external_userid'])) }},
-        'external_userid',
-        external_userid,
-        sent_at,
+        'cmp:' || {{ salted_hash(dbt.concat(['campaign_id', "'|'", 'external_userid'])) }} as interaction_id,
+        'external_userid' as id_type,
+        external_userid as id_value,
+        sent_at as occurred_at,
         channel,
-        'outbound',
+        'outbound' as direction,
         scenario,
         content_type,
         campaign_id,
@@ -133,12 +133,12 @@ unioned as (
     union all
 
     select
-        'sms:' || {{ salted_hash(dbt.concat(['campaign_id', "'|'", 'member_id'])) }},
-        'member_id',
-        member_id,
-        sent_at,
-        'sms',
-        'outbound',
+        'sms:' || {{ salted_hash(dbt.concat(['campaign_id', "'|'", 'member_id'])) }} as interaction_id,
+        'member_id' as id_type,
+        member_id as id_value,
+        sent_at as occurred_at,
+        'sms' as channel,
+        'outbound' as direction,
         scenario,
         content_type,
         campaign_id,
@@ -151,17 +151,17 @@ unioned as (
     union all
 
     select
-        'evt:' || event_id,
-        'openid',
-        openid,
-        event_at,
-        'miniprogram',
-        'inbound',
-        event_name,
-        'event',
+        'evt:' || event_id as interaction_id,
+        'openid' as id_type,
+        openid as id_value,
+        event_at as occurred_at,
+        'miniprogram' as channel,
+        'inbound' as direction,
+        event_name as scenario,
+        'event' as content_type,
         campaign_id,
-        cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}) as experiment_id,
+        cast(null as {{ dbt.type_string() }}) as variant,
         _partition_date
     from mp_events
 
@@ -199,14 +199,14 @@ keyed as (
 ),
 
 {% if incremental %}
-touched_keys as (
+    touched_keys as (
 
-    select interaction_id from unioned
-    where {{ in_run_window('_partition_date') }}
-    union
-    select interaction_id from existing_in_window
+        select interaction_id from unioned
+        where {{ in_run_window('_partition_date') }}
+        union
+        select interaction_id from existing_in_window
 
-),
+    ),
 
 {% endif %}
 final as (

@@ -34,13 +34,13 @@ unioned as (
     from crm_orders
     union all
     select
-        'mp:' || order_id,
-        'openid',
-        openid,
-        'miniprogram',
+        'mp:' || order_id as order_id,
+        'openid' as id_type,
+        openid as id_value,
+        'miniprogram' as channel,
         ordered_at,
-        {{ money_cny('amount_cny') }},
-        {{ money_cny('discount_cny') }},
+        {{ money_cny('amount_cny') }} as amount_cny,
+        {{ money_cny('discount_cny') }} as discount_cny,
         is_coupon_used,
         is_refunded,
         _partition_date
@@ -80,14 +80,14 @@ final as (
 
     select * from keyed
     {% if is_incremental() %}
-    where
-        (_partition_date >= {{ run_window_start() }} and _partition_date < {{ run_window_end() }})
-        or order_id in (
-            select existing.order_id
-            from {{ this }} as existing
-            inner join keyed as current_keys on current_keys.order_id = existing.order_id
-            where existing.person_id <> current_keys.person_id
-        )
+        where
+            (_partition_date >= {{ run_window_start() }} and _partition_date < {{ run_window_end() }})
+            or order_id in (
+                select existing_orders.order_id
+                from {{ this }} as existing_orders
+                inner join keyed as current_keys on current_keys.order_id = existing_orders.order_id
+                where existing_orders.person_id <> current_keys.person_id
+            )
     {% endif %}
 
 )

@@ -240,56 +240,56 @@ kpi_values as (
     union all
     select
         date,
-        'community_share',
-        community_share
+        'community_share' as kpi,
+        community_share as value
     from engagement_daily
     union all
     select
         date,
-        'over_touch_3d_share',
-        over_touch_3d_share
+        'over_touch_3d_share' as kpi,
+        over_touch_3d_share as value
     from engagement_daily
     union all
     select
         date,
-        'over_touch_7d_share',
-        over_touch_7d_share
+        'over_touch_7d_share' as kpi,
+        over_touch_7d_share as value
     from engagement_daily
     union all
     select
         date,
-        'sla_2h_breach_rate',
-        sla_2h_breach_rate
+        'sla_2h_breach_rate' as kpi,
+        sla_2h_breach_rate as value
     from engagement_daily
     union all
     select
         date,
-        'touches_per_user_week',
-        touches_per_user_week
+        'touches_per_user_week' as kpi,
+        touches_per_user_week as value
     from engagement_daily
     union all
     select
         date,
         kpi,
-        1.0 * retained_users / cohort_users
+        1.0 * retained_users / cohort_users as value
     from cohort_retention
     union all
     select
         date,
-        'repurchase_rate_30d',
-        1.0 * repurchasers / first_time_buyers
+        'repurchase_rate_30d' as kpi,
+        1.0 * repurchasers / first_time_buyers as value
     from repurchase
     union all
     select
         date,
-        'churn_rate',
-        1.0 * churned_users / nullif(base_users, 0)
+        'churn_rate' as kpi,
+        1.0 * churned_users / nullif(base_users, 0) as value
     from churn
     union all
     select
         date,
-        'high_value_share',
-        high_value_share
+        'high_value_share' as kpi,
+        high_value_share as value
     from high_value
 
 ),
@@ -304,44 +304,44 @@ kpi_sources as (
         'inbound_interactions' as measured_from
     union all
     select
-        'community_share',
-        'outbound_touches'
+        'community_share' as kpi,
+        'outbound_touches' as measured_from
     union all
     select
-        'touches_per_user_week',
-        'outbound_touches'
+        'touches_per_user_week' as kpi,
+        'outbound_touches' as measured_from
     union all
     select
-        'over_touch_3d_share',
-        'outbound_touches'
+        'over_touch_3d_share' as kpi,
+        'outbound_touches' as measured_from
     union all
     select
-        'over_touch_7d_share',
-        'outbound_touches'
+        'over_touch_7d_share' as kpi,
+        'outbound_touches' as measured_from
     union all
     select
-        'sla_2h_breach_rate',
-        'inbound_chats'
+        'sla_2h_breach_rate' as kpi,
+        'inbound_chats' as measured_from
     union all
     select
-        'next_day_retention',
-        'activity'
+        'next_day_retention' as kpi,
+        'activity' as measured_from
     union all
     select
-        'd7_retention',
-        'activity'
+        'd7_retention' as kpi,
+        'activity' as measured_from
     union all
     select
-        'churn_rate',
-        'activity'
+        'churn_rate' as kpi,
+        'activity' as measured_from
     union all
     select
-        'repurchase_rate_30d',
-        'orders'
+        'repurchase_rate_30d' as kpi,
+        'orders' as measured_from
     union all
     select
-        'high_value_share',
-        'orders'
+        'high_value_share' as kpi,
+        'orders' as measured_from
 
 ),
 
@@ -355,26 +355,26 @@ source_rows as (
     from orders
     union all
     select
-        'inbound_interactions',
-        count(*)
+        'inbound_interactions' as measured_from,
+        count(*) as source_rows
     from interactions
     where direction = 'inbound'
     union all
     select
-        'outbound_touches',
-        count(*)
+        'outbound_touches' as measured_from,
+        count(*) as source_rows
     from interactions
     where direction = 'outbound'
     union all
     select
-        'inbound_chats',
-        count(*)
+        'inbound_chats' as measured_from,
+        count(*) as source_rows
     from interactions
     where channel = 'wecom_1v1' and direction = 'inbound' and scenario = 'chat'
     union all
     select
-        'activity',
-        count(*)
+        'activity' as measured_from,
+        count(*) as source_rows
     from activity_days
 
 ),

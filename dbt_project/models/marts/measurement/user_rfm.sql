@@ -90,10 +90,10 @@ scored as (
 
     select
         *,
-        ntile(5) over (partition by as_of_date order by recency_days desc, person_id) as r_score,
+        ntile(5) over (partition by as_of_date order by recency_days desc, person_id asc) as r_score,
         ntile(5) over (partition by as_of_date order by frequency, person_id) as f_score,
         ntile(5) over (partition by as_of_date order by monetary, person_id) as m_score,
-        ntile(3) over (partition by as_of_date order by recency_days desc, person_id) as r3_score,
+        ntile(3) over (partition by as_of_date order by recency_days desc, person_id asc) as r3_score,
         ntile(3) over (partition by as_of_date order by monetary, person_id) as m3_score
     from with_recency
 
