@@ -7,8 +7,9 @@
 -- activity_date >= snapshot_date - N. A day is never split by a window, so the facts are summed
 -- per person and day once (int_models__person_days), each day is paired with every snapshot it
 -- counts for through a small day x snapshot table that carries the window flags (an equality
--- join, streamed into one hash aggregate: no range join over the facts), and summed per snapshot
--- with conditional aggregates.
+-- join: no range join over the facts), and summed per snapshot with conditional aggregates, one
+-- snapshot's aggregate at a time (measured at 200,000 persons under a 2 GB DuckDB limit: 28 s,
+-- against 67-94 s for one aggregate over all snapshots and 121 s for the range join before).
 -- Training snapshots keep a deterministic sample of persons (var
 -- churn_training_persons_per_snapshot; every person at the demo's and M's sizes); scoring
 -- snapshots keep every person.
@@ -55,6 +56,27 @@
     'orders_kept', 'orders_kept_with_amount', 'amount_kept_cny', 'discount_depth_kept', 'coupon_orders_kept',
     'inbound', 'miniprogram_inbound', 'coupon_claim_events',
 ] -%}
+
+{#- the snapshots this run computes (see build_snapshots), known before the query runs: the
+    measures are aggregated one snapshot at a time -#}
+{%- set build_snapshot_dates = [] -%}
+{%- if execute -%}
+    {%- set query -%}
+        select cast(snapshot_date as varchar) as snapshot_date
+        from {{ ref('int_models__feature_snapshots') }}
+        {%- if is_incremental() %}
+        where
+            is_scoring
+            or snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+        {%- endif %}
+        order by snapshot_date
+    {%- endset -%}
+    {%- set build_snapshot_dates = run_query(query).columns[0].values() | list -%}
+{%- endif -%}
+{#- no snapshot (no person yet, or a parse): one empty aggregate keeps the query's shape -#}
+{%- if build_snapshot_dates | length == 0 -%}
+    {%- set build_snapshot_dates = ['1900-01-01'] -%}
+{%- endif %}
 
 with
 
@@ -123,39 +145,55 @@ snapshot_days as (
 
 ),
 
+-- per snapshot (one aggregate each, added up with union all: a hash aggregate over every snapshot
+-- at once holds snapshots x persons groups and spills under the memory limit; one per snapshot
+-- holds one snapshot's persons), the facts' days before it and in its churn window
 measures as (
-
+    {%- for snapshot_date in build_snapshot_dates %}
+    {{ 'union all' if not loop.first }}
     select
         snapshot_days.snapshot_date,
         person_days.person_id,
-        max(person_days.last_kept_ordered_at) filter (where snapshot_days.is_before) as last_kept_ordered_at,
-        max(person_days.last_ordered_at) filter (where snapshot_days.is_before) as last_ordered_at,
-        max(person_days.last_inbound_at) filter (where snapshot_days.is_before) as last_inbound_at,
+        max(case when snapshot_days.is_before then person_days.last_kept_ordered_at end) as last_kept_ordered_at,
+        max(case when snapshot_days.is_before then person_days.last_ordered_at end) as last_ordered_at,
+        max(case when snapshot_days.is_before then person_days.last_inbound_at end) as last_inbound_at,
         {%- for measure in history_measures %}
-        sum(person_days.{{ measure }}) filter (where snapshot_days.is_before) as {{ measure }}_all,
+        sum(case when snapshot_days.is_before then person_days.{{ measure }} end) as {{ measure }}_all,
         {%- endfor %}
         sum(
-            person_days.share_events + person_days.review_events + person_days.task_complete_events
-        ) filter (where snapshot_days.is_before) as ugc_all,
+            case
+                when snapshot_days.is_before
+                    then person_days.share_events + person_days.review_events + person_days.task_complete_events
+            end
+        ) as ugc_all,
         {%- for days, measures in window_measures.items() %}
         {%- for measure in measures %}
-        sum(person_days.{{ measure }}) filter (where snapshot_days.is_in_{{ days }}d) as {{ measure }}_{{ days }}d,
+        sum(case when snapshot_days.is_in_{{ days }}d then person_days.{{ measure }} end) as {{ measure }}_{{ days }}d,
         {%- endfor %}
         {%- endfor %}
-        count(*) filter (where snapshot_days.is_in_30d and person_days.inbound > 0) as inbound_active_days_30d,
+        count(case when snapshot_days.is_in_30d and person_days.inbound > 0 then 1 end) as inbound_active_days_30d,
         -- any order (refunded or not) or inbound interaction in the churn window
         coalesce(
-            bool_or(person_days.orders_all > 0 or person_days.inbound > 0)
-                filter (where snapshot_days.is_in_churn_window),
+            bool_or(
+                case
+                    when snapshot_days.is_in_churn_window
+                        then person_days.orders_all > 0 or person_days.inbound > 0
+                end
+            ),
             false
         ) as is_active_in_churn_window
     from person_days
     inner join snapshot_days
         on snapshot_days.activity_date = person_days.activity_date
     where
-        snapshot_days.is_scoring
-        or {{ training_sample_bucket('person_days.person_id') }} < (select bucket_threshold from training_sample)
+        snapshot_days.snapshot_date = cast('{{ snapshot_date }}' as date)
+        and (
+            snapshot_days.is_scoring
+            or {{ training_sample_bucket('person_days.person_id') }}
+            < (select training_sample.bucket_threshold from training_sample)
+        )
     group by snapshot_days.snapshot_date, person_days.person_id
+    {%- endfor %}
 
 ),
 
