@@ -315,14 +315,27 @@ def test_read_person_features_returns_the_frames_of_build_features(built):
 
 
 # An incremental run: the first build saw the facts before LOADED_UNTIL, the second all of them,
-# after one person was erased; it equals a first build on the final marts.
+# after one person was erased and one merged into another (facts before the first build's
+# training snapshots move to the survivor); it equals a first build on the final marts.
 LOADED_UNTIL = "2025-05-20"
 ERASED = "e_window"
+MERGED, SURVIVOR = "e_micro", "e_cut"
 
 
 def erase_person(con: duckdb.DuckDBPyConnection, person_id: str) -> None:
     for table in ("dim_users", "fct_orders", "fct_interactions"):
         con.execute(f"delete from marts.{table} where person_id = ?", [person_id])
+
+
+def merge_person(con: duckdb.DuckDBPyConnection, gone: str, survivor: str) -> None:
+    for table in ("fct_orders", "fct_interactions"):
+        con.execute(f"update marts.{table} set person_id = ? where person_id = ?", [survivor, gone])
+    con.execute("delete from marts.dim_users where person_id = ?", [gone])
+
+
+def change_identities(con: duckdb.DuckDBPyConnection) -> None:
+    erase_person(con, ERASED)
+    merge_person(con, MERGED, SURVIVOR)
 
 
 def feature_table(db: Path) -> pd.DataFrame:
@@ -352,11 +365,11 @@ def incremental(tmp_path_factory):
         for table in ("fct_orders", "fct_interactions"):
             con.execute(f"insert into marts.{table} select * from later_{table}")
             con.execute(f"drop table later_{table}")
-        erase_person(con, ERASED)
+        change_identities(con)
     run_dbt(db, tmp / "target", WINDOW_END)
     write_marts(full_db)
     with duckdb.connect(str(full_db)) as con:
-        erase_person(con, ERASED)
+        change_identities(con)
     run_dbt(full_db, tmp / "target_full", WINDOW_END)
     return {"first": first, "incremental": feature_table(db), "full": feature_table(full_db)}
 
@@ -373,7 +386,14 @@ def test_an_incremental_run_equals_a_first_build_on_the_same_marts(incremental):
         set(pd.to_datetime(full["snapshot_date"]))
     )
     assert pd.Timestamp("2025-05-10") not in set(pd.to_datetime(got["snapshot_date"]))
-    assert ERASED not in set(got["person_id"])
+    assert ERASED not in set(got["person_id"]) and MERGED not in set(got["person_id"])
+    # the merge changed the survivor's features at a training snapshot of the first build
+    april = pd.Timestamp("2025-04-01")
+    before = first[
+        (pd.to_datetime(first["snapshot_date"]) == april) & (first["person_id"] == SURVIVOR)
+    ]
+    after = got[(pd.to_datetime(got["snapshot_date"]) == april) & (got["person_id"] == SURVIVOR)]
+    assert before["orders_30d"].item() == 0 and after["orders_30d"].item() == 1
     pd.testing.assert_frame_equal(got, full, check_exact=False, rtol=TOLERANCE, atol=TOLERANCE)
 
 

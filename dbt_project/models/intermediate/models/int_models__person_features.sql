@@ -13,12 +13,11 @@
 -- Training snapshots keep a deterministic sample of persons (var
 -- churn_training_persons_per_snapshot; every person at the demo's and M's sizes); scoring
 -- snapshots keep every person.
--- Incremental: a training snapshot is computed once, when its churn window completes, and kept
--- (its label is final then); the scoring snapshots are recomputed on every run. Rows of a
--- snapshot no longer wanted (yesterday's data end) and of persons no longer in dim_users (merged
--- away by identity resolution, erased) are deleted after each run. A training snapshot does not
--- see facts loaded after it was computed (late data, identity merges): a full refresh recomputes
--- every snapshot.
+-- Incremental: a daily run recomputes the scoring snapshots only. The training snapshots are
+-- recomputed, all of them, on the run whose data complete a new one's churn window (once a month,
+-- the day the monthly training can use it), so a training sees every late fact and identity
+-- change loaded until then. Rows of a snapshot no longer wanted (yesterday's data end) and of
+-- persons no longer in dim_users (merged away, erased) are deleted after each run.
 {{
     config(
         materialized='incremental',
@@ -65,9 +64,7 @@
         select cast(snapshot_date as varchar) as snapshot_date
         from {{ ref('int_models__feature_snapshots') }}
         {%- if is_incremental() %}
-        where
-            is_scoring
-            or snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+        where is_scoring or ({{ training_snapshots_are_due() }})
         {%- endif %}
         order by snapshot_date
     {%- endset -%}
@@ -85,15 +82,13 @@ person_days as (select * from {{ ref('int_models__person_days') }}),
 snapshots as (select * from {{ ref('int_models__feature_snapshots') }}),
 calendar as (select * from {{ ref('int_measurement__calendar') }}),
 
--- the snapshots this run computes: all on a first build; then the scoring snapshots and the
--- training snapshots not computed yet
+-- the snapshots this run computes: all on a first build; then the scoring snapshots, and every
+-- training snapshot on the run that completes a new one
 build_snapshots as (
 
     select * from snapshots
     {%- if is_incremental() %}
-    where
-        is_scoring
-        or snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+    where is_scoring or ({{ training_snapshots_are_due() }})
     {%- endif %}
 
 ),

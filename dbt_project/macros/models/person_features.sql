@@ -15,3 +15,16 @@
 {% macro training_sample_threshold(persons, population) -%}
     least(1000, cast(ceil(1000.0 * {{ persons }} / nullif({{ population }}, 0)) as integer))
 {%- endmacro %}
+
+{#- True for a training snapshot when some training snapshot is not in the table yet: its churn
+    window completed with this run's data, and every training snapshot is recomputed with it
+    (int_models__person_features, incremental runs). -#}
+{% macro training_snapshots_are_due() -%}
+    is_training and exists (
+        select 1
+        from {{ ref('int_models__feature_snapshots') }} as wanted
+        where
+            wanted.is_training
+            and wanted.snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+    )
+{%- endmacro %}
