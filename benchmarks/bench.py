@@ -70,6 +70,8 @@ def ensure_landing(root: Path, persons: int, days: int) -> Path:
     if landing.is_dir() and stamp.exists() and stamp.read_text().strip() == fingerprint:
         progress(f"landing cached: {landing}")
         return landing
+    # the stamp goes first: a generation interrupted while it deletes or writes is never cached
+    stamp.unlink(missing_ok=True)
     shutil.rmtree(landing, ignore_errors=True)
     progress(f"generating {persons:,} persons x {days} days into {landing}")
     measured = _timed(

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.churn import LABEL, churn_labels, monthly_snapshots
+from ml.churn import LABEL, churn_labels, training_snapshots
 from ml.features import FEATURE_NAMES, build_features
 from tests.ml.siyu_synthetic import make_world
 from warehouse.bounds import data_end
@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"
 MODEL = "int_models__person_features"
+# the feature model and the models between it and the marts written here
+BUILT_MODELS = ["int_models__person_days", "int_models__feature_snapshots", MODEL]
 START = "2025-01-01"
 # the run's window end: the scoring cutoff, inside the data and not a month start
 WINDOW_END = "2025-05-17"
@@ -177,7 +179,7 @@ def write_marts(path: Path) -> None:
             con.unregister("_frame")
 
 
-def run_dbt(db: Path, target: Path, window_end: str | None) -> None:
+def run_dbt(db: Path, target: Path, window_end: str | None, *args: str) -> None:
     env = {
         **os.environ,
         "DBT_TARGET_PATH": str(target),
@@ -190,7 +192,7 @@ def run_dbt(db: Path, target: Path, window_end: str | None) -> None:
         env["SIYU_DBT_WINDOW_START"] = "1900-01-01"
         env["SIYU_DBT_WINDOW_END"] = window_end
     proc = subprocess.run(
-        [str(DBT), "build", "--profiles-dir", ".", "--select", MODEL],
+        [str(DBT), "build", "--profiles-dir", ".", "--select", *BUILT_MODELS, *args],
         cwd=DBT_PROJECT,
         env=env,
         capture_output=True,
@@ -235,16 +237,13 @@ def snapshots_of(built) -> list[pd.Timestamp]:
     return sorted(pd.to_datetime(built["table"]["snapshot_date"]).unique())
 
 
-def test_snapshots_are_the_month_starts_the_data_end_and_the_scoring_cutoff(built):
+def test_snapshots_are_the_training_snapshots_the_data_end_and_the_scoring_cutoff(built):
     users = built["facts"][2]
     end = built["data_end"]
-    first = users["first_seen_at"].min().normalize() + pd.Timedelta(days=1)
-    months = monthly_snapshots(first, end + pd.Timedelta(days=31), horizon_days=31)
-    expected = sorted({*[m for m in months if m <= end], end, pd.Timestamp(WINDOW_END)})
+    training = training_snapshots(users["first_seen_at"].min(), end)
+    expected = sorted({*training, end, pd.Timestamp(WINDOW_END)})
     assert snapshots_of(built) == expected
-    # the training snapshots of the whole data are among them
-    assert set(monthly_snapshots(first, end)) <= set(expected)
-    assert len(expected) >= 6
+    assert len(training) >= 3 and len(expected) == len(training) + 2
 
 
 def test_every_feature_equals_build_features_at_every_snapshot(built):
@@ -313,3 +312,115 @@ def test_read_person_features_returns_the_frames_of_build_features(built):
         expected = build_features(orders, interactions, users, snapshot)
         assert_features_equal(one, expected)
         assert (one.dtypes[FEATURE_NAMES] == "float64").all()
+
+
+# An incremental run: the first build saw the facts before LOADED_UNTIL, the second all of them,
+# after one person was erased and one merged into another (facts before the first build's
+# training snapshots move to the survivor); it equals a first build on the final marts.
+LOADED_UNTIL = "2025-05-20"
+ERASED = "e_window"
+MERGED, SURVIVOR = "e_micro", "e_cut"
+
+
+def erase_person(con: duckdb.DuckDBPyConnection, person_id: str) -> None:
+    for table in ("dim_users", "fct_orders", "fct_interactions"):
+        con.execute(f"delete from marts.{table} where person_id = ?", [person_id])
+
+
+def merge_person(con: duckdb.DuckDBPyConnection, gone: str, survivor: str) -> None:
+    for table in ("fct_orders", "fct_interactions"):
+        con.execute(f"update marts.{table} set person_id = ? where person_id = ?", [survivor, gone])
+    con.execute("delete from marts.dim_users where person_id = ?", [gone])
+
+
+def change_identities(con: duckdb.DuckDBPyConnection) -> None:
+    erase_person(con, ERASED)
+    merge_person(con, MERGED, SURVIVOR)
+
+
+def feature_table(db: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute(f"select * from intermediate.{MODEL}").df()
+    return frame.sort_values(["snapshot_date", "person_id"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def incremental(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("person_features_incremental")
+    db, full_db = tmp / "incremental.duckdb", tmp / "full.duckdb"
+    write_marts(db)
+    with duckdb.connect(str(db)) as con:
+        for table, column in (
+            ("fct_orders", "ordered_date"),
+            ("fct_interactions", "occurred_date"),
+        ):
+            con.execute(
+                f"create table later_{table} as select * from marts.{table} where {column} >= ?",
+                [LOADED_UNTIL],
+            )
+            con.execute(f"delete from marts.{table} where {column} >= ?", [LOADED_UNTIL])
+    run_dbt(db, tmp / "target", "2025-05-10")
+    first = feature_table(db)
+    with duckdb.connect(str(db)) as con:
+        for table in ("fct_orders", "fct_interactions"):
+            con.execute(f"insert into marts.{table} select * from later_{table}")
+            con.execute(f"drop table later_{table}")
+        change_identities(con)
+    run_dbt(db, tmp / "target", WINDOW_END)
+    write_marts(full_db)
+    with duckdb.connect(str(full_db)) as con:
+        change_identities(con)
+    run_dbt(full_db, tmp / "target_full", WINDOW_END)
+    return {"first": first, "incremental": feature_table(db), "full": feature_table(full_db)}
+
+
+def test_an_incremental_run_equals_a_first_build_on_the_same_marts(incremental):
+    first, got, full = incremental["first"], incremental["incremental"], incremental["full"]
+    first_snapshots = set(pd.to_datetime(first["snapshot_date"]))
+    # the first build had three training snapshots and its own scoring cutoff and data end
+    assert pd.Timestamp("2025-05-10") in first_snapshots
+    assert pd.Timestamp("2025-06-01") not in first_snapshots
+    assert ERASED in set(first["person_id"])
+    # the second kept the training snapshots, added two, replaced the scoring ones
+    assert sorted(set(pd.to_datetime(got["snapshot_date"]))) == sorted(
+        set(pd.to_datetime(full["snapshot_date"]))
+    )
+    assert pd.Timestamp("2025-05-10") not in set(pd.to_datetime(got["snapshot_date"]))
+    assert ERASED not in set(got["person_id"]) and MERGED not in set(got["person_id"])
+    # the merge changed the survivor's features at a training snapshot of the first build
+    april = pd.Timestamp("2025-04-01")
+    before = first[
+        (pd.to_datetime(first["snapshot_date"]) == april) & (first["person_id"] == SURVIVOR)
+    ]
+    after = got[(pd.to_datetime(got["snapshot_date"]) == april) & (got["person_id"] == SURVIVOR)]
+    assert before["orders_30d"].item() == 0 and after["orders_30d"].item() == 1
+    pd.testing.assert_frame_equal(got, full, check_exact=False, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_training_snapshots_keep_a_deterministic_sample_and_scoring_every_person(tmp_path):
+    db = tmp_path / "sampled.duckdb"
+    write_marts(db)
+    run_dbt(
+        db, tmp_path / "target", WINDOW_END, "--vars", "{churn_training_persons_per_snapshot: 12}"
+    )
+    table = feature_table(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        persons = con.execute("select count(*) from marts.dim_users").fetchone()[0]
+        threshold = int(np.ceil(1000 * 12 / persons))
+        sampled = set(
+            con.execute(
+                "select person_id from marts.dim_users where cast(hash(person_id) % 1000 as integer) < ?",
+                [threshold],
+            ).df()["person_id"]
+        )
+        orders, interactions, users = read_facts(con)
+        end = data_end(con)
+    assert 0 < len(sampled) < persons
+    training = training_snapshots(users["first_seen_at"].min(), end)
+    for snapshot in sorted(set(pd.to_datetime(table["snapshot_date"]))):
+        got = table[pd.to_datetime(table["snapshot_date"]) == snapshot].set_index("person_id")
+        expected = build_features(orders, interactions, users, snapshot)
+        if snapshot in training and snapshot != pd.Timestamp(WINDOW_END):
+            assert set(got.index) == sampled & set(expected.index)
+            expected = expected.loc[sorted(got.index)]
+        assert_features_equal(got.sort_index(), expected)
