@@ -60,9 +60,9 @@ interaction_days as (
         count(*) filter (where direction = 'inbound') as inbound,
         count(*) filter (where direction = 'inbound' and channel = 'miniprogram') as miniprogram_inbound,
         {%- for scenario in ['page_view', 'add_to_cart', 'share', 'review', 'task_complete', 'coupon_claim'] %}
-        count(*) filter (
-            where direction = 'inbound' and channel = 'miniprogram' and scenario = '{{ scenario }}'
-        ) as {{ scenario }}_events,
+            count(*) filter (
+                where direction = 'inbound' and channel = 'miniprogram' and scenario = '{{ scenario }}'
+            ) as {{ scenario }}_events,
         {%- endfor %}
         count(*) filter (where direction = 'inbound' and channel = 'wecom_1v1') as wecom_1v1_inbound,
         count(*) filter (where direction = 'outbound') as outbound,
@@ -93,7 +93,7 @@ final as (
             'review_events', 'task_complete_events', 'coupon_claim_events', 'wecom_1v1_inbound', 'outbound',
             'wecom_group_outbound',
         ] %}
-        coalesce(interaction_days.{{ measure }}, 0) as {{ measure }},
+            coalesce(interaction_days.{{ measure }}, 0) as {{ measure }},
         {%- endfor %}
         interaction_days.last_inbound_at
     from order_days

@@ -59,11 +59,13 @@
 {#- the snapshots this run computes (see build_snapshots), known before the query runs: the
     measures are aggregated one snapshot at a time -#}
 {%- set build_snapshot_dates = [] -%}
-{%- if execute -%}
-    {%- set query -%}
+{#- (no snapshots table yet: a compile or docs build without a warehouse) -#}
+{%- set snapshots_relation = load_relation(ref('int_models__feature_snapshots')) if execute else none -%}
+{%- if snapshots_relation is not none -%}
+{%- set query -%}
         select cast(snapshot_date as varchar) as snapshot_date
-        from {{ ref('int_models__feature_snapshots') }}
-        {%- if is_incremental() %}
+        from {{ snapshots_relation }}
+{%- if is_incremental() %}
         where is_scoring or ({{ training_snapshots_are_due() }})
         {%- endif %}
         order by snapshot_date
@@ -72,7 +74,7 @@
 {%- endif -%}
 {#- no snapshot (no person yet, or a parse): one empty aggregate keeps the query's shape -#}
 {%- if build_snapshot_dates | length == 0 -%}
-    {%- set build_snapshot_dates = ['1900-01-01'] -%}
+{%- set build_snapshot_dates = ['1900-01-01'] -%}
 {%- endif %}
 
 with
