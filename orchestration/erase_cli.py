@@ -6,8 +6,9 @@ not pass) minus the persons as a new version and cleans every other kept version
 (privacy.publications); deletes them from the raw, staging/intermediate/marts/ml/audit layers of
 the build database, adds every identifier of theirs to the suppression list (salted hashes only)
 so later loads drop them, and rewrites the build database file so the deleted values leave its
-bytes; removes their lines from the quarantine files and the restricted WeCom export, then writes
-the audit entry (privacy.erasure_audit and <data>/privacy/erasure_audit.jsonl, owner-only).
+bytes; removes their lines from the quarantine files and the restricted WeCom export, erases them
+from the live folder of the intraday path (SIYU_LIVE_DIR: its database, baselines and publication,
+privacy.live), then writes the audit entry (privacy.erasure_audit and <data>/privacy/erasure_audit.jsonl, owner-only).
 
 Run it while no daily run is writing the build database (it takes the `siyu run` lock).
 """
@@ -121,6 +122,7 @@ def _erase(settings, request) -> int:
         scrub_mass_send_exports,
         write_audit,
     )
+    from privacy.live import erase_live
     from privacy.wecom_export import export_dir
     from warehouse.connection import connect
     from warehouse.files import private_dir, rewrite_duckdb_file
@@ -144,6 +146,18 @@ def _erase(settings, request) -> int:
             file=sys.stderr,
         )
         return 1
+    # the intraday path's live folder (database, baselines, live publication) holds them too
+    # until the next daily baseline and live run; also before the build database, for a rerun
+    try:
+        live_counts, live = erase_live(settings.live_dir, planned, settings.hash_salt)
+    except Exception as exc:
+        print(
+            f"siyu erase: erasing the persons from the live folder {settings.live_dir} failed, "
+            f"nothing was erased from the build database: {type(exc).__name__}: {exc}. Fix the "
+            "cause and run the same erase again.",
+            file=sys.stderr,
+        )
+        return 1
     with connect(settings.warehouse_path, **limits) as con:
         result = erase_build_db(
             con,
@@ -164,9 +178,11 @@ def _erase(settings, request) -> int:
             for k, v in scrub_mass_send_exports(export_dir(settings.restricted_dir), result).items()
         }
     )
+    files.update(live_counts)
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
     entry["build_database"] = build_file
+    entry["live"] = live
     with connect(settings.warehouse_path, **limits) as con:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())

@@ -4,7 +4,8 @@ their identifiers to the suppression list and write an audit entry.
 `plan` resolves who is erased without changing anything; `erase_build_db` works on one open
 connection to the build database; `scrub_files` rewrites the quarantine and restricted files.
 The publications are cleaned by `privacy.publications`, the build database file is rewritten by
-`warehouse.files.rewrite_duckdb_file`; orchestration.erase_cli runs them in that order.
+`warehouse.files.rewrite_duckdb_file`; the live folder (intraday path) by `privacy.live` with the
+same functions (`erase_raw`, `erase_rows`); orchestration.erase_cli runs them in that order.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from privacy import suppression
-from privacy.hashing import ID_TYPES, normalize_identifier, reference_hash
+from privacy.hashing import ID_TYPES, normalize_identifier, reference_hash, salted_hash
 from privacy.identifiers import IDENTIFIER_COLUMNS
 from warehouse.files import append_private_jsonl
 
@@ -126,7 +127,24 @@ def resolve(
     return sorted(persons), sorted(ids)
 
 
-def _erase_raw(con, supp: suppression.Suppression, counts: dict[str, int]) -> None:
+def suppression_of(identifiers: Iterable[tuple[str, str]], salt: str) -> suppression.Suppression:
+    """A suppression list holding just these (normalised) identifiers: what `erase_raw` matches
+    raw rows against."""
+    supp = suppression.Suppression(salt)
+    for id_type, value in identifiers:
+        supp.hashes.setdefault(id_type, set()).add(reference_hash(id_type, value, salt))
+    return supp
+
+
+def live_identity_hashes(identifiers: Iterable[tuple[str, str]], salt: str) -> set[str]:
+    """The identifiers as the live baseline's identity keys them (`warehouse.live`:
+    md5(<salt>|<id_type>:<id_value>)), so rows holding only the hash go too."""
+    return {salted_hash(f"{t}:{v}", salt) for t, v in identifiers}
+
+
+def erase_raw(con, supp: suppression.Suppression, counts: dict[str, int]) -> None:
+    """Delete the rows of every raw extract table (and raw._quarantine_rows) that carry an
+    identifier of `supp`, by the identifier columns of `privacy.identifiers`."""
     for table, columns in IDENTIFIER_COLUMNS.items():
         if not _exists(con, "raw", table):
             continue
@@ -155,11 +173,14 @@ def erase_rows(
     counts: dict[str, int],
     schemas: set[str] | None = None,
     skip_tables: Iterable[str] = (),
+    redact_schemas: Iterable[str] = REDACT_SCHEMAS,
 ) -> None:
     """Every table outside raw (or in `schemas` only): delete rows with an erased value in any
     text column (person_id, identity_map's id_value, node ids); in audit tables redact it inside
-    longer text. Also used on copies of published files (`privacy.publications`)."""
+    longer text (`redact_schemas`). Also used on copies of published files
+    (`privacy.publications`) and on the live folder (`privacy.live`)."""
     skip = set(skip_tables)
+    redact = set(redact_schemas)
     con.register("_erased", pd.DataFrame({"v": sorted(values)}))
     try:
         tables = con.execute(
@@ -184,7 +205,7 @@ def erase_rows(
             if not text_cols:
                 continue
             name = f'"{schema}"."{table}"'
-            if schema in REDACT_SCHEMAS:
+            if schema in redact:
                 n = 0
                 for col in text_cols:
                     for v in values:
@@ -225,13 +246,11 @@ def erase_build_db(
     result = planned if planned is not None else plan(con, request)
     identifiers = result.identifiers
     erasure_id = result.erasure_id
-    supp = suppression.Suppression(salt)
-    for id_type, value in identifiers:
-        supp.hashes.setdefault(id_type, set()).add(reference_hash(id_type, value, salt))
+    supp = suppression_of(identifiers, salt)
     con.execute("begin transaction")
     try:
         suppression.add(con, identifiers, salt, erasure_id)
-        _erase_raw(con, supp, result.counts)
+        erase_raw(con, supp, result.counts)
         erase_rows(con, result.erased_values, result.counts)
         con.execute("commit")
     except Exception:

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,14 @@ def republish_without(
     keep_versions: int,
     pg_dsn: str | None = None,
     pg_readers: Sequence[str] = (),
+    partition_by: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Publish the live publication minus the rows holding `values` (person_ids, identifiers) as
     a new version, then clean or remove every other kept version. Returns the report for the
     erasure audit: the new version, the version it was made from, the rows removed per table,
     and for every other version whether it was cleaned (rows removed per table), unchanged or
-    removed (and why)."""
+    removed (and why). `partition_by` as the publisher of these versions passes it (the intraday
+    path's publication, `privacy.live`, publishes unpartitioned)."""
     versions_dir = Path(versions_dir)
     live = live_version(serving_path)
     report: dict[str, Any] = {
@@ -152,6 +154,7 @@ def republish_without(
                     keep_versions=keep_versions,
                     pg_dsn=pg_dsn,
                     pg_readers=pg_readers,
+                    partition_by=partition_by,
                 )
                 report["republished"] = pub.version
                 report["pruned"] = pub.pruned
