@@ -148,11 +148,12 @@ def _erase(settings, request) -> int:
         return 1
     # the intraday path's live folder (database, baselines, live publication) holds them too
     # until the next daily baseline and live run; also before the build database, for a rerun
+    live_dir = settings.live_dir or Path(settings.data_dir) / "live"  # as the live job has it
     try:
-        live_counts, live = erase_live(settings.live_dir, planned, settings.hash_salt)
+        live_counts, live = erase_live(live_dir, planned, settings.hash_salt)
     except Exception as exc:
         print(
-            f"siyu erase: erasing the persons from the live folder {settings.live_dir} failed, "
+            f"siyu erase: erasing the persons from the live folder {live_dir} failed, "
             f"nothing was erased from the build database: {type(exc).__name__}: {exc}. Fix the "
             "cause and run the same erase again.",
             file=sys.stderr,
