@@ -27,8 +27,8 @@ from pathlib import Path
 import duckdb
 
 from datagen.generate import batch_names, generate
+from datagen.landing import land_all_but_day, land_batch
 
-SOURCES = ("crm", "wecom", "miniprogram")
 SENSOR_INTERVAL_S = 30
 SIYU = str(Path(sys.executable).with_name("siyu"))
 
@@ -39,19 +39,6 @@ def _publication(serving: Path) -> str | None:
             return con.execute("select version from marts._publication").fetchone()[0]
     except (duckdb.Error, OSError):
         return None
-
-
-def _land(held: Path, landing: Path, day: dt.date, batch: str) -> int:
-    n = 0
-    for source in SOURCES:
-        target = landing / source / day.isoformat()
-        target.mkdir(parents=True, exist_ok=True)
-        for f in sorted((held / source / day.isoformat()).glob(f"*_{batch}.*")):
-            tmp = target / f".{f.name}.tmp"
-            shutil.copyfile(f, tmp)
-            os.replace(tmp, target / f.name)
-            n += 1
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=False, batches_per_day=args.batches,
     )  # fmt: skip
     print(f"generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    for source in SOURCES:
-        shutil.copytree(gen / source, data / "landing" / source)
-        (held / source).mkdir(parents=True)
-        shutil.move(data / "landing" / source / live_day.isoformat(), held / source)
+    land_all_but_day(gen, data / "landing", held, live_day)
     env = {**os.environ, "SIYU_DATA_DIR": str(data), "SIYU_START_DATE": args.start.isoformat()}
     env.setdefault("DBT_TARGET_PATH", str(out / "dbt_target"))
     t = time.perf_counter()
@@ -89,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     batches = []
     for batch in batch_names(args.batches):
         before = _publication(serving)
-        files = _land(held, data / "landing", live_day, batch)
+        files = len(land_batch(held, data / "landing", live_day, batch))
         t0 = time.perf_counter()
         run = subprocess.run([SIYU, "run", "--live"], env=env, capture_output=True, text=True)
         run_s = time.perf_counter() - t0

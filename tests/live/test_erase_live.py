@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +16,7 @@ import duckdb
 import pytest
 
 from datagen.generate import batch_names, generate
+from datagen.landing import land_all_but_day, land_batch
 from privacy.hashing import salted_hash
 from tests.conftest import make_settings, run_daily, step_errors
 
@@ -27,7 +26,6 @@ START = dt.date(2026, 5, 1)
 DAYS = 3
 LIVE_DAY = START + dt.timedelta(days=DAYS - 1)
 BATCHES = 2
-SOURCES = ("crm", "wecom", "miniprogram")
 SALT = "live-erasure-test-salt"
 
 
@@ -40,16 +38,7 @@ def _live_run(settings, instance):
 
 
 def _land(held: Path, landing: Path, batch: str) -> list[Path]:
-    landed = []
-    for source in SOURCES:
-        target = landing / source / LIVE_DAY.isoformat()
-        target.mkdir(parents=True, exist_ok=True)
-        for f in sorted((held / source / LIVE_DAY.isoformat()).glob(f"*_{batch}.*")):
-            tmp = target / f".{f.name}.tmp"
-            shutil.copyfile(f, tmp)
-            os.replace(tmp, target / f.name)
-            landed.append(target / f.name)
-    return landed
+    return land_batch(held, landing, LIVE_DAY, batch)
 
 
 def _files(root: Path) -> list[Path]:
@@ -110,10 +99,7 @@ def scenario(tmp_path_factory):
     data = root / "data"
     (data / "landing").mkdir(parents=True)
     held = root / "held"
-    for source in SOURCES:
-        shutil.copytree(src / source, data / "landing" / source)
-        (held / source).mkdir(parents=True)
-        shutil.move(data / "landing" / source / LIVE_DAY.isoformat(), held / source)
+    land_all_but_day(src, data / "landing", held, LIVE_DAY)
     settings = make_settings(data, SIYU_HASH_SALT=SALT)
     instance = dg.DagsterInstance.ephemeral()
     result = run_daily(settings, START, LIVE_DAY - dt.timedelta(days=1), instance=instance)

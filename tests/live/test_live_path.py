@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from datagen.generate import batch_names, generate
+from datagen.landing import land_all_but_day, land_batch
 from tests.conftest import make_settings, run_daily, step_errors
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,6 @@ START = dt.date(2026, 5, 1)
 DAYS = 4
 LIVE_DAY = START + dt.timedelta(days=DAYS - 1)
 BATCHES = 4
-SOURCES = ("crm", "wecom", "miniprogram")
 
 
 def _live_run(settings, instance):
@@ -36,18 +36,7 @@ def _live_run(settings, instance):
 
 
 def _land(held: Path, landing: Path, batch: str) -> list[Path]:
-    """Copy every source's files of `batch` of the live day into the landing tree (by rename of
-    a temporary name, as an upstream system should)."""
-    landed = []
-    for source in SOURCES:
-        target = landing / source / LIVE_DAY.isoformat()
-        target.mkdir(parents=True, exist_ok=True)
-        for f in sorted((held / source / LIVE_DAY.isoformat()).glob(f"*_{batch}.*")):
-            tmp = target / f".{f.name}.tmp"
-            shutil.copyfile(f, tmp)
-            os.replace(tmp, target / f.name)
-            landed.append(target / f.name)
-    return landed
+    return land_batch(held, landing, LIVE_DAY, batch)
 
 
 def _published(path: Path) -> dict[str, pd.DataFrame]:
@@ -82,10 +71,7 @@ def scenario(tmp_path_factory):
     data = root / "data"
     (data / "landing").mkdir(parents=True)
     held = root / "held"
-    for source in SOURCES:
-        shutil.copytree(src / source, data / "landing" / source)
-        (held / source).mkdir(parents=True)
-        shutil.move(data / "landing" / source / LIVE_DAY.isoformat(), held / source)
+    land_all_but_day(src, data / "landing", held, LIVE_DAY)
     settings = make_settings(data)
     instance = dg.DagsterInstance.ephemeral()
     result = run_daily(settings, START, LIVE_DAY - dt.timedelta(days=1), instance=instance)
