@@ -11,7 +11,7 @@ give the same `SuiteResult`; like `validate_duckdb`, nothing here raises.
 from __future__ import annotations
 
 import csv
-import json
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from data_quality.runner import (
     _error_result,
     _quote,
     _run_suite,
+    load_suite,
 )
 
 LIVE_SUITES_DIR = Path(__file__).parent / "suites" / "live"
@@ -37,23 +38,11 @@ def list_live_suites() -> list[str]:
 
 
 def load_live_suite(table: str) -> SuiteDefinition:
-    path = LIVE_SUITES_DIR / f"{table}.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no live quality suite for {table!r}: expected {path}; "
-            f"live suites exist for {', '.join(list_live_suites())}"
-        )
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    if doc.get("table") != table:
-        raise ValueError(f"{path}: 'table' is {doc.get('table')!r}, expected {table!r}")
-    expectations = [_resolve_seeds(exp) for exp in doc["expectations"]]
-    return SuiteDefinition(
-        table=table,
-        schema=doc.get("schema", "marts"),
-        grain=doc.get("grain", ""),
-        mode="full",
-        expectations=tuple(expectations),
-        path=path,
+    """The live suite of `table`, checked as every suite is (data_quality.runner.load_suite),
+    its `$SEED` value sets read from the seeds."""
+    suite = load_suite(table, LIVE_SUITES_DIR, derive_from_dbt=False)
+    return dataclasses.replace(
+        suite, expectations=tuple(_resolve_seeds(exp) for exp in suite.expectations)
     )
 
 

@@ -115,17 +115,23 @@ def list_suites() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.json"))
 
 
-def load_suite(table: str) -> SuiteDefinition:
-    """Read and check `suites/<table>.json`, merged (full mode) with the expectations derived
-    from the model's dbt yml (`data_quality.dbt_yml`).
+def load_suite(
+    table: str, suites_dir: Path | None = None, derive_from_dbt: bool = True
+) -> SuiteDefinition:
+    """Read and check `<suites_dir>/<table>.json`, merged (full mode, `derive_from_dbt`) with the
+    expectations derived from the model's dbt yml (`data_quality.dbt_yml`). The live suites
+    (data_quality/live.py) are read from their own folder, with nothing derived: their tables
+    are no dbt models.
 
     Raises FileNotFoundError for an unknown table and ValueError for a malformed file.
     """
-    path = SUITES_DIR / f"{table}.json"
+    suites_dir = SUITES_DIR if suites_dir is None else suites_dir
+    path = suites_dir / f"{table}.json"
     if not path.exists():
+        known = sorted(p.stem for p in suites_dir.glob("*.json"))
         raise FileNotFoundError(
             f"no data-quality suite for table {table!r}: expected {path}; "
-            f"suites exist for {', '.join(list_suites())}"
+            f"suites exist for {', '.join(known)}"
         )
     doc = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("table") != table:
@@ -137,7 +143,7 @@ def load_suite(table: str) -> SuiteDefinition:
     if not isinstance(expectations, list) or not expectations:
         raise ValueError(f"{path}: 'expectations' must be a non-empty list")
     derived_from = None
-    if mode == "full":
+    if mode == "full" and derive_from_dbt:
         # Keys, not-null, accepted values and references come from the model's dbt yml (one
         # place for the rule; dbt_yml.py); the JSON holds what the yml does not say.
         derived, derived_from = derived_expectations(
