@@ -237,13 +237,22 @@ def snapshots_of(built) -> list[pd.Timestamp]:
     return sorted(pd.to_datetime(built["table"]["snapshot_date"]).unique())
 
 
-def test_snapshots_are_the_training_snapshots_the_data_end_and_the_scoring_cutoff(built):
+def test_snapshots_are_the_month_starts_the_data_end_and_the_scoring_cutoff(built):
+    """Every month start in the loaded data (the monthly trainings' cutoffs; the churn training
+    snapshots are those with a complete window), the data end and the scoring cutoff."""
     users = built["facts"][2]
     end = built["data_end"]
-    training = training_snapshots(users["first_seen_at"].min(), end)
-    expected = sorted({*training, end, pd.Timestamp(WINDOW_END)})
+    first_seen = users["first_seen_at"].min()
+    training = training_snapshots(first_seen, end)
+    month_starts = training_snapshots(first_seen, end, horizon_days=0)
+    expected = sorted({*month_starts, end, pd.Timestamp(WINDOW_END)})
     assert snapshots_of(built) == expected
-    assert len(training) >= 3 and len(expected) == len(training) + 2
+    # the data end is a month start's month plus days: one month start has an incomplete window
+    assert len(training) >= 3 and len(month_starts) == len(training) + 1
+    assert len(expected) == len(month_starts) + 2
+    complete = built["table"].groupby("snapshot_date")["has_complete_churn_window"].all()
+    complete_month_starts = [s for s in pd.to_datetime(complete[complete].index) if s.day == 1]
+    assert sorted(complete_month_starts) == training
 
 
 def test_every_feature_equals_build_features_at_every_snapshot(built):
@@ -380,6 +389,13 @@ def test_an_incremental_run_equals_a_first_build_on_the_same_marts(incremental):
     # the first build had three training snapshots and its own scoring cutoff and data end
     assert pd.Timestamp("2025-05-10") in first_snapshots
     assert pd.Timestamp("2025-06-01") not in first_snapshots
+    # its latest month start had no complete churn window yet; the second run completed it
+    may = pd.Timestamp("2025-05-01")
+    first_may = first[pd.to_datetime(first["snapshot_date"]) == may]
+    got_may = got[pd.to_datetime(got["snapshot_date"]) == may]
+    assert len(first_may) and not first_may["has_complete_churn_window"].any()
+    assert first_may["churned"].isna().all()
+    assert got_may["has_complete_churn_window"].all() and got_may["churned"].notna().all()
     assert ERASED in set(first["person_id"])
     # the second kept the training snapshots, added two, replaced the scoring ones
     assert sorted(set(pd.to_datetime(got["snapshot_date"]))) == sorted(
@@ -416,11 +432,11 @@ def test_training_snapshots_keep_a_deterministic_sample_and_scoring_every_person
         orders, interactions, users = read_facts(con)
         end = data_end(con)
     assert 0 < len(sampled) < persons
-    training = training_snapshots(users["first_seen_at"].min(), end)
+    month_starts = training_snapshots(users["first_seen_at"].min(), end, horizon_days=0)
     for snapshot in sorted(set(pd.to_datetime(table["snapshot_date"]))):
         got = table[pd.to_datetime(table["snapshot_date"]) == snapshot].set_index("person_id")
         expected = build_features(orders, interactions, users, snapshot)
-        if snapshot in training and snapshot != pd.Timestamp(WINDOW_END):
+        if snapshot in month_starts and snapshot != pd.Timestamp(WINDOW_END):
             assert set(got.index) == sampled & set(expected.index)
             expected = expected.loc[sorted(got.index)]
         assert_features_equal(got.sort_index(), expected)

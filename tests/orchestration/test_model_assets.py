@@ -7,17 +7,15 @@ then materialises the training assets (monthly partition) and the scoring assets
 more than a year, no interactions at all (a CRM-only brand), a handful of persons.
 
 The model assets read the person features dbt computes from those facts
-(intermediate.int_models__person_features): `write_marts` builds that table with the model's SQL
-as dbt compiles it (compiled once per session; tests/dbt/test_person_features.py runs the real
-dbt build and proves it equal to ml.features.build_features).
+(intermediate.int_models__person_features): `write_marts` builds that table, and the person days
+and snapshots it reads, with a real dbt run over the written marts (tests/dbt/test_person_features.py
+proves the model equal to ml.features.build_features).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -39,7 +37,6 @@ from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import REPO_ROOT
 from tests.conftest import make_settings
 from tests.ml.siyu_synthetic import World, make_world
-from warehouse.features import PERSON_FEATURES_TABLE
 from warehouse.model_registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
@@ -47,48 +44,47 @@ pytestmark = pytest.mark.slow
 START = "2025-01-01"
 
 
-@functools.cache
-def person_features_sql() -> str:
-    """The person features model as dbt compiles it for a build database named warehouse.duckdb
-    (the catalog `warehouse` its refs name)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "SIYU_WAREHOUSE_PATH": str(Path(tmp) / "warehouse.duckdb"),
-            "DBT_TARGET_PATH": str(Path(tmp) / "target"),
-        }
-        subprocess.run(
-            [
-                str(REPO_ROOT / ".venv" / "bin" / "dbt"),
-                "compile",
-                "--profiles-dir",
-                ".",
-                "--select",
-                PERSON_FEATURES_TABLE.split(".")[1],
-                "--quiet",
-            ],
-            cwd=REPO_ROOT / "dbt_project",
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        compiled = Path(tmp, "target", "compiled", "siyu", "models", "intermediate", "models")
-        return (compiled / "int_models__person_features.sql").read_text()
+# the feature model and the models between it and the marts the tests write
+FEATURE_MODELS = [
+    "int_models__person_days",
+    "int_models__feature_snapshots",
+    "int_models__person_features",
+]
 
 
-def build_person_features(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)build the person features from the marts, as the daily job's dbt step does without a
-    run window (the scoring cutoff is the end of the loaded data)."""
-    con.execute("set variable siyu_window_start = date '1900-01-01'")
-    con.execute("set variable siyu_window_end = date '2999-12-31'")
-    con.execute("create schema if not exists intermediate")
-    con.execute(f"create or replace table {PERSON_FEATURES_TABLE} as {person_features_sql()}")
+def build_person_features(path: Path) -> None:
+    """(Re)build the person features from the marts in `path` with a real dbt run of the feature
+    models, as the daily job's dbt step does without a run window (the scoring cutoff is the end
+    of the loaded data)."""
+    env = {
+        **os.environ,
+        "SIYU_WAREHOUSE_PATH": str(path),
+        "DBT_TARGET_PATH": str(path.parent / "dbt_target"),
+        "SIYU_DBT_THREADS": "2",
+    }
+    env.pop("SIYU_DBT_WINDOW_START", None)
+    env.pop("SIYU_DBT_WINDOW_END", None)
+    proc = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "dbt"),
+            "run",
+            "--profiles-dir",
+            ".",
+            "--full-refresh",
+            "--select",
+            *FEATURE_MODELS,
+        ],
+        cwd=REPO_ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
 
 
 def write_marts(path: Path, world: World) -> None:
     """The facts of `world` as the marts the model assets read, in a DuckDB file, and the person
     features dbt builds from them."""
-    assert path.name == "warehouse.duckdb", "the compiled model reads the catalog `warehouse`"
     orders = world.orders.assign(ordered_date=world.orders["ordered_at"].dt.date)
     interactions = world.interactions.assign(
         occurred_date=world.interactions["occurred_at"].dt.date
@@ -110,7 +106,7 @@ def write_marts(path: Path, world: World) -> None:
             "alter table marts.fct_orders alter ordered_at type timestamp; "
             "alter table marts.fct_orders alter ordered_date type date"
         )
-        build_person_features(con)
+    build_person_features(path)
 
 
 @pytest.fixture

@@ -16,15 +16,27 @@
     least(1000, cast(ceil(1000.0 * {{ persons }} / nullif({{ population }}, 0)) as integer))
 {%- endmacro %}
 
-{#- True for a training snapshot when some training snapshot is not in the table yet: its churn
-    window completed with this run's data, and every training snapshot is recomputed with it
-    (int_models__person_features, incremental runs). -#}
+{#- True for a training snapshot when some training snapshot is new (a month start this run's data
+    reached) or its churn window completed with this run's data (its rows in the table still say
+    the window is incomplete, their label missing): every training snapshot is then recomputed,
+    so a training sees every late fact and identity change loaded until then
+    (int_models__person_features, incremental runs; twice a month). -#}
 {% macro training_snapshots_are_due() -%}
     is_training and exists (
         select 1
         from {{ ref('int_models__feature_snapshots') }} as wanted
         where
             wanted.is_training
-            and wanted.snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+            and (
+                wanted.snapshot_date not in (select distinct existing.snapshot_date from {{ this }} as existing)
+                or (
+                    wanted.has_complete_churn_window
+                    and wanted.snapshot_date in (
+                        select distinct stale.snapshot_date
+                        from {{ this }} as stale
+                        where not stale.has_complete_churn_window
+                    )
+                )
+            )
     )
 {%- endmacro %}

@@ -1,6 +1,7 @@
 -- The snapshots the point-in-time features are computed at (int_models__person_features), one row
--- each: the training snapshots (ml/churn.training_snapshots: every month start after the first
--- person was first seen whose 30-day churn window is complete in the loaded data) and the
+-- each: the training snapshots (every month start after the first person was first seen, up to
+-- the loaded data's end: the monthly trainings' cutoffs, and, where the 30-day churn window is
+-- complete, ml/churn.training_snapshots, the labelled churn training rows) and the
 -- scoring snapshots (the loaded data's end, warehouse/bounds.data_end, and the run's scoring
 -- cutoff: the run window's end, never past the loaded data). A date can be both.
 {{ config(materialized='table') }}
@@ -73,7 +74,9 @@ snapshot_dates as (
         false as is_scoring
     from training_dates
     cross join data_bounds
-    where {{ measurement_add_days('training_dates.snapshot_date', churn_horizon_days) }} <= data_bounds.data_end_date
+    -- every month start in the loaded data: the churn training reads those whose window is
+    -- complete, the monthly trainings (segmentation) read their month's end
+    where training_dates.snapshot_date <= data_bounds.data_end_date
 
 ),
 

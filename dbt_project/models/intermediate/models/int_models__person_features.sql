@@ -14,9 +14,9 @@
 -- churn_training_persons_per_snapshot; every person at the demo's and M's sizes); scoring
 -- snapshots keep every person.
 -- Incremental: a daily run recomputes the scoring snapshots only. The training snapshots are
--- recomputed, all of them, on the run whose data complete a new one's churn window (once a month,
--- the day the monthly training can use it), so a training sees every late fact and identity
--- change loaded until then. Rows of a snapshot no longer wanted (yesterday's data end) and of
+-- recomputed, all of them, on the run whose data reach a new month start (the monthly trainings'
+-- cutoff) and on the run that completes its churn window (the day the churn training can use it),
+-- so a training sees every late fact and identity change loaded until then. Rows of a snapshot no longer wanted (yesterday's data end) and of
 -- persons no longer in dim_users (merged away, erased) are deleted after each run.
 {{
     config(
@@ -85,7 +85,7 @@ snapshots as (select * from {{ ref('int_models__feature_snapshots') }}),
 calendar as (select * from {{ ref('int_measurement__calendar') }}),
 
 -- the snapshots this run computes: all on a first build; then the scoring snapshots, and every
--- training snapshot on the run that completes a new one
+-- training snapshot on the run that adds one or completes one's churn window
 build_snapshots as (
 
     select * from snapshots
