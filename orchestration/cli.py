@@ -412,7 +412,7 @@ def _metadata_text(metadata, *names: str) -> str:
 
 def run_summary(results, settings) -> list[str]:
     """The closing lines of `siyu run`: what was published where, or what blocked it."""
-    published, report = None, None
+    published, report, documents = None, None, None
     for result in results:
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization
@@ -421,6 +421,8 @@ def run_summary(results, settings) -> list[str]:
                 published = mat.metadata
             elif key == "reports/daily_report":
                 report = mat.metadata
+            elif key == "reports/category_documents":
+                documents = mat.metadata
     if published is not None:
         lines = [
             f"siyu run: published {_metadata_text(published, 'version')} "
@@ -431,6 +433,8 @@ def run_summary(results, settings) -> list[str]:
         ]
         if report is not None:
             lines.append(f"siyu run:   report          {_metadata_text(report, 'report')}")
+        if documents is not None:  # REG, ACT, FBK and RPT, by category
+            lines.append(f"siyu run:   documents       {_metadata_text(documents, 'index')}")
         return lines
     failed = [line for result in results for line in failure_lines(result)]
     if failed:

@@ -27,7 +27,7 @@ from orchestration.defs.publication import (
     build_quality_gate,
     published_tables,
 )
-from orchestration.defs.reports import daily_report
+from orchestration.defs.reports import category_documents, daily_report
 from orchestration.lib.console import siyu_console_logger
 from orchestration.lib.ownership import with_owners_and_code_versions
 from orchestration.lib.partitions import daily_partitions, monthly_partitions
@@ -53,7 +53,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *build_activation_assets(daily),
     ]
     tables = published_tables({key for a in [*dbt_assets, *python_assets] for key in a.keys})
-    python_assets += [build_quality_gate(tables), build_publication_asset(tables), daily_report]
+    python_assets += [
+        build_quality_gate(tables),
+        build_publication_asset(tables),
+        daily_report,
+        category_documents,
+    ]
     return dg.Definitions(
         assets=[
             *dbt_assets,

@@ -7,14 +7,14 @@ retention curves. Rendering is pure (frames in, files' contents out); `write_rep
 The file links its charts by relative path (PNG files beside it): any markdown viewer opened on
 the reports folder shows them, and versions stay small and diffable. Viewers that cannot resolve
 a path next to the file (the Dagster UI's preview) get `inline_images`, the same text with the
-charts embedded as base64 data URIs.
+charts embedded as base64 data URIs; every version is also written as a self-contained HTML page.
+The other document types (REG, ACT, FBK) are in `reporting/categories.py`; the naming, the HTML
+and the index by category in `reporting/documents.py`.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +25,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from ml.plots import figure_png, line_plot
+from reporting.documents import write_html, write_index
 from reporting.retention import left_out_lines, read_retention_curve, split_retention_curve
 
 REPORT_NAME = "daily"
 FILE_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})_RPT_(\w+)_v(\d+)\.md$")
-_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
-_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 @dataclass
@@ -208,31 +207,6 @@ def write_report(inputs: ReportInputs, reports_dir: Path) -> Path:
         (reports_dir / name).write_bytes(png)
     path = reports_dir / f"{inputs.report_date.isoformat()}_RPT_{REPORT_NAME}_v{version}.md"
     path.write_text(text, encoding="utf-8")
-    (reports_dir / "index.md").write_text(render_index(reports_dir), encoding="utf-8")
+    write_html(path)  # the self-contained page, charts embedded (reporting/documents.py)
+    write_index(reports_dir)  # every category's documents
     return path
-
-
-def inline_images(markdown: str, folder: Path) -> str:
-    """The report with every relative image link replaced by the image itself (a base64 data
-    URI), for viewers that cannot resolve links next to the file (the Dagster UI preview)."""
-
-    def embed(match: re.Match) -> str:
-        alt, target = match.group(1), match.group(2)
-        if _URL_SCHEME.match(target) or target.startswith("/"):
-            return match.group(0)
-        mime = mimetypes.guess_type(target)[0] or "application/octet-stream"
-        data = base64.b64encode((folder / target).read_bytes()).decode("ascii")
-        return f"![{alt}](data:{mime};base64,{data})"
-
-    return _IMAGE_LINK.sub(embed, markdown)
-
-
-def render_index(reports_dir: Path) -> str:
-    rows = sorted(
-        (m.group(1), m.group(2), int(m.group(3)), p.name)
-        for p in reports_dir.glob("*.md")
-        if (m := FILE_PATTERN.match(p.name))
-    )
-    lines = ["# Report index", "", "| date | report | version | file |", "|---|---|---|---|"]
-    lines += [f"| {d} | {n} | v{v} | [{f}]({f}) |" for d, n, v, f in reversed(rows)]
-    return "\n".join(lines) + "\n"

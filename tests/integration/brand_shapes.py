@@ -150,6 +150,7 @@ def test_the_shape_publishes_every_contract_table(shape_run):
     assert versions == 1
     assert {p.stem for p in (shape_run.data / "published").glob("*.parquet")} >= set(list_suites())
     assert list((shape_run.data / "reports").glob("*_RPT_daily_v1.md"))
+    assert list((shape_run.data / "reports").glob("*_REG_registrations_v1.html"))
     # the only sources loaded are the brand's own
     sources = set(shape_run.published("dim_users").columns)
     assert {"has_crm", "has_wecom", "has_miniprogram"} <= sources

@@ -173,9 +173,14 @@ def test_models_are_versioned_and_scores_name_their_version(demo):
 def test_the_run_leaves_a_dated_versioned_report(demo):
     reports = sorted(p.name for p in demo.reports_dir.glob("*_RPT_daily_v*.md"))
     assert reports and reports[-1].startswith("2026-10-27_RPT_daily_v")
-    assert "2026-10-27_RPT_daily_v1.md" in (demo.reports_dir / "index.md").read_text(
-        encoding="utf-8"
-    )
+    index = (demo.reports_dir / "index.md").read_text(encoding="utf-8")
+    assert "2026-10-27_RPT_daily_v1.md" in index
+    # seed 001's other categories, the same day, naming and versions, each also an HTML page
+    for stem in ("REG_registrations", "ACT_campaigns", "FBK_feedback"):
+        document = demo.reports_dir / f"2026-10-27_{stem}_v1.md"
+        assert document.name in index and document.with_suffix(".html").is_file()
+    act = (demo.reports_dir / "2026-10-27_ACT_campaigns_v1.md").read_text(encoding="utf-8")
+    assert "exp_01" in act  # the demo's planted experiments
 
 
 # --- the audit gate: these tests plant bad data in the demo build, so they run last -------------
