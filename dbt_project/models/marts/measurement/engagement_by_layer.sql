@@ -19,7 +19,7 @@ with
 engagement_daily as (select * from {{ ref('engagement_daily') }}),
 users as (select * from {{ ref('dim_users') }}),
 user_rfm as (select * from {{ ref('user_rfm') }}),
-segments as (select * from {{ ref('user_segments') }}),
+segments as (select * from {{ ref('stg_ml__user_segments') }}),
 kpi_targets as (select * from {{ ref('kpi_targets') }}),
 
 inbound_person_days as (
