@@ -283,7 +283,10 @@ def _fixture_segments(db: Path) -> dict[str, str]:
 
 
 def test_engagement_by_layer_matches_pandas(built, facts, rfm_expected):
-    actual = built["marts"]["engagement_by_layer"]
+    actual = built["marts"]["engagement_by_layer"].copy()
+    actual["meets_target"] = actual.meets_target.astype(object).where(
+        actual.meets_target.notna(), None
+    )
     segments = _fixture_segments(built["tmp"] / "warehouse.duckdb")
     expected = expected_engagement_by_layer(
         facts, built["inter"], rfm_expected, segments, read_seed("kpi_targets")
