@@ -340,9 +340,7 @@ def expected_engagement_by_layer(
     out = pd.DataFrame(rows)
     layer_rows = {(t["layer_type"], t["layer_value"]): t for t in targets if t["layer_type"]}
     overall = next(t for t in targets if t["kpi"] == "interaction_rate")
-    rate = {
-        (r.date, r.layer_type, r.layer_value): r.interaction_rate for r in out.itertuples()
-    }
+    rate = {(r.date, r.layer_type, r.layer_value): r.interaction_rate for r in out.itertuples()}
     extra = []
     for r in out.itertuples():
         row = layer_rows.get((r.layer_type, r.layer_value))
