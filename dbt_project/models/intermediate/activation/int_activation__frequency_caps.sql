@@ -46,6 +46,15 @@ alarm_days as (
 
 ),
 
+ranked_alarm_days as (
+
+    select
+        *,
+        row_number() over (partition by cap_rule_id order by alarm_date desc) as recency_rank
+    from alarm_days
+
+),
+
 -- the rules in force, with their latest alarm day (its figures go into the reason)
 rules_in_force as (
 
@@ -58,12 +67,7 @@ rules_in_force as (
         latest.alarm_value,
         latest.alarm_target
     from rules
-    inner join (
-        select
-            *,
-            row_number() over (partition by cap_rule_id order by alarm_date desc) as recency_rank
-        from alarm_days
-    ) as latest
+    inner join ranked_alarm_days as latest
         on latest.cap_rule_id = rules.cap_rule_id and latest.recency_rank = 1
 
 ),

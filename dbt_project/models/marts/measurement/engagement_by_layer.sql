@@ -154,6 +154,13 @@ person_segments as (
 
 ),
 
+segment_values as (
+
+    select distinct layer_value
+    from person_segments
+
+),
+
 -- the counts are step functions of the day (engagement_daily's method): +1 where a person is
 -- first seen or a spell opens, -1 where a spell closes, summed per segment in date order
 segment_events as (
@@ -194,7 +201,7 @@ segment_events as (
         0 as persons_delta,
         0 as interacting_persons_delta
     from engagement_daily
-    cross join (select distinct layer_value from person_segments) as segment_values
+    cross join segment_values
 
 ),
 
