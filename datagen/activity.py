@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from datagen import config
+from datagen import config, plants_activation
 from datagen.population import DAY_MS, Population, local_midnight_ms, time_of_day_ms
 
 Batch = dict[str, np.ndarray]
@@ -98,6 +98,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
     # sessions are interactions (events, messages, check-ins): none without them
     sess = alive[(rng.random(len(alive)) < p_sess) & interactions]
     sess_start = day0 + time_of_day_ms(rng, len(sess))
+    sess_start = plants_activation.session_starts(pop, sess, sess_start, day0, d)
     on_mini = (pop.mini_day[sess] >= 0) & (pop.mini_day[sess] <= d)
     # on the registration day activity starts after the registration itself
     first_ms = np.where(pop.mini_day[sess] == d, pop.mini_ms[sess], day0)
@@ -428,6 +429,7 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
         variant=np.concatenate([t_var[w], np.full(len(rows), -1)]),
         ok=np.concatenate([t_ok[w], rng.random(len(rows)) >= config.P_SEND_FAILED]),
     )
+    plants_activation.add_incident_touches(pop, d, out)
 
     # --- master data: new and changed records --------------------------------------------------------
     new_mem = np.flatnonzero(pop.mem_day == d)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from datagen import truth
+from datagen import plants_activation, truth
 from datagen.activity import ENTITIES, INTERACTION_ENTITIES, simulate_day
 from datagen.config import BrandShape, MessConfig
 from datagen.population import DAY_MS, TZ_OFFSET_MS, build_population
@@ -135,6 +135,7 @@ def generate(
     out = pathlib.Path(out)
     t0, c0 = time.perf_counter(), time.process_time()
     pop = build_population(persons, days, start, seed, mess, shape)
+    pop.activation = plants_activation.plan(pop, seed)
     fmt = Formatter(pop, mess)
     summary = GenerationSummary(
         out=out,

@@ -96,6 +96,7 @@ class Population:
     names: list[str] = field(default_factory=list)
     shape: config.BrandShape = field(default_factory=config.BrandShape)
     experiments: tuple[config.Experiment, ...] = config.EXPERIMENTS  # exp_* arrays' rows
+    activation: object | None = None  # datagen.plants_activation.ActivationPlan, set by generate
 
 
 def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:

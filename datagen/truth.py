@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datagen import config
+from datagen import config, plants_activation
 from datagen.population import Population
 
 
@@ -170,12 +170,16 @@ def write_truth(pop: Population, out: pathlib.Path, mess: config.MessConfig) -> 
         "identities": identities_table(pop),
         "persons": persons_table(pop),
         "experiments": experiments_table(pop),
+        **plants_activation.truth_tables(pop),
     }
     for name, table in tables.items():
         pq.write_table(table, truth / f"{name}.parquet", compression="zstd")
     meta = interaction_effect(pop)
     (truth / "interaction_effect.json").write_text(
         json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (truth / "activation_plants.json").write_text(
+        json.dumps(plants_activation.truth_summary(pop), indent=2) + "\n", encoding="utf-8"
     )
     mess_dict = {k: getattr(mess, k) for k in mess.__dataclass_fields__}
     (truth / "mess.json").write_text(json.dumps(mess_dict, indent=2) + "\n", encoding="utf-8")

@@ -152,3 +152,70 @@ def read_kpi_anomalies(con: duckdb.DuckDBPyConnection) -> KpiAnomalies:
     ).df()
     anomalies = latest[latest["is_anomaly"].fillna(False).astype(bool)]
     return KpiAnomalies(latest, anomalies, read_kpi_limits(con))
+
+
+LAYER_COLUMNS = [
+    "layer_type",
+    "layer_value",
+    "persons",
+    "interaction_rate",
+    "target",
+    "meets_target",
+    "trailing_28d",
+    "change_pct",
+    "is_anomaly",
+]
+
+
+@dataclass(frozen=True)
+class LayerEngagement:
+    """The latest day of engagement_by_layer: the layers below their target and the layers whose
+    interaction rate moved beyond the anomaly threshold (both decided in dbt from the kpi_targets
+    rows, macros/measurement/kpi_rules.sql)."""
+
+    date: dt.date | None  # None: engagement_by_layer has no day yet
+    latest: pd.DataFrame  # LAYER_COLUMNS, one row per layer, by layer_type and layer_value
+
+    @property
+    def below_target(self) -> pd.DataFrame:
+        met = self.latest["meets_target"]
+        return self.latest[met.notna() & ~met.fillna(True).astype(bool)]
+
+    @property
+    def anomalies(self) -> pd.DataFrame:
+        return self.latest[self.latest["is_anomaly"].fillna(False).astype(bool)]
+
+    @property
+    def passed(self) -> bool:
+        return self.below_target.empty and self.anomalies.empty
+
+    @property
+    def finding(self) -> str | None:
+        """The layers below target and the moving layers, in one line."""
+        if self.passed:
+            return None
+        parts = []
+        if not self.below_target.empty:
+            below = ", ".join(
+                f"{r.layer_type} {r.layer_value} {r.interaction_rate:.1%} (target {r.target:.0%})"
+                for r in self.below_target.itertuples()
+            )
+            parts.append(f"below target on {self.date}: {below}")
+        if not self.anomalies.empty:
+            moved = ", ".join(
+                f"{r.layer_type} {r.layer_value} {r.change_pct:+.0%}"
+                for r in self.anomalies.itertuples()
+            )
+            parts.append(f"moved beyond the anomaly threshold from trailing 28 days: {moved}")
+        return "; ".join(parts)
+
+
+def read_layer_engagement(con: duckdb.DuckDBPyConnection) -> LayerEngagement:
+    """The layers of the latest day of marts.engagement_by_layer."""
+    latest = con.execute(
+        f"select date, {', '.join(LAYER_COLUMNS)} from marts.engagement_by_layer "
+        "where date = (select max(date) from marts.engagement_by_layer) "
+        "order by layer_type, layer_value"
+    ).df()
+    day = None if latest.empty else pd.Timestamp(latest["date"].iloc[0]).date()
+    return LayerEngagement(day, latest[LAYER_COLUMNS])

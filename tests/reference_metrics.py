@@ -275,3 +275,103 @@ def expected_retention_summary(facts: Facts) -> pd.DataFrame:
             row[f"d{n}"] = r[f"d{n}_retained_users"] / den if den else math.nan
         out.append(row)
     return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------- engagement_by_layer
+
+
+def expected_engagement_by_layer(
+    f: Facts,
+    inter: pd.DataFrame,
+    rfm: pd.DataFrame,
+    segments: dict[str, str],
+    targets: list[dict[str, str]],
+) -> pd.DataFrame:
+    """engagement_by_layer from its written definition: per day, the persons first seen by then
+    in each layer (the day's RFM tier, no_purchase without a snapshot; the current segment,
+    unscored without one) and those with an inbound interaction in the 30 days ending on the day;
+    each layer's target (the kpi_targets row of that layer), meets_target, the mean of its rates on
+    the 28 days before and the anomaly flag (the layer row's threshold, else interaction_rate's).
+    `rfm` is expected_rfm(f); `targets` the kpi_targets rows as read from the CSV."""
+    inbound = inter[inter.direction == "inbound"]
+    inbound_days = defaultdict(set)
+    for p, d in zip(inbound.person_id, inbound.occurred_date, strict=True):
+        inbound_days[p].add(d)
+
+    def interacting(p, d):
+        return any(d - k * DAY in inbound_days.get(p, ()) for k in range(30))
+
+    tiers = {(p, d): t for p, d, t in zip(rfm.person_id, rfm.as_of_date, rfm.rfm_tier, strict=True)}
+    tier_values = sorted(set(rfm.rfm_tier)) + ["no_purchase"]
+    seen = {p: d for p, d in f.first_seen.items() if not pd.isna(d)}
+    segment_of = {p: segments.get(p, "unscored") for p in seen}
+    segment_values = sorted(set(segment_of.values()))
+    rows = []
+    for d in f.calendar:
+        counts = defaultdict(lambda: [0, 0])
+        buyers = {p for (p, day) in tiers if day == d}
+        for p in buyers:
+            c = counts[("rfm_tier", tiers[(p, d)])]
+            c[0] += 1
+            c[1] += interacting(p, d)
+        for p, first in seen.items():
+            if first > d:
+                continue
+            if p not in buyers:
+                c = counts[("rfm_tier", "no_purchase")]
+                c[0] += 1
+                c[1] += interacting(p, d)
+            c = counts[("segment", segment_of[p])]
+            c[0] += 1
+            c[1] += interacting(p, d)
+        for layer_type, values in (("rfm_tier", tier_values), ("segment", segment_values)):
+            for value in values:
+                persons, active = counts[(layer_type, value)]
+                rows.append(
+                    {
+                        "date": d,
+                        "layer_type": layer_type,
+                        "layer_value": value,
+                        "persons": persons,
+                        "interacting_persons": active,
+                        "interaction_rate": active / persons if persons else math.nan,
+                    }
+                )
+    out = pd.DataFrame(rows)
+    layer_rows = {(t["layer_type"], t["layer_value"]): t for t in targets if t["layer_type"]}
+    overall = next(t for t in targets if t["kpi"] == "interaction_rate")
+    rate = {(r.date, r.layer_type, r.layer_value): r.interaction_rate for r in out.itertuples()}
+    extra = []
+    for r in out.itertuples():
+        row = layer_rows.get((r.layer_type, r.layer_value))
+        previous = [
+            rate[(r.date - k * DAY, r.layer_type, r.layer_value)]
+            for k in range(1, 29)
+            if (r.date - k * DAY, r.layer_type, r.layer_value) in rate
+        ]
+        previous = [v for v in previous if not math.isnan(v)]
+        trailing = sum(previous) / len(previous) if previous else math.nan
+        change = (
+            (r.interaction_rate - trailing) / trailing
+            if previous and trailing and not math.isnan(r.interaction_rate)
+            else math.nan
+        )
+        threshold = float((row or overall)["anomaly_threshold"])
+        target = float(row["target"]) if row else math.nan
+        extra.append(
+            {
+                "target_kpi": row["kpi"] if row else None,
+                "target": target,
+                "meets_target": (
+                    None
+                    if not row or math.isnan(r.interaction_rate)
+                    else bool(r.interaction_rate >= target - 1e-9)
+                    if row["direction"] == "higher_is_better"
+                    else bool(r.interaction_rate <= target + 1e-9)
+                ),
+                "trailing_28d": trailing,
+                "change_pct": change,
+                "is_anomaly": bool(not math.isnan(change) and abs(change) > threshold),
+            }
+        )
+    return pd.concat([out, pd.DataFrame(extra)], axis=1)

@@ -10,12 +10,13 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib.resources import WarehouseResource
-from reporting.monitors import read_kpi_anomalies, read_threshold
+from reporting.monitors import read_kpi_anomalies, read_layer_engagement, read_threshold
 from reporting.retention import MIN_COHORT_SIZE, left_out_lines, split_retention_curve
 from reporting.retention import read_retention_curve as retention_curve_frame
 
 ENGAGEMENT_KEY = dg.AssetKey(["marts", "engagement_daily"])
 KPI_KEY = dg.AssetKey(["marts", "kpi_daily"])
+LAYER_KEY = dg.AssetKey(["marts", "engagement_by_layer"])
 RETENTION_KEY = dg.AssetKey(["marts", "retention_cohorts"])
 T = TypeVar("T")
 
@@ -115,6 +116,40 @@ def kpi_anomalies(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
+    asset=LAYER_KEY,
+    name="layer_interaction_targets",
+    blocking=False,
+    description="Every user layer with a target reaches it (seed 8.1: high-value users 60%) and "
+    "no layer's interaction rate moved more than +-15% from its trailing 28-day level (seed 3.4); "
+    "the day's layers are in the metadata.",
+)
+def layer_interaction_targets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    layers, error = _read(warehouse, read_layer_engagement)
+    if error:
+        return error
+    if layers.date is None:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"note": "no measurement yet"},
+        )
+    return dg.AssetCheckResult(
+        passed=layers.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=layers.finding,
+        metadata={
+            "date": str(layers.date),
+            "below_target": ", ".join(layers.below_target["layer_value"]) or "none",
+            "anomalies": ", ".join(
+                f"{r.layer_type}/{r.layer_value}" for r in layers.anomalies.itertuples()
+            )
+            or "none",
+            "layers": dg.MetadataValue.md(layers.latest.to_markdown(index=False, floatfmt=".3f")),
+        },
+    )
+
+
+@dg.asset_check(
     asset=RETENTION_KEY,
     name="retention_curve",
     blocking=False,
@@ -173,5 +208,6 @@ MONITOR_CHECKS = [
     community_share,
     sla_breach,
     kpi_anomalies,
+    layer_interaction_targets,
     retention_curve,
 ]

@@ -218,6 +218,13 @@ def write_fixture_db(path: Path) -> Builder:
         ("marts", "user_segments"): pd.DataFrame(b.segments),
         ("marts", "user_churn_scores"): pd.DataFrame(b.churn),
         ("intermediate", "identity_map"): pd.DataFrame(b.ids),
+        # the over-touch alarms of the last day, within their limits: the default frequency cap
+        ("marts", "kpi_daily"): pd.DataFrame(
+            [
+                {"date": LAST_DAY, "kpi": kpi, "value": value, "target": 0.05, "status": "green"}
+                for kpi, value in (("over_touch_3d_share", 0.02), ("over_touch_7d_share", 0.0))
+            ]
+        ),
     }
     con = duckdb.connect(str(path))
     try:

@@ -33,7 +33,8 @@ def run_dbt(db: Path, target: Path) -> None:
         "SIYU_DBT_THREADS": "4",
     }
     # the mart, its rule models (models/intermediate/activation/), the data bounds they plan from
-    # and the seeds they read, over the fixture's hand-made marts
+    # and the seeds they read, over the fixture's hand-made marts (kpi_daily among them: the
+    # over-touch alarms the frequency caps read)
     cmd = [
         str(DBT),
         "build",
@@ -45,6 +46,8 @@ def run_dbt(db: Path, target: Path) -> None:
         "marts.activation",
         "interaction_response_matrix",
         "personas",
+        "frequency_cap_rules",
+        "send_windows",
     ]
     proc = subprocess.run(cmd, cwd=DBT_PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
@@ -166,3 +169,25 @@ def test_every_row_names_its_rule_and_reason(built):
             rule["content_type"],
         )
         assert r["channel"] in (rule["channel"], rule["fallback_channel"])
+
+
+def test_default_cap_and_send_windows_without_an_alarm(built):
+    """No over-touch alarm in the fixture's kpi_daily: every action is under the default cap and
+    says so; no fixture person has 5 active hours, so every window is its content's default."""
+    nba = built["nba"]
+    assert (nba["touch_cap_7d"] == MAX_TOUCHES_7D).all() and nba["cap_rule_id"].isna().all()
+    assert nba["cap_reason"].str.contains("the default: no cap rule in force").all()
+    assert nba["reason"].str.contains(f"\\(cap {MAX_TOUCHES_7D}\\)").all()
+    with open(DBT_PROJECT / "seeds" / "send_windows.csv", encoding="utf-8") as fh:
+        windows = {r["content_type"]: r for r in csv.DictReader(fh)}
+    assert (nba["send_window_source"] == "default").all()
+    for r in nba.to_dict("records"):
+        window = windows[r["content_type"]]
+        assert (r["send_window_start_hour"], r["send_window_end_hour"]) == (
+            int(window["default_start_hour"]),
+            int(window["default_end_hour"]),
+        )
+    # both of the plan's kinds are planned: product knowledge 10-11 h, promotions 20-21 h
+    assert {(10, 11), (20, 21)} <= set(
+        zip(nba["send_window_start_hour"], nba["send_window_end_hour"], strict=True)
+    )

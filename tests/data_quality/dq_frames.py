@@ -135,6 +135,31 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
                 "sla_2h_breach_rate": rng.random(k) * 0.1,
             }
         )
+    if table == "engagement_by_layer":
+        layers = [
+            ("rfm_tier", "high_value"),
+            ("rfm_tier", "no_purchase"),
+            ("segment", "content_sharing"),
+            ("segment", "unscored"),
+        ]
+        idx = pd.DataFrame(
+            [(d, t, v) for d in dates for t, v in layers],
+            columns=["date", "layer_type", "layer_value"],
+        )
+        k = len(idx)
+        idx["persons"] = rng.integers(100, 1000, k)
+        idx["interacting_persons"] = (idx["persons"] * rng.random(k)).astype(int)
+        idx["interaction_rate"] = idx["interacting_persons"] / idx["persons"]
+        high_value = idx["layer_value"] == "high_value"
+        idx["target_kpi"] = np.where(high_value, "high_value_interaction_rate", None)
+        idx["target"] = np.where(high_value, 0.6, np.nan)
+        idx["meets_target"] = pd.array(
+            np.where(high_value, idx["interaction_rate"] >= 0.6, None), dtype="boolean"
+        )
+        idx["trailing_28d"] = idx["interaction_rate"] * (1 + rng.normal(0, 0.1, k))
+        idx["change_pct"] = idx["interaction_rate"] / idx["trailing_28d"] - 1
+        idx["is_anomaly"] = idx["change_pct"].abs() > 0.15
+        return idx
     if table == "user_ltv":
         return pd.DataFrame(
             {

@@ -30,8 +30,11 @@ PERSONS, DAYS = 300, 25
 # options existed (commit 2aceb83): the default output must stay byte-identical. A dependency
 # upgrade that changes Parquet bytes (pyarrow's zstd) also moves it; then re-record it from a
 # checkout of the generator that is known good. Re-recorded on 2026-12-02 (pyarrow 26.0.1, numpy
-# 2.4.6, pandas 3.1.1) with datagen/ unchanged since the last landed commit.
-DEFAULT_300x20_SEED3_SHA256 = "e283fe577222dda0d0754397bde625b7a59e0ce05dd786fa07edf304d125325c"
+# 2.4.6, pandas 3.1.1) with datagen/ unchanged since the last landed commit. Re-recorded for the
+# activation plants (datagen/plants_activation.py, issue 14: an over-touch incident, preferred send
+# hours, three truth files); without them the extracts are still the earlier bytes
+# (tests/datagen/test_plants_activation.py).
+DEFAULT_300x20_SEED3_SHA256 = "d59dc052abf521a5858a13de67cafabcd7a8d3e8a99aa00ffe91959fd0074f71"
 
 # What each system exports (datagen/FORMATS.md); the interaction logs are what a brand without
 # interactions does not have.

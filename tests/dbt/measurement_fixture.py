@@ -287,7 +287,8 @@ TABLES = {
 def write_marts_db(
     path: Path, dim_users: pd.DataFrame, fct_orders: pd.DataFrame, fct_interactions: pd.DataFrame
 ) -> None:
-    """The three core marts (rows in the frames' order) and ml.user_clv, in a new DuckDB file."""
+    """The three core marts (rows in the frames' order), ml.user_clv and ml.user_segments, in a new
+    DuckDB file."""
     con = duckdb.connect(str(path))
     try:
         con.execute("create schema if not exists marts")
@@ -311,6 +312,15 @@ def write_marts_db(
             "2.0 as expected_orders_365d, 100.0 as expected_order_value, 180.0 as clv_365d, "
             "timestamp '2026-01-01' as clv_as_of from marts.fct_orders where not is_refunded "
             "order by person_id limit 1"
+        )
+        # engagement_by_layer counts persons by their current segment: four of every five persons
+        # get one of the seed personas in turn, the fifth none (unscored)
+        con.execute(
+            "create or replace table ml.user_segments as select person_id, segment, "
+            "'v1' as model_version, timestamp '2026-01-01' as scored_at from ("
+            "select person_id, (['high_value_paying', 'content_sharing', 'price_sensitive', "
+            "'dormant', null])[1 + (row_number() over (order by person_id) - 1) % 5] as segment "
+            "from marts.dim_users) as assigned where segment is not null"
         )
     finally:
         con.close()

@@ -34,6 +34,7 @@ from tests.reference_metrics import (
     Facts,
     assert_frames_match,
     expected_engagement,
+    expected_engagement_by_layer,
     expected_retention_cohorts,
     expected_retention_summary,
     expected_rfm,
@@ -54,6 +55,7 @@ MARTS = [
     "experiment_results",
     "kpi_daily",
     "user_ltv",
+    "engagement_by_layer",
 ]
 INCREMENTAL = ["user_rfm", "retention_cohorts", "engagement_daily"]
 
@@ -268,6 +270,47 @@ def test_engagement_edge_cases(built, engagement_expected):
     assert day42.sla_breaches == exp.loc[START + 42 * DAY, "sla_breaches"]
 
 
+# ---------------------------------------------------------------- engagement_by_layer
+
+
+def _fixture_segments(db: Path) -> dict[str, str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("select person_id, segment from ml.user_segments").fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def test_engagement_by_layer_matches_pandas(built, facts, rfm_expected):
+    actual = built["marts"]["engagement_by_layer"].copy()
+    actual["meets_target"] = actual.meets_target.astype(object).where(
+        actual.meets_target.notna(), None
+    )
+    segments = _fixture_segments(built["tmp"] / "warehouse.duckdb")
+    expected = expected_engagement_by_layer(
+        facts, built["inter"], rfm_expected, segments, read_seed("kpi_targets")
+    )
+    assert_frames_match(actual, expected, ["date", "layer_type", "layer_value"])
+    # the fixture exercises every part of the rule: a layer with a target met and missed, the
+    # unscored and no_purchase layers, anomalies
+    high_value = actual[actual.layer_value == "high_value"]
+    assert set(high_value.target_kpi) == {"high_value_interaction_rate"}
+    assert set(high_value.meets_target.dropna()) == {True, False}
+    assert {"no_purchase", "unscored"} <= set(actual.layer_value)
+    assert actual.is_anomaly.any() and not actual.is_anomaly.all()
+
+
+def test_engagement_by_layer_adds_up_to_engagement_daily(built):
+    layers = built["marts"]["engagement_by_layer"]
+    daily = built["marts"]["engagement_daily"].set_index("date")
+    sums = layers.groupby(["layer_type", "date"])[["persons", "interacting_persons"]].sum()
+    for layer_type in ("rfm_tier", "segment"):
+        per_day = sums.loc[layer_type]
+        assert (per_day.persons == daily.total_users.reindex(per_day.index)).all(), layer_type
+        assert (per_day.interacting_persons == daily.interacting_users.reindex(per_day.index)).all()
+
+
 # ---------------------------------------------------------------- experiment_results
 
 
@@ -355,7 +398,8 @@ def test_user_ltv_matches_pandas(built, facts):
 
 
 def test_kpi_daily_matches_pandas(built, facts, rfm_expected, engagement_expected):
-    targets = {r["kpi"]: r for r in read_seed("kpi_targets")}
+    # the targets of a user layer are engagement_by_layer's, not KPIs of kpi_daily
+    targets = {r["kpi"]: r for r in read_seed("kpi_targets") if not r["layer_type"]}
     values = {}
     eng = engagement_expected.set_index("date")
     cohort = [p for p in facts.cohort_persons()]

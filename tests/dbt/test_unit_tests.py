@@ -26,6 +26,8 @@ DBT = REPO / ".venv" / "bin" / "dbt"
 RULE_MODELS = {
     "int_activation__chosen_rules",
     "int_activation__capped_actions",
+    "int_activation__frequency_caps",
+    "int_activation__send_windows",
     "user_rfm",
     "engagement_daily",
 }

@@ -10,6 +10,7 @@ import pandas as pd
 from orchestration.defs.monitors import (
     community_share,
     kpi_anomalies,
+    layer_interaction_targets,
     over_touch_3d,
     over_touch_7d,
     retention_curve,
@@ -54,12 +55,27 @@ def _warehouse(tmp_path, cohort_sizes: tuple[int, int] = (10, 20)) -> WarehouseR
             "retained_users": [3, 4],
         }
     )
+    layers = pd.DataFrame(
+        {
+            "date": [dt.date(2026, 5, 2)] * 2,
+            "layer_type": ["rfm_tier", "segment"],
+            "layer_value": ["high_value", "dormant"],
+            "persons": [80, 300],
+            "interaction_rate": [0.55, 0.4],
+            "target": [0.6, None],
+            "meets_target": pd.array([False, None], dtype="boolean"),
+            "trailing_28d": [0.56, 0.4],
+            "change_pct": [-0.02, 0.0],
+            "is_anomaly": [False, False],
+        }
+    )
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
         for name, frame in [
             ("engagement_daily", engagement),
             ("kpi_daily", kpis),
             ("retention_cohorts", cohorts),
+            ("engagement_by_layer", layers),
         ]:
             con.register("f", frame)
             con.execute(f"create table marts.{name} as select * from f")
@@ -90,6 +106,14 @@ def test_kpi_anomalies_name_the_moving_kpi(tmp_path):
     result = kpi_anomalies(warehouse=_warehouse(tmp_path))
     assert not result.passed and result.metadata["anomalies"].value == "interaction_rate"
     assert result.metadata["red"].value == 1
+
+
+def test_layer_targets_warn_on_a_layer_below_its_target(tmp_path):
+    result = layer_interaction_targets(warehouse=_warehouse(tmp_path))
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["below_target"].value == "high_value"
+    assert result.metadata["anomalies"].value == "none"
+    assert "rfm_tier high_value 55.0% (target 60%)" in result.description
 
 
 def test_retention_curve_is_a_picture_and_a_missing_table_is_a_warning(tmp_path):

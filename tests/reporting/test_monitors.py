@@ -14,6 +14,7 @@ from reporting.monitors import (
     kpi_limit,
     read_kpi_anomalies,
     read_kpi_limits,
+    read_layer_engagement,
     read_threshold,
 )
 
@@ -136,3 +137,57 @@ def test_kpi_anomalies_name_the_moving_kpi_and_the_seed_threshold(con):
     con.execute("update marts.kpi_daily set is_anomaly = false")
     calm = read_kpi_anomalies(con)
     assert calm.passed and calm.finding is None
+
+
+def _layers(con, rows: list[dict]) -> None:
+    base = {
+        "persons": 100,
+        "interaction_rate": 0.5,
+        "target": None,
+        "meets_target": None,
+        "trailing_28d": 0.5,
+        "change_pct": 0.0,
+        "is_anomaly": False,
+    }
+    frame = pd.DataFrame([{**base, **r} for r in rows])
+    frame["meets_target"] = frame["meets_target"].astype("boolean")
+    _table(con, "marts.engagement_by_layer", frame)
+
+
+def test_layer_engagement_names_layers_below_target_and_moving_on_the_latest_day(con):
+    older = dt.date(2026, 5, 1)
+    latest = dt.date(2026, 5, 2)
+    _layers(
+        con,
+        [
+            # the older day would alarm on everything; only the latest day counts
+            {"date": older, "layer_type": "rfm_tier", "layer_value": "high_value",
+             "interaction_rate": 0.1, "target": 0.6, "meets_target": False, "is_anomaly": True},
+            {"date": latest, "layer_type": "rfm_tier", "layer_value": "high_value",
+             "interaction_rate": 0.55, "target": 0.6, "meets_target": False},
+            {"date": latest, "layer_type": "segment", "layer_value": "dormant",
+             "change_pct": -0.2, "is_anomaly": True},
+            {"date": latest, "layer_type": "segment", "layer_value": "unscored"},
+        ],
+    )  # fmt: skip
+    layers = read_layer_engagement(con)
+    assert layers.date == latest and len(layers.latest) == 3 and not layers.passed
+    assert list(layers.below_target.layer_value) == ["high_value"]
+    assert list(layers.anomalies.layer_value) == ["dormant"]
+    assert layers.finding == (
+        "below target on 2026-05-02: rfm_tier high_value 55.0% (target 60%); moved beyond the "
+        "anomaly threshold from trailing 28 days: segment dormant -20%"
+    )
+
+
+def test_layer_engagement_passes_when_targets_are_met_and_nothing_moves(con):
+    _layers(
+        con,
+        [
+            {"date": dt.date(2026, 5, 2), "layer_type": "rfm_tier", "layer_value": "high_value",
+             "interaction_rate": 0.7, "target": 0.6, "meets_target": True},
+            {"date": dt.date(2026, 5, 2), "layer_type": "segment", "layer_value": "unscored"},
+        ],
+    )  # fmt: skip
+    layers = read_layer_engagement(con)
+    assert layers.passed and layers.finding is None

@@ -54,6 +54,9 @@ final as (
 
         -- the figures that decided it
         touches_7d,
+        touch_cap_7d,
+        cap_rule_id,
+        cap_reason,
         concat_ws(
             '; ',
             case scenario
@@ -82,7 +85,8 @@ final as (
                     then 'churn risk decile ' || cast(risk_decile as varchar)
             end,
             'touches in the last 7 days: ' || cast(touches_7d as varchar)
-            || ' (cap {{ var("nba_max_touches_7d") }})',
+            || ' (cap ' || cast(coalesce(touch_cap_7d, {{ var("nba_max_touches_7d") }}) as varchar)
+            || coalesce(', rule ' || cap_rule_id, '') || ')',
             case
                 when
                     final_channel <> rule_channel and planned_channel = 'wecom_group'

@@ -112,7 +112,12 @@ final as (
         min_churn_decile,
         max_churn_decile,
         risk_decile,
-        touches_7d
+        touches_7d,
+
+        -- the frequency cap the person is below (int_activation__frequency_caps)
+        touch_cap_7d,
+        cap_rule_id,
+        cap_reason
     from ranked
     where rule_rank = 1
 

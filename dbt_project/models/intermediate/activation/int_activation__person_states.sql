@@ -1,6 +1,7 @@
 -- One row per person on the planned day: the attributes the response matrix filters on, the
 -- reachable channels, the triggers (journey nodes, seed 5.1) that fire that day and the gates
--- (contactability, the 7-day frequency cap, no third consecutive touch day).
+-- (contactability, the 7-day frequency cap of int_activation__frequency_caps, no third
+-- consecutive touch day).
 with
 
 plan_days as (select * from {{ ref('int_activation__plan_days') }}),
@@ -11,6 +12,7 @@ rfm as (select * from {{ ref('user_rfm') }}),
 segments as (select * from {{ ref('user_segments') }}),
 churn_scores as (select * from {{ ref('user_churn_scores') }}),
 identity_map as (select * from {{ ref('identity_map') }}),
+frequency_caps as (select * from {{ ref('int_activation__frequency_caps') }}),
 
 -- phones that identify one person (junk phones have no person) make a person reachable by SMS
 phones as (
@@ -95,7 +97,10 @@ final as (
 
         -- gates
         users.is_contactable,
-        coalesce(histories.touches_7d, 0) < {{ var('nba_max_touches_7d') }}
+        frequency_caps.touch_cap_7d,
+        frequency_caps.cap_rule_id,
+        frequency_caps.cap_reason,
+        coalesce(histories.touches_7d, 0) < frequency_caps.touch_cap_7d
         and coalesce(histories.touch_days_in_streak_window, 0) < {{ var('nba_max_consecutive_touch_days') }}
             as is_below_frequency_caps
     from users
@@ -106,6 +111,7 @@ final as (
     left join segments on segments.person_id = users.person_id
     left join churn_scores on churn_scores.person_id = users.person_id
     left join phones on phones.person_id = users.person_id
+    left join frequency_caps on frequency_caps.person_id = users.person_id
 
 )
 

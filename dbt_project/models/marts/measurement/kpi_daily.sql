@@ -1,6 +1,8 @@
 -- One row per business day x KPI: the plan's cockpit (3.4) with its targets (kpi_targets seed),
 -- red/amber/green status (boundaries inclusive, with a 1e-9 tolerance for float noise), the mean
--- of the previous 28 days and the +-15% anomaly flag.
+-- of the previous 28 days and the +-15% anomaly flag (the rules: macros/measurement/kpi_rules.sql,
+-- shared with engagement_by_layer). The seed's per-layer targets (layer_type set) are
+-- engagement_by_layer's, not KPIs of this table.
 -- A KPI whose measurement source has no row at all in the loaded data (a brand without an
 -- interaction source has no inbound interaction) cannot be measured: status not_measured, value
 -- null, on every day, never red. A measurable KPI with no value on a day (too little history, an
@@ -388,6 +390,8 @@ kpis as (
     from kpi_targets
     left join kpi_sources on kpi_sources.kpi = kpi_targets.kpi
     left join source_rows on source_rows.measured_from = kpi_sources.measured_from
+    -- the targets of a user layer (layer_type set) are engagement_by_layer's
+    where kpi_targets.layer_type is null
 
 ),
 
@@ -408,17 +412,7 @@ grid as (
 
 trailing_levels as (
 
-    select
-        grid.date,
-        grid.kpi,
-        avg(previous.value) as trailing_28d
-    from grid
-    inner join grid as previous
-        on
-            previous.kpi = grid.kpi
-            and previous.date < grid.date
-            and previous.date >= {{ measurement_add_days('grid.date', -28) }}
-    group by grid.date, grid.kpi
+    {{ kpi_trailing_levels('grid', ['kpi']) }}
 
 ),
 
@@ -436,8 +430,7 @@ final as (
         case
             when not grid.is_measurable then 'not_measured'
             when grid.value is null then null
-            when kpis.direction = 'higher_is_better' and grid.value >= kpis.target - 1e-9 then 'green'
-            when kpis.direction = 'lower_is_better' and grid.value <= kpis.target + 1e-9 then 'green'
+            when {{ kpi_meets_target('grid.value', 'kpis.target', 'kpis.direction') }} then 'green'
             when
                 kpis.direction = 'higher_is_better'
                 and grid.value >= kpis.target - kpis.amber_band - 1e-9
@@ -451,12 +444,9 @@ final as (
 
         -- movement
         trailing_levels.trailing_28d,
-        (grid.value - trailing_levels.trailing_28d) / nullif(trailing_levels.trailing_28d, 0) as change_pct,
-        coalesce(
-            abs((grid.value - trailing_levels.trailing_28d) / nullif(trailing_levels.trailing_28d, 0))
-            > kpis.anomaly_threshold,
-            false
-        ) as is_anomaly,
+        {{ kpi_change_pct('grid.value', 'trailing_levels.trailing_28d') }} as change_pct,
+        {{ kpi_is_anomaly('grid.value', 'trailing_levels.trailing_28d', 'kpis.anomaly_threshold') }}
+            as is_anomaly,
 
         -- labels
         kpis.measured_from,
