@@ -131,9 +131,10 @@ def registrations_document(con: duckdb.DuckDBPyConnection) -> Document:
         body += _missing("registration_forecast")
     body += ["## Funnel", ""]
     if _table(con, "registration_funnel"):
+        # the latest month's funnel per first channel, with the step that loses most
         funnel = con.execute(
-            "select * from marts.registration_funnel "
-            "where month = (select max(month) from marts.registration_funnel) order by all"
+            "select * from marts.registration_funnel where visit_month = "
+            "(select max(visit_month) from marts.registration_funnel) order by channel"
         ).df()
         body += [_markdown(funnel) if len(funnel) else "No funnel month yet.", ""]
     else:
@@ -215,13 +216,15 @@ def feedback_document(con: duckdb.DuckDBPyConnection) -> Document:
     charts: dict[str, bytes] = {}
     snapshot = None
     if _table(con, "feedback_satisfaction"):
-        frame = con.execute("select * from marts.feedback_satisfaction order by all").df()
+        frame = con.execute(
+            "select * from marts.feedback_satisfaction order by feedback_month"
+        ).df()
         body += [_markdown(frame) if len(frame) else "No feedback received yet.", ""]
-        if len(frame) and {"month", "nps"} <= set(frame.columns):
-            monthly = frame.groupby("month", as_index=False)["nps"].mean()
+        monthly = frame[frame["nps"].notna()][["feedback_month", "nps"]]
+        if len(monthly):
             charts["nps"] = line_plot(
                 monthly.assign(series="NPS"),
-                x="month",
+                x="feedback_month",
                 y="nps",
                 hue="series",
                 title="NPS-style score by month",
@@ -230,7 +233,7 @@ def feedback_document(con: duckdb.DuckDBPyConnection) -> Document:
             )
             body += ["![NPS by month](nps)", ""]
             snapshot = pd.DataFrame(
-                {"key": "nps:" + monthly["month"].astype(str), "value": monthly["nps"]}
+                {"key": "nps:" + monthly["feedback_month"].astype(str), "value": monthly["nps"]}
             )
     else:
         body += _missing("feedback_satisfaction")

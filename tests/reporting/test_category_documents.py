@@ -48,7 +48,36 @@ def _experiments(empty: bool) -> pd.DataFrame:
     return frame.iloc[0:0] if empty else frame
 
 
-def serving_db(path, *, store_today: int = 5, empty_experiments: bool = False) -> None:
+def _feedback(dip: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "feedback_month": [dt.date(2026, 5, 1), dt.date(2026, 6, 1)],
+            "feedback_count": [40, 50],
+            "avg_score": [4.1, 3.2],
+            "nps": [30.0, dip],
+            "nps_change": [None, dip - 30.0],
+        }
+    )
+
+
+def _funnel() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "channel": ["online_mall", "store", "store"],
+            "visit_month": [dt.date(2026, 6, 1), dt.date(2026, 6, 1), dt.date(2026, 5, 1)],
+            "visits": [900, 300, 111],
+            "largest_drop_step": ["authorised_phone", "member", "first_order"],
+        }
+    )
+
+
+def serving_db(
+    path,
+    *,
+    store_today: int = 5,
+    empty_experiments: bool = False,
+    feedback_dip: float | None = None,
+) -> None:
     users = _users()
     users = pd.concat(
         [users[~users["person_id"].str.startswith("s")]]
@@ -86,6 +115,9 @@ def serving_db(path, *, store_today: int = 5, empty_experiments: bool = False) -
             }
         ),
     }
+    if feedback_dip is not None:
+        tables["feedback_satisfaction"] = _feedback(feedback_dip)
+        tables["registration_funnel"] = _funnel()
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
         con.execute(
@@ -204,3 +236,17 @@ def test_the_asset_writes_the_documents_from_the_published_file(tmp_path):
     assert "2026-06-30_FBK_feedback_v1.md" in materialization.metadata["documents"].value
     fbk = (settings.reports_dir / "2026-06-30_FBK_feedback_v1.md").read_text(encoding="utf-8")
     assert "`marts.feedback_satisfaction` is not in this publication." in fbk
+
+
+def test_fbk_tables_the_months_draws_the_nps_and_logs_a_changed_month(tmp_path):
+    first = _write(tmp_path, feedback_dip=-10.0)
+    fbk = first[2].read_text(encoding="utf-8")
+    assert "2026-06-01" in fbk and "-10.000" in fbk
+    assert "_FBK_feedback_v1_nps.png" in fbk
+    reg = first[0].read_text(encoding="utf-8").split("## Funnel")[1]
+    # the latest month only, each channel with the step that loses most
+    assert "online_mall" in reg and "authorised_phone" in reg and "first_order" not in reg
+
+    second = _write(tmp_path, feedback_dip=-5.0)[2].read_text(encoding="utf-8")
+    log = second.split("## Change log")[1]
+    assert "- v2: nps:2026-06-01 -10.000 -> -5.000" in log and "2026-05-01" not in log
