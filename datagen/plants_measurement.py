@@ -58,10 +58,10 @@ PLANTED_FUNNEL_CHANNEL = "online_mall"
 
 # --- satisfaction survey ------------------------------------------------------------------------
 SURVEY_FILE = "feedback_survey"  # a `feedback` file: the loader reads it as feedback
-SURVEY_MONTHLY_SHARE = 0.08  # of the active members, answering per month
+SURVEY_MONTHLY_SHARE = 0.12  # of the active members, answering per month
 # P(score = 1..5): an ordinary month and the planted dip month.
 SURVEY_SCORES = np.array([0.04, 0.06, 0.15, 0.35, 0.40])
-SURVEY_SCORES_DIP = np.array([0.15, 0.20, 0.25, 0.25, 0.15])
+SURVEY_SCORES_DIP = np.array([0.20, 0.20, 0.25, 0.20, 0.15])
 DIP_MONTH_OFFSET = 2  # the dip is the calendar month this many months after the start month
 SURVEY_HEADER = "反馈编号,会员编号,反馈时间,评分,反馈内容\n"  # crm feedback.csv's header
 SURVEY_TEXTS = (

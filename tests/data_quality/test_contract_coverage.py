@@ -1,4 +1,6 @@
-"""Every published table of the data contract has a suite, and suites name only contract columns."""
+"""Every published table has a suite, and suites name only contract columns: the tables of the data
+contract (read-only, outside the repo) and those the README publishes beyond it (section
+"Published beyond the data contract", the contract's table format)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pytest
 from data_quality.runner import expectation_columns, list_suites, load_suite
 
 CONTRACT = Path(__file__).resolve().parents[2] / ".." / "shared" / "DATA_CONTRACT.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+BEYOND_CONTRACT = "### Published beyond the data contract"
 
 # Grain words that name an entity rather than a column.
 GRAIN_KEYS = {"person": "person_id", "experiment": "experiment_id"}
@@ -33,7 +37,19 @@ def _cell_columns(cell: str) -> set[str]:
 def contract_tables() -> dict[str, set[str]]:
     """{table: columns} from the 'Published tables' section of the data contract."""
     text = CONTRACT.read_text(encoding="utf-8")
-    section = text.split("## Published tables", 1)[1].split("\n## ", 1)[0]
+    return _tables(text.split("## Published tables", 1)[1].split("\n## ", 1)[0])
+
+
+def published_tables() -> dict[str, set[str]]:
+    """The contract's tables and the README's tables published beyond it."""
+    text = README.read_text(encoding="utf-8")
+    beyond = _tables(text.split(BEYOND_CONTRACT, 1)[1].split("\n#", 1)[0])
+    assert not set(beyond) & set(contract_tables()), "a contract table listed again in README"
+    return contract_tables() | beyond
+
+
+def _tables(section: str) -> dict[str, set[str]]:
+    """{table: columns} of the `| table | grain | key columns and meaning |` rows of a section."""
     tables = {}
     for line in section.splitlines():
         m = re.match(r"\|\s*`(\w+)`\s*\|(.*)\|(.*)\|\s*$", line)
@@ -60,18 +76,18 @@ def test_contract_parses():
 
 
 def test_every_published_table_has_a_suite():
-    assert sorted(contract_tables()) == list_suites()
+    assert sorted(published_tables()) == list_suites()
 
 
-@pytest.mark.parametrize("table", sorted(contract_tables()))
+@pytest.mark.parametrize("table", sorted(published_tables()))
 def test_suite_names_only_contract_columns(table):
-    allowed = contract_tables()[table]
+    allowed = published_tables()[table]
     suite = load_suite(table)
     named = {c for exp in suite.expectations for c in expectation_columns(exp)}
     assert named <= allowed, f"{suite.path} names non-contract columns {sorted(named - allowed)}"
 
 
-@pytest.mark.parametrize("table", sorted(contract_tables()))
+@pytest.mark.parametrize("table", sorted(published_tables()))
 def test_suite_checks_the_contract_column_set(table):
     suite = load_suite(table)
     column_sets = [
@@ -82,5 +98,5 @@ def test_suite_checks_the_contract_column_set(table):
     assert len(column_sets) == 1
     assert suite.expectations[0]["kwargs"].get("exact_match") is False  # extra columns allowed
     # "share by channel" in engagement_daily names no column; every other word is one.
-    expected = contract_tables()[table] - {"share"}
+    expected = published_tables()[table] - {"share"}
     assert set(column_sets[0]) == expected

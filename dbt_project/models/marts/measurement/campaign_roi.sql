@@ -275,9 +275,9 @@ final as (
         costs.fixed_cost_cny,
         cast(costs.interaction_cost_cny + costs.coupon_cost_cny + costs.fixed_cost_cny as {{ money_cny_type() }})
             as cost_cny,
-        {{ money_cny(
-            '(costs.interaction_cost_cny + costs.coupon_cost_cny + costs.fixed_cost_cny)'
-            ~ ' / nullif(retained.retained_users, 0)'
+        {{ money_cny_per(
+            'costs.interaction_cost_cny + costs.coupon_cost_cny + costs.fixed_cost_cny',
+            'retained.retained_users',
         ) }} as cost_per_retained_user_cny,
         cast(costs.redeemed_coupons as {{ dbt.type_bigint() }}) as redeemed_coupons,
 
