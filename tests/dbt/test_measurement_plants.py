@@ -24,6 +24,7 @@ from data_quality.runner import validate_duckdb
 from datagen.generate import generate
 from ingestion.entities import ENTITIES
 from ingestion.loader import load_days
+from reporting.members import funnel_lines, satisfaction_lines
 from tests.dbt.test_measurement_marts import DBT_PROJECT, run_dbt
 
 pytestmark = pytest.mark.slow
@@ -342,6 +343,24 @@ def test_satisfaction_recovers_the_planted_dip_month(plants):
     others = big.drop(index=dip)
     assert big.loc[dip, "nps"] < others["nps"].min() - 15, big[["scored_count", "nps"]]
     assert big.loc[dip, "nps_change"] < -15
+
+
+def test_the_daily_report_sections_name_the_plants(plants):
+    """What the report says over the whole history: the planted channel loses most at the phone,
+    the others elsewhere; the lowest NPS is the dip month's."""
+    funnel = frame(plants, "select * from marts.registration_funnel")
+    rows = {
+        cells[0]: cells[-1]
+        for line in "\n".join(funnel_lines(funnel)).splitlines()
+        if line.startswith("| ") and not line.startswith("| channel")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    planted = plants.truth["registration_funnel"]["planted_channel"]
+    assert rows.pop(planted) == "authorised_phone"
+    assert rows and "authorised_phone" not in rows.values()
+    satisfaction = frame(plants, "select * from marts.feedback_satisfaction")
+    dip = pd.Timestamp(plants.truth["feedback_survey"]["dip_month"])
+    assert f"Lowest NPS: {dip:%Y-%m} (" in "\n".join(satisfaction_lines(satisfaction))
 
 
 # ---------------------------------------------------------------- suites
