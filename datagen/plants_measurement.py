@@ -127,10 +127,28 @@ def plant_day(ctx, d: int, ready: list[tuple[int, dict[str, np.ndarray]]], stats
             clicks = _concat([c for c in (carried, today) if c is not None])
             order = np.lexsort((clicks["person"], clicks["ms"]))
             clicks = {k: v[order] for k, v in clicks.items()}
-            _write(ctx, stats, "miniprogram", "events", CLICKS_FILE, day, _click_lines(pop, day, clicks), clicks["ms"])
+            _write(
+                ctx,
+                stats,
+                "miniprogram",
+                "events",
+                CLICKS_FILE,
+                day,
+                _click_lines(pop, day, clicks),
+                clicks["ms"],
+            )
         visits = _visits(pop, d, ctx.seed)
         day_ms = np.full(len(visits[0]), int(local_midnight_ms(pop.start_epoch_day + d)))
-        _write(ctx, stats, "miniprogram", VISITS_FILE, VISITS_FILE, day, _visit_lines(day, *visits), day_ms)
+        _write(
+            ctx,
+            stats,
+            "miniprogram",
+            VISITS_FILE,
+            VISITS_FILE,
+            day,
+            _visit_lines(day, *visits),
+            day_ms,
+        )
     if shape.has("crm"):
         mem, ms, score, text = _survey(pop, d, ctx.seed)
         lines = _survey_lines(pop, day, mem, ms, score, text)

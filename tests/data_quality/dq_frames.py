@@ -280,7 +280,10 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
         )
     if table == "registration_funnel":
         frame = pd.MultiIndex.from_product(
-            [["store", "online_mall", "miniprogram", "wecom"], pd.date_range("2026-03-01", "2026-06-01", freq="MS")],
+            [
+                ["store", "online_mall", "miniprogram", "wecom"],
+                pd.date_range("2026-03-01", "2026-06-01", freq="MS"),
+            ],
             names=["channel", "visit_month"],
         ).to_frame(index=False)
         k = len(frame)

@@ -115,7 +115,9 @@ def test_shape_writes_exactly_its_files(shaped):
         for folder in (out / source).iterdir():
             files = {p.name for p in folder.iterdir()}
             resent = {f.replace("_resend", "") for f in files if "_resend" in f}
-            assert files - {f for f in files if "_resend" in f} == names | planted.get(source, set()), folder
+            assert files - {f for f in files if "_resend" in f} == names | planted.get(
+                source, set()
+            ), folder
             assert resent <= names, folder
     written = {f"{s}/{name.split('.')[0]}" for s, names in expected.items() for name in names}
     assert set(summary.rows) == written

@@ -157,8 +157,14 @@ def test_content_long_term_repurchase_matches_a_hand_computation(plants):
     rows = []
     for month in closed:
         touched = inter[inter["month"] == month]
-        buyers = [p for p in touched["person_id"].unique() if first_order.get(p, end) < (month + 1).start_time]
-        window = orders[(orders["day"] >= (month + 1).start_time) & (orders["day"] < (month + 4).start_time)]
+        buyers = [
+            p
+            for p in touched["person_id"].unique()
+            if first_order.get(p, end) < (month + 1).start_time
+        ]
+        window = orders[
+            (orders["day"] >= (month + 1).start_time) & (orders["day"] < (month + 4).start_time)
+        ]
         repurchased = set(window["person_id"])
         live = set(touched.loc[touched["content_type"] == "live", "person_id"])
         rows += [(p in live, p in repurchased) for p in buyers]
@@ -209,7 +215,9 @@ def test_campaign_roi_equals_a_hand_computation(plants):
         (pairs["occurred_at"] < pairs["ordered_at"])
         & (pairs["occurred_at"] >= pairs["ordered_at"] - pd.Timedelta(days=7))
     ]
-    last = pairs.sort_values(["order_id", "occurred_at", "interaction_id"]).groupby("order_id").tail(1)
+    last = (
+        pairs.sort_values(["order_id", "occurred_at", "interaction_id"]).groupby("order_id").tail(1)
+    )
     last = last.assign(
         coupon=last["coupon_used"].fillna(False).astype(bool) & (last["content_type"] == "coupon"),
         amount=last["amount"].map(Decimal),
@@ -238,7 +246,11 @@ def test_campaign_roi_equals_a_hand_computation(plants):
 
     def price(channel: str, campaign: str) -> pd.Series:
         own = costs[(costs["channel"] == channel) & (costs["campaign_id"] == campaign)]
-        return (own if len(own) else costs[(costs["channel"] == channel) & (costs["campaign_id"] == "__default__")]).iloc[0]
+        return (
+            own
+            if len(own)
+            else costs[(costs["channel"] == channel) & (costs["campaign_id"] == "__default__")]
+        ).iloc[0]
 
     expected = {}
     for (campaign, channel), group in sends.groupby(["campaign_id", "channel"]):
@@ -253,7 +265,9 @@ def test_campaign_roi_equals_a_hand_computation(plants):
             "interaction_cost_cny": _cents(
                 messages * row["cost_per_message_cny"] + mass * row["cost_per_mass_send_cny"]
             ),
-            "coupon_cost_cny": _cents(float(mine.loc[mine["coupon"], "discount"].sum()) * row["coupon_cost_share"]),
+            "coupon_cost_cny": _cents(
+                float(mine.loc[mine["coupon"], "discount"].sum()) * row["coupon_cost_share"]
+            ),
             "fixed_cost_cny": _cents(row["fixed_cost_cny"]),
             "attributed_orders": len(mine),
             "redeemed_coupons": int(mine["coupon"].sum()),
@@ -313,7 +327,9 @@ def test_the_funnel_names_the_planted_channels_phone_step(plants):
     assert (funnel["miniprogram_users"] >= funnel["authorised_phone_users"]).all()
     assert (funnel["authorised_phone_users"] >= funnel["members"]).all()
     assert (funnel["members"] >= funnel["first_order_users"]).all()
-    (reported,) = frame(plants, "select sum(new_visitors) as n from staging.stg_miniprogram__visit_stats")["n"]
+    (reported,) = frame(
+        plants, "select sum(new_visitors) as n from staging.stg_miniprogram__visit_stats"
+    )["n"]
     assert funnel["reported_visitors"].sum() == reported
 
 
@@ -327,11 +343,15 @@ def test_satisfaction_recovers_the_planted_dip_month(plants):
 
     # hand computation from the staged feedback: 5 promoter, 4 passive, 1-3 detractor
     feedback = frame(plants, "select rating, submitted_at from staging.stg_crm__feedback")
-    feedback["feedback_month"] = pd.to_datetime(feedback["submitted_at"]).dt.to_period("M").dt.start_time
+    feedback["feedback_month"] = (
+        pd.to_datetime(feedback["submitted_at"]).dt.to_period("M").dt.start_time
+    )
     for month, group in feedback.groupby("feedback_month"):
         row = satisfaction.set_index("feedback_month").loc[month]
         counts = group["rating"].value_counts()
-        assert [row[f"score_{s}_count"] for s in range(1, 6)] == [counts.get(s, 0) for s in range(1, 6)]
+        assert [row[f"score_{s}_count"] for s in range(1, 6)] == [
+            counts.get(s, 0) for s in range(1, 6)
+        ]
         nps = 100 * (counts.get(5, 0) - counts.reindex([1, 2, 3]).fillna(0).sum()) / len(group)
         assert row["nps"] == pytest.approx(nps)
         assert row["avg_score"] == pytest.approx(group["rating"].mean())
@@ -376,4 +396,3 @@ def test_the_marts_pass_their_suites(plants, table):
     assert result.success, result.summary()
     rows = frame(plants, f"select count(*) as n from marts.{table}")["n"].iloc[0]
     assert rows > 0
-

@@ -44,11 +44,19 @@ def _satisfaction() -> pd.DataFrame:
     for s in range(1, 6):
         frame[f"score_{s}_count"] = [c[s - 1] for c in counts]
     scored = frame[[f"score_{s}_count" for s in range(1, 6)]].sum(axis=1)
-    nps = 100 * (frame["score_5_count"] - frame[["score_1_count", "score_2_count", "score_3_count"]].sum(axis=1)) / scored
+    nps = (
+        100
+        * (
+            frame["score_5_count"]
+            - frame[["score_1_count", "score_2_count", "score_3_count"]].sum(axis=1)
+        )
+        / scored
+    )
     return frame.assign(
         feedback_count=scored,
         scored_count=scored,
-        avg_score=(frame[[f"score_{s}_count" for s in range(1, 6)]] * np.arange(1, 6)).sum(axis=1) / scored,
+        avg_score=(frame[[f"score_{s}_count" for s in range(1, 6)]] * np.arange(1, 6)).sum(axis=1)
+        / scored,
         nps=nps,
         nps_change=nps.diff(),
     )
@@ -62,7 +70,17 @@ def test_the_funnel_section_names_each_channels_weakest_step():
         if line.startswith("|") and (row := [c.strip() for c in line.strip("|").split("|")])
     }
     # totals over both months: 210 visits, 60 authorised (29%), 60 members, 40 first orders
-    assert cells["online_mall"] == ["online_mall", "210", "60", "60", "40", "29%", "100%", "67%", "authorised_phone"]
+    assert cells["online_mall"] == [
+        "online_mall",
+        "210",
+        "60",
+        "60",
+        "40",
+        "29%",
+        "100%",
+        "67%",
+        "authorised_phone",
+    ]
     assert cells["store"][-4:] == ["76%", "100%", "25%", "first_order"]
     header = [c.strip() for c in text.splitlines()[2].strip("|").split("|")]
     assert header[-4:] == ["phone rate", "member rate", "first order rate", "loses most"]
@@ -136,7 +154,10 @@ def test_the_inputs_read_the_marts_when_published(tmp_path):
             "'store' as cohort_channel, 1 as day_n, 1 as cohort_size, 0 as retained_users"
         )
         before = read_report_inputs(con)
-        for name, frame in (("registration_funnel", _funnel()), ("feedback_satisfaction", _satisfaction())):
+        for name, frame in (
+            ("registration_funnel", _funnel()),
+            ("feedback_satisfaction", _satisfaction()),
+        ):
             con.register("f", frame)
             con.execute(f"create table marts.{name} as select * from f")
             con.unregister("f")
