@@ -39,7 +39,7 @@ sends as (
 grouped_sends as (
 
     select
-        campaign_id as campaign_key,
+        sends.campaign_id as campaign_key,
         sends.*
     from sends
     union all

@@ -266,11 +266,13 @@ compared as (
 
     select
         long_term.*,
-        touched_repurchase_rate_3m - untouched_repurchase_rate_3m as repurchase_rate_diff_3m,
+        long_term.touched_repurchase_rate_3m - long_term.untouched_repurchase_rate_3m
+            as repurchase_rate_diff_3m,
         sqrt(
-            touched_repurchase_rate_3m * (1 - touched_repurchase_rate_3m) / touched_buyer_months
-            + untouched_repurchase_rate_3m * (1 - untouched_repurchase_rate_3m)
-            / nullif(untouched_buyer_months, 0)
+            long_term.touched_repurchase_rate_3m * (1 - long_term.touched_repurchase_rate_3m)
+            / long_term.touched_buyer_months
+            + long_term.untouched_repurchase_rate_3m * (1 - long_term.untouched_repurchase_rate_3m)
+            / nullif(long_term.untouched_buyer_months, 0)
         ) as diff_se
     from long_term
 

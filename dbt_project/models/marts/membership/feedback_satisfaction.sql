@@ -25,9 +25,11 @@ monthly as (
         feedback_month,
         count(*) as feedback_count,
         sum(case when rating between 1 and 5 then 1 else 0 end) as scored_count,
-        {%- for score in range(1, 6) %}
-        sum(case when rating = {{ score }} then 1 else 0 end) as score_{{ score }}_count,
-        {%- endfor %}
+        sum(case when rating = 1 then 1 else 0 end) as score_1_count,
+        sum(case when rating = 2 then 1 else 0 end) as score_2_count,
+        sum(case when rating = 3 then 1 else 0 end) as score_3_count,
+        sum(case when rating = 4 then 1 else 0 end) as score_4_count,
+        sum(case when rating = 5 then 1 else 0 end) as score_5_count,
         avg(case when rating between 1 and 5 then rating end) as avg_score,
         sum(case when score_group = 'promoter' then 1 else 0 end) as promoters,
         sum(case when score_group = 'passive' then 1 else 0 end) as passives,
@@ -55,9 +57,11 @@ final as (
         -- distribution
         cast(feedback_count as {{ dbt.type_bigint() }}) as feedback_count,
         cast(scored_count as {{ dbt.type_bigint() }}) as scored_count,
-        {%- for score in range(1, 6) %}
-        cast(score_{{ score }}_count as {{ dbt.type_bigint() }}) as score_{{ score }}_count,
-        {%- endfor %}
+        cast(score_1_count as {{ dbt.type_bigint() }}) as score_1_count,
+        cast(score_2_count as {{ dbt.type_bigint() }}) as score_2_count,
+        cast(score_3_count as {{ dbt.type_bigint() }}) as score_3_count,
+        cast(score_4_count as {{ dbt.type_bigint() }}) as score_4_count,
+        cast(score_5_count as {{ dbt.type_bigint() }}) as score_5_count,
         avg_score,
 
         -- NPS-style score
