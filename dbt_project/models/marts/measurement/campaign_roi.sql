@@ -76,28 +76,51 @@ mass_sends as (
 
 ),
 
--- attribution: each non-refunded order to the person's latest campaign touch before it
-order_touches as (
+-- attribution: each non-refunded order to the person's latest campaign touch before it, looked
+-- up on the calendar days the window reaches (a join on person and day, not on a range)
+-- generated_number 1 .. attribution days + 1: the order's day and the days before it
+day_numbers as (
+
+    {{ dbt.generate_series(var('campaign_attribution_days') + 1) }}
+
+),
+
+order_days as (
 
     select
         orders.order_id,
+        orders.person_id,
+        orders.ordered_at,
         orders.amount,
         orders.discount_amount,
         coalesce(orders.coupon_used, false) as coupon_used,
+        {{ measurement_add_days('orders.ordered_date', '1 - day_numbers.generated_number') }} as touch_date
+    from orders
+    cross join day_numbers
+    where not coalesce(orders.is_refunded, false)
+
+),
+
+order_touches as (
+
+    select
+        order_days.order_id,
+        order_days.amount,
+        order_days.discount_amount,
+        order_days.coupon_used,
         sends.campaign_id,
         sends.channel,
         sends.content_type,
         row_number() over (
-            partition by orders.order_id
+            partition by order_days.order_id
             order by sends.occurred_at desc, sends.interaction_id desc
         ) as touch_rank
-    from orders
+    from order_days
     inner join sends
-        on
-            sends.person_id = orders.person_id
-            and sends.occurred_at < orders.ordered_at
-            and sends.occurred_at >= {{ dbt.dateadd('day', -var('campaign_attribution_days'), 'orders.ordered_at') }}
-    where not coalesce(orders.is_refunded, false)
+        on sends.person_id = order_days.person_id and sends.occurred_date = order_days.touch_date
+    where
+        sends.occurred_at < order_days.ordered_at
+        and sends.occurred_at >= {{ dbt.dateadd('day', -var('campaign_attribution_days'), 'order_days.ordered_at') }}
 
 ),
 
@@ -130,20 +153,59 @@ first_touches as (
 
 ),
 
+-- each first touch with the person's next active day after it: the first touches and the active
+-- days in one sequence per person (on a day, the active day before the touch, so it is not after)
+person_timeline as (
+
+    select
+        campaign_key,
+        channel,
+        person_id,
+        first_touch_date as event_date,
+        1 as event_order,
+        cast(null as date) as activity_date
+    from first_touches
+    union all
+    select
+        cast(null as {{ dbt.type_string() }}) as campaign_key,
+        cast(null as {{ dbt.type_string() }}) as channel,
+        person_id,
+        activity_date as event_date,
+        0 as event_order,
+        activity_date
+    from activity_days
+
+),
+
+next_activity as (
+
+    select
+        campaign_key,
+        channel,
+        person_id,
+        event_date as first_touch_date,
+        event_order,
+        min(activity_date) over (
+            partition by person_id
+            order by event_date, event_order
+            rows between 1 following and unbounded following
+        ) as next_activity_date
+    from person_timeline
+
+),
+
 retained as (
 
     select
-        first_touches.campaign_key,
-        first_touches.channel,
-        count(distinct first_touches.person_id) as retained_users
-    from first_touches
-    inner join activity_days
-        on
-            activity_days.person_id = first_touches.person_id
-            and activity_days.activity_date > first_touches.first_touch_date
-            and activity_days.activity_date
-            <= {{ measurement_add_days('first_touches.first_touch_date', var('campaign_retention_days')) }}
-    group by first_touches.campaign_key, first_touches.channel
+        campaign_key,
+        channel,
+        count(distinct person_id) as retained_users
+    from next_activity
+    where
+        event_order = 1
+        and next_activity_date
+        <= {{ measurement_add_days('first_touch_date', var('campaign_retention_days')) }}
+    group by campaign_key, channel
 
 ),
 

@@ -21,6 +21,7 @@ campaign_touches as (
         coalesce(content_type, 'unknown') as content_type,
         coalesce(scenario, 'unknown') as scenario,
         occurred_at,
+        occurred_date,
         cast({{ dbt.date_trunc('month', 'occurred_date') }} as date) as exposure_month
     from interactions
     where
@@ -36,6 +37,7 @@ responses as (
     select
         person_id,
         occurred_at,
+        occurred_date,
         campaign_id,
         case when channel in ('wecom_1v1', 'wecom_group') then 1 else 0 end as is_reply,
         case when channel = 'miniprogram' and scenario = 'coupon_claim' then 1 else 0 end as is_claim
@@ -59,20 +61,46 @@ measured_touches as (
 
 ),
 
-touch_responses as (
+-- the 3 calendar days 48 hours can reach, so responses join on (person, day), not on a range
+day_offsets as (
+
+    select 0 as day_offset
+    union all
+    select 1 as day_offset
+    union all
+    select 2 as day_offset
+
+),
+
+response_days as (
 
     select
         measured_touches.interaction_id,
-        max(responses.is_reply) as is_replied,
-        max(case when responses.campaign_id = measured_touches.campaign_id then 1 else 0 end) as is_clicked,
-        max(responses.is_claim) as is_claimed
+        measured_touches.person_id,
+        measured_touches.campaign_id,
+        measured_touches.occurred_at,
+        {{ measurement_add_days('measured_touches.occurred_date', 'day_offsets.day_offset') }} as response_date
     from measured_touches
+    cross join day_offsets
+
+),
+
+touch_responses as (
+
+    select
+        response_days.interaction_id,
+        max(responses.is_reply) as is_replied,
+        max(case when responses.campaign_id = response_days.campaign_id then 1 else 0 end) as is_clicked,
+        max(responses.is_claim) as is_claimed
+    from response_days
     inner join responses
         on
-            responses.person_id = measured_touches.person_id
-            and responses.occurred_at > measured_touches.occurred_at
-            and responses.occurred_at <= {{ dbt.dateadd('hour', 48, 'measured_touches.occurred_at') }}
-    group by measured_touches.interaction_id
+            responses.person_id = response_days.person_id
+            and responses.occurred_date = response_days.response_date
+    where
+        responses.occurred_at > response_days.occurred_at
+        and responses.occurred_at <= {{ dbt.dateadd('hour', 48, 'response_days.occurred_at') }}
+    group by response_days.interaction_id
 
 ),
 
