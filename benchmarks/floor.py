@@ -33,7 +33,8 @@ SEEDS = HERE.parent / "dbt_project" / "seeds"
 DEFAULT_HASH_SALT = "siyu-dev-salt-change-me"  # orchestration.lib.settings.DEFAULT_HASH_SALT
 DEFAULT_JUNK_MAX_ACCOUNTS = 5  # SIYU_IDENTITY_JUNK_MAX_ACCOUNTS default
 
-# (source, entity, extension): the twelve extracts (ingestion/entities.py)
+# (source, entity, extension): the twelve extracts the core marts read (ingestion/entities.py;
+# miniprogram visit_stats feeds only registration_funnel, which the floor does not compute)
 EXTRACTS = (
     ("crm", "members", "csv"),
     ("crm", "orders", "csv"),

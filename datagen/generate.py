@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from datagen import plants_activation, truth
+from datagen import plants_activation, plants_measurement, truth
 from datagen.activity import ENTITIES, INTERACTION_ENTITIES, simulate_day
 from datagen.config import BrandShape, MessConfig
 from datagen.population import DAY_MS, TZ_OFFSET_MS, build_population
@@ -232,6 +232,7 @@ class _Context:
     mess: MessConfig
     written: tuple[bool, ...]  # per entry of ENTITIES: is its file written
     batches_per_day: int = 1  # intraday batch files per day and extract (1: one file a day)
+    carry: dict = field(default_factory=dict)  # planted rows due on a later day (plants_*.py)
 
 
 @dataclass
@@ -329,6 +330,7 @@ def _run_days(ctx: _Context, a: int, b: int, progress: bool = False) -> _Stats:
         range(max(0, a - warmup), b), desc="generate", unit="day", disable=not progress, leave=False
     ):
         ready = _route_day(ctx, d, pending)
+        plants_measurement.plant_day(ctx, d, ready, writer.stats, write=d >= a)
         if d < a:
             continue
         for e_idx, batch in ready:

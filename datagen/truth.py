@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datagen import config, plants_activation
+from datagen import config, plants_activation, plants_measurement
 from datagen.population import Population
 
 
@@ -183,4 +183,5 @@ def write_truth(pop: Population, out: pathlib.Path, mess: config.MessConfig) -> 
     )
     mess_dict = {k: getattr(mess, k) for k in mess.__dataclass_fields__}
     (truth / "mess.json").write_text(json.dumps(mess_dict, indent=2) + "\n", encoding="utf-8")
+    plants_measurement.write_truth(pop, truth)
     return {name: t.num_rows for name, t in tables.items()}

@@ -18,6 +18,7 @@ Rule = Literal[
     "id",  # required identifier, non-empty after trimming
     "text",  # free text, may be empty
     "local_ts",  # local time string, Asia/Shanghai: 2026-05-01 13:45:12 or 2026/5/1 13:45
+    "local_date",  # local calendar date: 20260501 (WeChat's ref_date) or 2026-05-01
     "epoch_s",  # integer seconds since 1970-01-01 UTC
     "epoch_ms",  # integer milliseconds since 1970-01-01 UTC
     "decimal",  # a number
@@ -81,6 +82,8 @@ def _c(
 CRM_ORDER_STATUSES = ("已完成", "已退款", "已取消", "待付款")
 MINIPROGRAM_ORDER_STATUSES = ("paid", "refunded", "cancelled", "pending")
 CRM_REGISTRATION_CHANNELS = ("门店", "线上商城", "小程序", "企业微信")
+# The acquisition channels of the mini-program's visit statistics: the registration channels.
+VISIT_CHANNELS = ("store", "online_mall", "miniprogram", "wecom")
 
 
 ENTITIES: tuple[Entity, ...] = (
@@ -278,6 +281,17 @@ ENTITIES: tuple[Entity, ...] = (
             _c("order_status", "enum", True, path=("status",), values=MINIPROGRAM_ORDER_STATUSES),
         ),
         description="Mini-program orders; money in fen.",
+    ),
+    Entity(
+        "miniprogram",
+        "visit_stats",
+        "jsonl",
+        (
+            _c("ref_date", "local_date", True),
+            _c("channel", "enum", True, values=VISIT_CHANNELS),
+            _c("visit_uv_new", "int", True, non_negative=True),
+        ),
+        description="Mini-program analytics: new visitors per day and acquisition channel.",
     ),
 )
 

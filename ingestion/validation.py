@@ -22,6 +22,8 @@ _TS_SHAPES = {
     "%Y/%m/%d %H:%M:%S": r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{1,2}:\d{1,2}",
     "%Y-%m-%d %H:%M": r"\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{1,2}",
 }
+# A local calendar date: WeChat analytics' ref_date (20260501) or ISO (2026-05-01).
+LOCAL_DATE_FORMATS = {"%Y%m%d": r"\d{8}", "%Y-%m-%d": r"\d{4}-\d{1,2}-\d{1,2}"}
 # A number as exports write one: sign, digits, a decimal point, an exponent ("1_000", "0x10",
 # "inf" and "nan" are not numbers here).
 NUMBER_SHAPE = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
@@ -111,6 +113,25 @@ def _column_checks(c: Column, with_partition: bool) -> tuple[str, str, str | Non
                 f"case when regexp_full_match({v}, {_literal(_TS_SHAPES[fmt])}) "
                 f"then try_strptime({v}, {_literal(fmt)}) end"
                 for fmt in LOCAL_TS_FORMATS
+            )
+            + ")"
+        )
+    elif c.rule == "local_date":
+        parsed = f"_p_{c.name}"
+        whens.append(
+            f"when {parsed} is null then "
+            + _check("local_date", _quoted(f"{label} is not a date", v))
+        )
+        cleaned = f"coalesce(strftime({parsed}, '%Y-%m-%d'), {v})"
+        future_value = cleaned
+        if with_partition:
+            future_test = f"{parsed} >= {future_from}"
+        parse_sql = (
+            "coalesce("
+            + ", ".join(
+                f"case when regexp_full_match({v}, {_literal(shape)}) "
+                f"then try_strptime({v}, {_literal(fmt)}) end"
+                for fmt, shape in LOCAL_DATE_FORMATS.items()
             )
             + ")"
         )

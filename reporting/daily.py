@@ -2,7 +2,8 @@
 
 Seed 001 asks for documents named by date and type, version numbers, a change log, archived old
 versions and an index; charts: the registration trend (line), registrations by channel (bars),
-retention curves. Rendering is pure (frames in, files' contents out); `write_report` does the I/O.
+retention curves; and, from its data-driven decisions, the registration funnel's bottleneck and
+member satisfaction (sections from `reporting.members`). Rendering is pure (frames in, files' contents out); `write_report` does the I/O.
 
 The file links its charts by relative path (PNG files beside it): any markdown viewer opened on
 the reports folder shows them, and versions stay small and diffable. Viewers that cannot resolve
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ml.plots import figure_png, line_plot
 from reporting.documents import write_html, write_index
+from reporting.members import funnel_lines, satisfaction_lines
 from reporting.retention import left_out_lines, read_retention_curve, split_retention_curve
 
 REPORT_NAME = "daily"
@@ -40,13 +42,17 @@ class ReportInputs:
     registrations: pd.DataFrame  # date, channel, registrations (daily, history)
     # day_n, cohort_channel, retention, cohort_size (persons pooled): every point, however small
     retention: pd.DataFrame
+    # marts.registration_funnel and marts.feedback_satisfaction (empty when not published)
+    funnel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    satisfaction: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def read_report_inputs(con: duckdb.DuckDBPyConnection) -> ReportInputs:
     """What the report shows, read from a published serving file (schema marts), the way any BI
     tool reads it, so the report shows what was served: the publication version, the KPIs of the
-    latest day of kpi_daily, daily registrations by first channel over the whole history, and
-    every point of the retention curve (the report draws the big ones and names the others)."""
+    latest day of kpi_daily, daily registrations by first channel over the whole history, every
+    point of the retention curve (the report draws the big ones and names the others), and the
+    registration funnel and feedback satisfaction marts (empty when the file has none)."""
     ((version,),) = con.execute("select version from marts._publication").fetchall()
     ((report_date,),) = con.execute("select max(date) from marts.kpi_daily").fetchall()
     if report_date is None:
@@ -61,7 +67,25 @@ def read_report_inputs(con: duckdb.DuckDBPyConnection) -> ReportInputs:
         "from marts.dim_users group by 1, 2 order by 1, 2"
     ).df()
     retention = read_retention_curve(con, min_cohort_size=0)
-    return ReportInputs(pd.Timestamp(report_date).date(), version, kpis, registrations, retention)
+    return ReportInputs(
+        pd.Timestamp(report_date).date(),
+        version,
+        kpis,
+        registrations,
+        retention,
+        funnel=_published(con, "registration_funnel"),
+        satisfaction=_published(con, "feedback_satisfaction"),
+    )
+
+
+def _published(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """A published mart whole, or an empty frame when the serving file predates it."""
+    ((exists,),) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = ?",
+        [table],
+    ).fetchall()
+    return con.execute(f"select * from marts.{table}").df() if exists else pd.DataFrame()
 
 
 def _bar_png(totals: pd.Series, title: str) -> bytes:
@@ -131,6 +155,14 @@ def render(
         "## KPIs",
         "",
         kpis.to_markdown(index=False, floatfmt=".3f") if len(kpis) else "No KPI measurable yet.",
+        "",
+        "## Registration funnel",
+        "",
+        *funnel_lines(inputs.funnel),
+        "",
+        "## Member satisfaction",
+        "",
+        *satisfaction_lines(inputs.satisfaction),
         "",
         "## Charts",
         "",

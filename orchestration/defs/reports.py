@@ -16,8 +16,9 @@ REPORT_KEY = dg.AssetKey(["reports", "daily_report"])
     deps=[PUBLICATION_KEY],
     group_name="serving",
     kinds={"markdown"},
-    description="YYYY-MM-DD_RPT_daily_vN.md in SIYU_REPORTS_DIR: KPIs, registration trend and "
-    "channel charts, retention curves, a change log; index.md lists every version.",
+    description="YYYY-MM-DD_RPT_daily_vN.md in SIYU_REPORTS_DIR: KPIs, the registration funnel, "
+    "member satisfaction, registration trend and channel charts, retention curves, a change log; "
+    "index.md lists every version.",
 )
 def daily_report(siyu: SiyuSettingsResource) -> dg.MaterializeResult:
     # matplotlib: imported when a report is drawn, not when the definitions load

@@ -36,6 +36,8 @@ OWNERS_BY_GROUP: dict[str, str] = {
     "serving": DATA_ENGINEERING,
     "measurement": ANALYTICS,
     "marts_measurement": ANALYTICS,
+    # member operations (seed 001): the registration funnel and member satisfaction
+    "marts_membership": ANALYTICS,
     "models": DATA_SCIENCE,
     "marts_models": DATA_SCIENCE,
     "activation": CRM_OPERATIONS,

@@ -242,6 +242,112 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
         idx["lower_80"] = idx["forecast"] * 0.7 - 5
         idx["upper_80"] = idx["forecast"] * 1.3 + 5
         return idx
+    if table == "content_performance":
+        frame = pd.MultiIndex.from_product(
+            [["coupon", "article", "live"], ["all", "recall", "promotion"]],
+            names=["content_type", "scenario"],
+        ).to_frame(index=False)
+        k = len(frame)
+        touches = rng.integers(100, 1000, k)
+        measured = touches - rng.integers(0, 50, k)
+        responded = (measured * rng.uniform(0.05, 0.4, k)).astype(int)
+        clicked = (responded * rng.uniform(0, 1, k)).astype(int)
+        untouched = rng.uniform(0.2, 0.6, k)
+        touched = untouched + rng.uniform(-0.1, 0.1, k)
+        return frame.assign(
+            touches=touches,
+            touched_users=touches // 3,
+            measured_touches=measured,
+            responded_touches=responded,
+            response_rate=responded / measured,
+            reply_rate=responded / measured / 2,
+            click_rate=clicked / measured,
+            claim_rate=responded / measured / 3,
+            response_rank=frame.groupby("scenario").cumcount() + 1,
+            touched_buyer_months=rng.integers(10, 100, k),
+            touched_repurchase_rate_3m=touched,
+            untouched_buyer_months=rng.integers(10, 100, k),
+            untouched_repurchase_rate_3m=untouched,
+            repurchase_rate_diff_3m=touched - untouched,
+            diff_ci_low=touched - untouched - 0.1,
+            diff_ci_high=touched - untouched + 0.1,
+        )
+    if table == "campaign_roi":
+        k = 12
+        messages = rng.integers(50, 500, k)
+        touched = messages - rng.integers(0, 40, k)
+        cost = np.round(rng.uniform(5, 100, k), 2)
+        revenue = np.round(rng.uniform(0, 5000, k), 2)
+        first = AS_OF - pd.to_timedelta(rng.integers(1, 60, k), unit="D")
+        return pd.DataFrame(
+            {
+                "campaign_id": [f"cmp_{i:06d}" for i in range(k - 3)] + ["all"] * 3,
+                "channel": ["sms", "wecom_1v1", "wecom_group"] * 4,
+                "scenario": ["recall"] * (k - 3) + ["all"] * 3,
+                "first_sent_at": first,
+                "last_sent_at": first + pd.Timedelta(hours=2),
+                "messages": messages,
+                "mass_sends": np.ones(k, dtype=int),
+                "persons_touched": touched,
+                "retained_users": touched // 2,
+                "retention_rate": (touched // 2) / touched,
+                "is_retention_window_closed": np.arange(k) % 2 == 0,
+                "interaction_cost_cny": cost,
+                "coupon_cost_cny": np.zeros(k),
+                "fixed_cost_cny": np.zeros(k),
+                "cost_cny": cost,
+                "cost_per_retained_user_cny": np.round(cost / (touched // 2), 2),
+                "redeemed_coupons": np.zeros(k, dtype=int),
+                "attributed_orders": rng.integers(0, 20, k),
+                "attributed_revenue_cny": revenue,
+                "roi": (revenue - cost) / cost,
+            }
+        )
+    if table == "registration_funnel":
+        frame = pd.MultiIndex.from_product(
+            [
+                ["store", "online_mall", "miniprogram", "wecom"],
+                pd.date_range("2026-03-01", "2026-06-01", freq="MS"),
+            ],
+            names=["channel", "visit_month"],
+        ).to_frame(index=False)
+        k = len(frame)
+        users = rng.integers(50, 200, k)
+        phone = (users * 0.7).astype(int)
+        members = (phone * 0.6).astype(int)
+        first = (members * 0.5).astype(int)
+        visits = users + rng.integers(0, 100, k)
+        return frame.assign(
+            visits=visits,
+            reported_visitors=visits,
+            miniprogram_users=users,
+            authorised_phone_users=phone,
+            members=members,
+            first_order_users=first,
+            phone_rate=phone / visits,
+            member_rate=members / phone,
+            first_order_rate=first / members,
+            overall_conversion_rate=first / visits,
+            largest_drop_step="first_order",
+            largest_drop_share=1 - first / members,
+        )
+    if table == "feedback_satisfaction":
+        months = pd.date_range("2026-01-01", "2026-06-01", freq="MS")
+        counts = rng.integers(5, 60, (len(months), 5))
+        scored = counts.sum(axis=1)
+        nps = 100 * (counts[:, 4] - counts[:, :3].sum(axis=1)) / scored
+        frame = pd.DataFrame({"feedback_month": months, "feedback_count": scored + 1})
+        frame["scored_count"] = scored
+        for score in range(1, 6):
+            frame[f"score_{score}_count"] = counts[:, score - 1]
+        return frame.assign(
+            avg_score=(counts * np.arange(1, 6)).sum(axis=1) / scored,
+            promoters=counts[:, 4],
+            passives=counts[:, 3],
+            detractors=counts[:, :3].sum(axis=1),
+            nps=nps,
+            nps_change=pd.Series(nps).diff(),
+        )
     raise KeyError(table)
 
 

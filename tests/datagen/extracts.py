@@ -11,13 +11,19 @@ import re
 
 import pandas as pd
 
+from datagen.plants_measurement import is_planted_file
 from datagen.writers import CSV_HEADERS
 
 
-def tree_hash(root: pathlib.Path) -> str:
-    """sha256 over every file's relative path and bytes, in path order."""
+def tree_hash(root: pathlib.Path, without_plants: bool = False) -> str:
+    """sha256 over every file's relative path and bytes, in path order; `without_plants` leaves
+    out the files datagen/plants_measurement.py adds (its extracts and its truth file)."""
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if without_plants and (
+            is_planted_file(path.name) or path.name == "measurement_plants.json"
+        ):
+            continue
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -14,6 +14,7 @@ import pytest
 from datagen.cli import main
 from datagen.config import BrandShape, MessConfig
 from datagen.generate import generate
+from datagen.plants_measurement import planted_files
 from tests.datagen.extracts import (
     experiment_touches,
     extract_identifiers,
@@ -33,7 +34,8 @@ PERSONS, DAYS = 300, 25
 # 2.4.6, pandas 3.1.1) with datagen/ unchanged since the last landed commit. Re-recorded for the
 # activation plants (datagen/plants_activation.py, issue 14: an over-touch incident, preferred send
 # hours, three truth files); without them the extracts are still the earlier bytes
-# (tests/datagen/test_plants_activation.py).
+# (tests/datagen/test_plants_activation.py). The files of datagen/plants_measurement.py (issue 14)
+# are extra files with draws of their own: without them the tree is the same.
 DEFAULT_300x20_SEED3_SHA256 = "d59dc052abf521a5858a13de67cafabcd7a8d3e8a99aa00ffe91959fd0074f71"
 
 # What each system exports (datagen/FORMATS.md); the interaction logs are what a brand without
@@ -46,7 +48,7 @@ FILES = {
         "messages.jsonl",
         "campaign_sends.jsonl",
     },
-    "miniprogram": {"users.jsonl", "events.jsonl", "orders.jsonl"},
+    "miniprogram": {"users.jsonl", "events.jsonl", "orders.jsonl", "visit_stats.jsonl"},
 }
 INTERACTION_FILES = {"sms_sends.csv", "messages.jsonl", "campaign_sends.jsonl", "events.jsonl"}
 # Registration channels each system offers (first_channel in the truth, 注册渠道 in the CRM).
@@ -97,8 +99,9 @@ def test_default_output_unchanged_by_shape_options(tmp_path):
         workers=1,
         shape=BrandShape(sources=("miniprogram", "crm", "wecom"), experiments=4, interactions=True),
     )
-    assert tree_hash(tmp_path / "a") == DEFAULT_300x20_SEED3_SHA256
-    assert tree_hash(tmp_path / "b") == DEFAULT_300x20_SEED3_SHA256
+    assert tree_hash(tmp_path / "a", without_plants=True) == DEFAULT_300x20_SEED3_SHA256
+    assert tree_hash(tmp_path / "b", without_plants=True) == DEFAULT_300x20_SEED3_SHA256
+    assert tree_hash(tmp_path / "a") == tree_hash(tmp_path / "b")
 
 
 def test_shape_writes_exactly_its_files(shaped):
@@ -106,12 +109,17 @@ def test_shape_writes_exactly_its_files(shaped):
     expected = expected_files(shape)
     assert {p.name for p in out.iterdir()} == {"_truth", *expected}
     days = [(START + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
+    # the planted extracts' extra files (datagen/plants_measurement.py): the message clicks are
+    # events, the survey answers feedback; they count in the rows of those extracts
+    planted = planted_files(shape)
     for source, names in expected.items():
         assert sorted(p.name for p in (out / source).iterdir()) == days
         for folder in (out / source).iterdir():
             files = {p.name for p in folder.iterdir()}
             resent = {f.replace("_resend", "") for f in files if "_resend" in f}
-            assert files - {f for f in files if "_resend" in f} == names, folder
+            assert files - {f for f in files if "_resend" in f} == names | planted.get(
+                source, set()
+            ), folder
             assert resent <= names, folder
     written = {f"{s}/{name.split('.')[0]}" for s, names in expected.items() for name in names}
     assert set(summary.rows) == written
@@ -324,9 +332,10 @@ def test_cli_shape_options(tmp_path, capsys):
         == 0
     )
     assert {p.name for p in out.iterdir()} == {"_truth", "crm"}
-    assert {p.name for p in (out / "crm" / "2026-05-03").iterdir()} == expected_files(
-        BrandShape(sources=("crm",), interactions=False)
-    )["crm"]
+    shape = BrandShape(sources=("crm",), interactions=False)
+    assert {p.name for p in (out / "crm" / "2026-05-03").iterdir()} == (
+        expected_files(shape)["crm"] | planted_files(shape)["crm"]
+    )
     assert "shape: sources crm; experiments 0 (none); interactions no" in capsys.readouterr().err
     for argv in (
         ["--sources", "crm,sms"],

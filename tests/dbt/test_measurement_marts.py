@@ -45,7 +45,14 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
 DBT = REPO / ".venv" / "bin" / "dbt"
-SEEDS = ["rfm_tiers", "rfm_segments", "kpi_targets", "ltv_coefficients", "experiment_windows"]
+SEEDS = [
+    "rfm_tiers",
+    "rfm_segments",
+    "kpi_targets",
+    "ltv_coefficients",
+    "experiment_windows",
+    "campaign_costs",
+]
 MARTS = [
     "user_rfm",
     "retention_cohorts",

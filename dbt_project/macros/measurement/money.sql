@@ -12,3 +12,17 @@
 {% macro money_cny_type() -%}
     decimal(18, 2)
 {%- endmacro %}
+
+{#- A non-negative CNY amount shared out over a positive count, to the cent, halves up, computed
+    on whole cents (a decimal over an integer is a double in DuckDB, and a double does not hold
+    0.075 exactly). Null when the count is null or 0. -#}
+{% macro money_cny_per(amount_cny, count) -%}
+    cast(
+        cast(
+            floor(
+                (2 * cast(round(({{ amount_cny }}) * 100) as {{ dbt.type_bigint() }}) + ({{ count }}))
+                / (2 * nullif({{ count }}, 0))
+            ) as {{ dbt.type_bigint() }}
+        ) * 0.01 as {{ money_cny_type() }}
+    )
+{%- endmacro %}
