@@ -15,6 +15,7 @@ import pytest
 
 from datagen import plants_activation
 from datagen.generate import MessConfig, generate
+from datagen.plants_measurement import is_planted_file
 from tests.datagen.extracts import read_crm, read_jsonl
 
 START = dt.date(2026, 5, 1)
@@ -26,7 +27,13 @@ EXTRACTS_300x20_SEED3_SHA256 = "02fe69931f70d5bcc59ade7f51719922bb6b6ca603579dbe
 
 def extracts_hash(root: pathlib.Path) -> str:
     h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "_truth" not in p.parts):
+    # the measurement plants' files (datagen/plants_measurement.py) are extra files of their own
+    paths = (
+        p
+        for p in root.rglob("*")
+        if p.is_file() and "_truth" not in p.parts and not is_planted_file(p.name)
+    )
+    for path in sorted(paths):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -83,9 +90,14 @@ def test_the_incident_only_adds_its_sends(pair):
     assert 0.9 < sends.is_delivered.mean() < 1.0  # the usual 3% of failed sends
 
 
+def _events(root: pathlib.Path) -> pd.DataFrame:
+    """The simulated sessions' events (the measurement plants' click files left out)."""
+    rows = [r for r in read_jsonl(root, "miniprogram", "events") if not is_planted_file(r["_file"])]
+    return pd.DataFrame(rows).set_index("event_id")
+
+
 def test_planted_sessions_move_within_their_day_into_the_band(pair):
-    on = pd.DataFrame(read_jsonl(pair["on"], "miniprogram", "events")).set_index("event_id")
-    off = pd.DataFrame(read_jsonl(pair["off"], "miniprogram", "events")).set_index("event_id")
+    on, off = _events(pair["on"]), _events(pair["off"])
     assert on.index.equals(off.index) and (on.event_name == off.event_name).all()
     assert (on.openid == off.openid).all() and (on._folder == off._folder).all()
     day = lambda ms: (pd.to_datetime(ms, unit="ms") + TZ).dt.date  # noqa: E731
