@@ -33,7 +33,9 @@ PERSONS, DAYS = 300, 25
 # 2.4.6, pandas 3.1.1) with datagen/ unchanged since the last landed commit. Re-recorded for the
 # activation plants (datagen/plants_activation.py, issue 14: an over-touch incident, preferred send
 # hours, three truth files); without them the extracts are still the earlier bytes
-# (tests/datagen/test_plants_activation.py).
+# (tests/datagen/test_plants_activation.py). Re-recorded for the planted inbound intents
+# (datagen/plants_intent.py, issue 14): only the texts of wecom/messages.jsonl and the new
+# _truth/inbound_intents/ change; every other file keeps its bytes (no existing draw moved).
 DEFAULT_300x20_SEED3_SHA256 = "d59dc052abf521a5858a13de67cafabcd7a8d3e8a99aa00ffe91959fd0074f71"
 
 # What each system exports (datagen/FORMATS.md); the interaction logs are what a brand without
