@@ -59,6 +59,10 @@ REFERENCE_QUERIES: dict[str, str] = {
         "select person_id from {schema}.dim_users "
         "where consent_marketing and unsubscribed_at is null"
     ),
+    # The classified inbound messages: the human takeover queue holds only these.
+    "inbound_message_intents.message_id": (
+        "select message_id from {schema}.inbound_message_intents"
+    ),
 }
 
 # Expectations that summarise a column: on an empty table there is nothing to summarise, so they
