@@ -40,8 +40,8 @@ GROUP_MIX = np.array([0.13, 0.04, 0.28, 0.55])
 #: Share of WeCom contacts who at some point want no more messages; from their onset day (within
 #: UNSUBSCRIBE_ONSET_DAYS of joining WeCom) each of their 1:1 messages asks for it with
 #: P_UNSUBSCRIBE_REPEAT (people repeat it), the others keep their usual mix.
-P_WANTS_UNSUBSCRIBE = 0.04
-UNSUBSCRIBE_ONSET_DAYS = 90
+P_WANTS_UNSUBSCRIBE = 0.06
+UNSUBSCRIBE_ONSET_DAYS = 30
 P_UNSUBSCRIBE_REPEAT = 0.5
 #: Texts in the pool per intent, and the share of them phrased ambiguously.
 POOL_PER_INTENT = 1500
