@@ -133,3 +133,12 @@ def test_an_unsubscribe_request_in_a_chat_withdraws_consent(brand, intents, trut
     assert len(recognised) >= 2 and recognised <= set(requests.index)
     # persons who never asked keep the consent they gave (the gate is no blanket switch-off)
     assert users.drop(requests.index)["is_contactable"].any()
+
+
+def test_the_quality_suites_pass_on_the_built_marts(brand):
+    from data_quality.runner import validate_duckdb
+
+    with duckdb.connect(str(brand / "warehouse.duckdb"), read_only=True) as con:
+        for table in ("inbound_message_intents", "human_takeover_queue"):
+            result = validate_duckdb(con, table, as_of=LAST_DAY)
+            assert result.success, result.summary()
