@@ -59,6 +59,11 @@ REFERENCE_QUERIES: dict[str, str] = {
         "select person_id from {schema}.dim_users "
         "where consent_marketing and unsubscribed_at is null"
     ),
+    # The classified inbound messages: the human takeover queue holds only these. (Each query
+    # returns the key set as its one column.)
+    "inbound_message_intents.message_id": (
+        "select message_id from {schema}.inbound_message_intents"
+    ),
 }
 
 # Expectations that summarise a column: on an empty table there is nothing to summarise, so they
@@ -537,7 +542,7 @@ def validate_duckdb(
         for name in references_needed(table):
             if name not in refs:
                 query = REFERENCE_QUERIES[name].format(schema=_quote(schema))
-                refs[name] = pd.Index(con.execute(query).fetchdf()["person_id"])
+                refs[name] = pd.Index(con.execute(query).fetchdf().iloc[:, 0])
     except Exception as exc:
         return _error_result(
             table, f"reading {schema}.{table} failed: {_describe(exc)}", _as_of_text(as_of), started

@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from datagen import config, plants_activation
+from datagen import config, plants_activation, plants_intent
 from datagen.population import DAY_MS, Population, local_midnight_ms, time_of_day_ms
 
 Batch = dict[str, np.ndarray]
@@ -190,6 +190,13 @@ def simulate_day(pop: Population, d: int, seed: int) -> dict[tuple[str, str], Ba
         room=np.concatenate([in_room, np.full(n_rep, -1)]),
         ms=np.concatenate([in_ms, rep_ms]),
         text=np.concatenate([in_text, rng.integers(0, len(config.STAFF_TEXTS), n_rep)]),
+        # the planted intent's text of each inbound message (its own stream; -1: staff reply)
+        intent_text=np.concatenate(
+            [
+                plants_intent.plant_inbound_texts(pop, d, seed, in_person, in_room),
+                np.full(n_rep, -1),
+            ]
+        ),
     )
 
     # CRM check-in points on a session day

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from datagen import plants_activation, plants_measurement, truth
+from datagen import plants_activation, plants_intent, plants_measurement, truth
 from datagen.activity import ENTITIES, INTERACTION_ENTITIES, simulate_day
 from datagen.config import BrandShape, MessConfig
 from datagen.population import DAY_MS, TZ_OFFSET_MS, build_population
@@ -136,7 +136,7 @@ def generate(
     t0, c0 = time.perf_counter(), time.process_time()
     pop = build_population(persons, days, start, seed, mess, shape)
     pop.activation = plants_activation.plan(pop, seed)
-    fmt = Formatter(pop, mess)
+    fmt = Formatter(pop, mess, seed)
     summary = GenerationSummary(
         out=out,
         persons=persons,
@@ -354,6 +354,10 @@ class _ChunkWriter:
     def add(self, d: int, e_idx: int, batch: dict[str, np.ndarray]) -> None:
         ctx, mess = self.ctx, self.ctx.mess
         source, entity = ENTITIES[e_idx]
+        if entity == "messages":  # the planted intents of the day's inbound messages
+            truth_day = plants_intent.truth_table(ctx.fmt.message_ids(batch), batch, ctx.pop)
+            day = (ctx.start + dt.timedelta(days=d)).isoformat()
+            plants_intent.write_truth_day(ctx.out, day, truth_day)
         rng = np.random.default_rng([ctx.seed, 3, d, e_idx])
         n = _n(batch)
         if mess.duplicate_row_rate > 0 and n:

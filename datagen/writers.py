@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from datagen import config, ids
+from datagen import config, ids, plants_intent
 from datagen.population import DAY_MS, TZ_OFFSET_MS, Population
 
 Batch = dict[str, np.ndarray]
@@ -205,7 +205,7 @@ def to_bytes(lines: pa.Array) -> bytes:
 class Formatter:
     """Builds file bytes for each entity from batches; holds the per-person string columns."""
 
-    def __init__(self, pop: Population, mess: config.MessConfig):
+    def __init__(self, pop: Population, mess: config.MessConfig, seed: int = 0):
         self.pop = pop
         self.mess = mess
         _tod_tables()  # built once, before any worker process forks
@@ -237,7 +237,13 @@ class Formatter:
         self.variant_csv = pa.array(["", "control", "treatment"])
         self.variant_json = _json_pool([None, "control", "treatment"])
         self.feedback = pa.array([_csv_field(t) for t in config.FEEDBACK_TEXTS])
-        self.msg_text = _json_pool(config.INBOUND_TEXTS + config.GROUP_TEXTS + config.STAFF_TEXTS)
+        # the fixed texts, then the planted-intent pool (datagen/plants_intent.py)
+        self.msg_text = _json_pool(
+            config.INBOUND_TEXTS
+            + config.GROUP_TEXTS
+            + config.STAFF_TEXTS
+            + plants_intent.text_pool(seed)
+        )
         self.event_names = pa.array(list(config.EVENT_NAMES))
         self.pages = pa.array(list(config.PAGES))
         self.reasons = pa.array(list(config.POINT_REASONS))
@@ -500,6 +506,12 @@ class Formatter:
             "}",
         ]
 
+    def message_ids(self, b) -> pa.Array:
+        """The msgid of each row of a messages batch."""
+        return _join(
+            self._day_compact(b["day"]), ids.padded(b["seq"], 9), "_", _str(b["ms"] // 1000)
+        )
+
     def _messages(self, b):
         pop = self.pop
         staff_side = pa.array(b["from_staff"])
@@ -509,9 +521,9 @@ class Formatter:
         roomid = pc.if_else(pa.array(room >= 0), _take(pop.chat_ids, np.maximum(room, 0)), S(""))
         n_in, n_grp = len(config.INBOUND_TEXTS), len(config.GROUP_TEXTS)
         text = b["text"] + np.where(b["from_staff"], n_in + n_grp, np.where(room >= 0, n_in, 0))
-        msgid = _join(
-            self._day_compact(b["day"]), ids.padded(b["seq"], 9), "_", _str(b["ms"] // 1000)
-        )
+        n_fixed = n_in + n_grp + len(config.STAFF_TEXTS)
+        text = np.where(b["intent_text"] >= 0, n_fixed + b["intent_text"], text)
+        msgid = self.message_ids(b)
         return [
             '{"msgid": "',
             msgid,

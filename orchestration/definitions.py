@@ -20,7 +20,11 @@ from orchestration.defs.live import (
     build_live_job,
     daily_baseline,
 )
-from orchestration.defs.models import build_scoring_assets, build_training_assets
+from orchestration.defs.models import (
+    build_intent_assets,
+    build_scoring_assets,
+    build_training_assets,
+)
 from orchestration.defs.monitors import MONITOR_CHECKS
 from orchestration.defs.publication import (
     build_publication_asset,
@@ -48,6 +52,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_assets = build_dbt_assets()  # owners and code versions from the dbt translator
     python_assets = [
         *ingestion_assets(daily),
+        *build_intent_assets(),
         *training,
         *build_scoring_assets(),
         *build_activation_assets(daily),

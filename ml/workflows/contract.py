@@ -37,6 +37,13 @@ ML_TABLE_COLUMNS: dict[str, dict[str, str]] = {
         f"clv_{CLV_HORIZON_DAYS}d": "float64",
         "clv_as_of": "datetime64[us]",
     },
+    "inbound_message_intents": {
+        "msgid": "str",
+        "intent": "str",
+        "confidence": "float64",
+        "model_version": "str",
+        "scored_at": "datetime64[us]",
+    },
     "registration_forecast": {
         "date": "datetime64[us]",
         "channel": "str",

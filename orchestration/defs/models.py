@@ -1,6 +1,7 @@
-"""Model assets: monthly training (segments, churn) and daily scoring (segments, churn, CLV,
-registration forecast). Each asset reads its inputs through warehouse/, calls one workflow of
-ml/workflows/ and writes or reports its result; the workflows hold the branches."""
+"""Model assets: monthly training (segments, churn), daily scoring (segments, churn, CLV,
+registration forecast) and the inbound message intents (before dbt). Each asset reads its inputs
+through warehouse/, calls one workflow of ml/workflows/ and writes or reports its result; the
+workflows hold the branches."""
 
 import base64
 from pathlib import Path
@@ -14,6 +15,7 @@ from threadpoolctl import threadpool_limits
 # and matplotlib, so each asset imports its workflow when it runs (ml/workflows/__init__.py).
 from ml.minimums import MIN_FORECAST_HISTORY_DAYS, MIN_REPEAT_BUYERS
 from ml.workflows.contract import CHURN, SEGMENTATION
+from orchestration.lib.dbt_translator import RAW_EXTRACTS_KEY
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from warehouse.bounds import first_seen_at, scoring_cutoff
@@ -22,6 +24,12 @@ from warehouse.features import (
     read_features_at,
     read_person_features,
     read_registrations,
+)
+from warehouse.messages import (
+    read_inbound_messages,
+    read_intent_examples,
+    scored_intent_version,
+    write_intent_scores,
 )
 from warehouse.model_registry import ModelRegistry
 from warehouse.tables import replace_table
@@ -36,7 +44,9 @@ __all__ = [
     "SEGMENTATION",
     "CHURN_MODEL_KEY",
     "PROMOTION_CHECK",
+    "INBOUND_INTENTS_KEY",
     "SEGMENTATION_MODEL_KEY",
+    "build_intent_assets",
     "build_scoring_assets",
     "build_training_assets",
 ]
@@ -54,6 +64,7 @@ FEATURE_KEYS = [PERSON_FEATURES_KEY, dg.AssetKey(["marts", "dim_users"])]
 SEGMENTATION_MODEL_KEY = dg.AssetKey(["models", "segmentation_model"])
 CHURN_MODEL_KEY = dg.AssetKey(["models", "churn_model"])
 PROMOTION_CHECK = "beats_recency_baseline"
+INBOUND_INTENTS_KEY = dg.AssetKey(["ml", "inbound_message_intents"])
 
 
 def _as_of(context: dg.AssetExecutionContext, con) -> pd.Timestamp:
@@ -360,3 +371,53 @@ def _empty_table_result(as_of: pd.Timestamp, reason: str) -> dg.MaterializeResul
     return dg.MaterializeResult(
         metadata={"rows": 0, "as_of": as_of.date().isoformat(), "reason": reason}
     )
+
+
+def build_intent_assets() -> list[dg.AssetsDefinition]:
+    """The intent of every inbound WeCom message, between ingestion and dbt: dbt's consent
+    (int_users__contactability) reads the unsubscribe requests it finds, and the marts
+    inbound_message_intents and human_takeover_queue read it all."""
+
+    @dg.asset(
+        key=INBOUND_INTENTS_KEY,
+        deps=[RAW_EXTRACTS_KEY],
+        group_name="models",
+        kinds={"scikitlearn", "duckdb"},
+        description="Intent of each inbound WeCom message (purchase_intent, "
+        "after_sales_complaint, question, chit_chat, unsubscribe_request; seed 2.3.3) from a "
+        "character n-gram text model (ml/intent.py) trained on every run on the labelled "
+        "examples of dbt_project/seeds/inbound_intent_examples.csv. An unchanged seed keeps the "
+        "model version and classifies only new messages; an edited seed classifies all again.",
+    )
+    def inbound_message_intents(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        from ml.workflows.intent import score_intents
+
+        examples = read_intent_examples()
+        scored_at = pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None)
+        with warehouse.connect() as con:
+            with _one_thread():
+                scores = score_intents(
+                    examples,
+                    lambda version: read_inbound_messages(con, not_scored_by=version),
+                    scored_intent_version(con),
+                    scored_at,
+                )
+            rows = write_intent_scores(con, scores.frame, replace=scores.replace)
+        counts = scores.intent_counts.rename("new_messages").to_frame()
+        counts["examples"] = scores.examples
+        return dg.MaterializeResult(
+            metadata={
+                "rows": rows,
+                "new_rows": len(scores.frame),
+                "model_version": scores.model_version,
+                "classified": "every message (new model version)"
+                if scores.replace
+                else "new messages only (same model version)",
+                "training_examples": int(scores.examples.sum()),
+                "new_takeover_messages": scores.takeover_rows,
+                "low_confidence_share": scores.low_confidence_share,
+                "by_intent": dg.MetadataValue.md(_md_table(counts, floatfmt=".0f")),
+            }
+        )
+
+    return [inbound_message_intents]

@@ -348,10 +348,46 @@ def good_frame(table: str, n: int = N_USERS, seed: int = 0) -> pd.DataFrame:
             nps=nps,
             nps_change=pd.Series(nps).diff(),
         )
+    if table in ("inbound_message_intents", "human_takeover_queue"):
+        intents = ["purchase_intent", "after_sales_complaint", "question", "chit_chat"]
+        m = 2 * n
+        frame = pd.DataFrame(
+            {
+                "message_id": message_ids(m),
+                "interaction_id": "msg:" + message_ids(m),
+                "person_id": rng.choice(pid, m),
+                "channel": rng.choice(["wecom_1v1", "wecom_group"], m),
+                "intent": np.where(
+                    np.arange(m) % 10 == 0, "unsubscribe_request", rng.choice(intents, m)
+                ),
+                "model_version": "intent-0123456789ab",
+                "confidence": rng.uniform(0.25, 1.0, m),
+                "sent_at": AS_OF
+                + pd.Timedelta(hours=9)
+                - pd.to_timedelta(rng.integers(0, 30, m), "D"),
+            }
+        )
+        if table == "inbound_message_intents":
+            return frame
+        queue = frame[frame["intent"].isin(["after_sales_complaint", "unsubscribe_request"])]
+        queue = queue.rename(columns={"sent_at": "message_at"}).drop(columns="model_version")
+        replied = rng.random(len(queue)) < 0.9
+        queue["due_at"] = queue["message_at"] + pd.Timedelta(hours=2)
+        queue["first_reply_at"] = (queue["message_at"] + pd.Timedelta(minutes=30)).where(replied)
+        queue["status"] = np.where(replied, "answered_in_time", "overdue")
+        return queue.reset_index(drop=True)
     raise KeyError(table)
+
+
+def message_ids(m: int) -> pd.Series:
+    return pd.Series([f"20260601{i:09d}_1780000000" for i in range(m)])
 
 
 def reference(n: int = N_USERS) -> dict[str, pd.Series]:
     """Reference key sets matching good_frame('dim_users', n)."""
     pid = person_ids(n)
-    return {"dim_users.person_id": pid, "dim_users.contactable_person_id": pid[::2]}
+    return {
+        "dim_users.person_id": pid,
+        "dim_users.contactable_person_id": pid[::2],
+        "inbound_message_intents.message_id": message_ids(2 * n),
+    }

@@ -10,10 +10,11 @@ import hashlib
 import json
 import pathlib
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from datagen import plants_activation
+from datagen import plants_activation, plants_intent
 from datagen.generate import MessConfig, generate
 from datagen.plants_measurement import is_planted_file
 from tests.datagen.extracts import read_crm, read_jsonl
@@ -39,8 +40,15 @@ def extracts_hash(root: pathlib.Path) -> str:
     return h.hexdigest()
 
 
+def no_intent_texts(pop, d, seed, person, room):
+    """The intent plant off (datagen/plants_intent.py): every inbound message keeps the fixed
+    text its old draw chose."""
+    return np.full(len(person), -1, dtype=np.int64)
+
+
 def test_without_the_plants_the_extracts_are_unchanged(tmp_path, monkeypatch):
     monkeypatch.setattr(plants_activation, "plan", lambda pop, seed: None)
+    monkeypatch.setattr(plants_intent, "plant_inbound_texts", no_intent_texts)
     generate(300, 20, START, 3, tmp_path, progress=False, workers=1)
     assert extracts_hash(tmp_path) == EXTRACTS_300x20_SEED3_SHA256
 

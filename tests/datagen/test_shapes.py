@@ -35,8 +35,10 @@ PERSONS, DAYS = 300, 25
 # activation plants (datagen/plants_activation.py, issue 14: an over-touch incident, preferred send
 # hours, three truth files); without them the extracts are still the earlier bytes
 # (tests/datagen/test_plants_activation.py). The files of datagen/plants_measurement.py (issue 14)
-# are extra files with draws of their own: without them the tree is the same.
-DEFAULT_300x20_SEED3_SHA256 = "d59dc052abf521a5858a13de67cafabcd7a8d3e8a99aa00ffe91959fd0074f71"
+# are extra files with draws of their own: without them the tree is the same. Re-recorded for the planted inbound intents
+# (datagen/plants_intent.py, issue 14): only the texts of wecom/messages.jsonl and the new
+# _truth/inbound_intents/ change; every other file keeps its bytes (no existing draw moved).
+DEFAULT_300x20_SEED3_SHA256 = "baeb58620ee8dc95d4f2068917142a35196d91b2c3f7be4ef6f2f764aff53239"
 
 # What each system exports (datagen/FORMATS.md); the interaction logs are what a brand without
 # interactions does not have.

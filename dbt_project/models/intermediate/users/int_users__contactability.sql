@@ -1,11 +1,13 @@
--- One row per person with a CRM member or a mini-program user: whether the brand may contact the
--- person at all. The one definition of contactability: dim_users publishes it and
--- next_best_actions gates on it (its other gates, caps and reachability, are per channel and day).
+-- One row per person with a CRM member, a mini-program user or a WeCom unsubscribe request:
+-- whether the brand may contact the person at all. The one definition of contactability:
+-- dim_users publishes it and next_best_actions gates on it (its other gates, caps and
+-- reachability, are per channel and day).
 with
 
 identity_map as (select * from {{ ref('identity_map') }}),
 crm_members as (select * from {{ ref('stg_crm__members') }}),
 mp_users as (select * from {{ ref('stg_miniprogram__users') }}),
+message_intents as (select * from {{ ref('inbound_message_intents') }}),
 
 -- every account of the person counts, not only the latest CRM record: one withdrawal anywhere
 -- withdraws the consent
@@ -28,6 +30,14 @@ accounts as (
     inner join identity_map
         on identity_map.id_type = 'openid' and identity_map.id_value = mp_users.openid
     where identity_map.person_id is not null
+    union all
+    -- an unsubscribe request said in a WeCom chat (seed 2.4.1) withdraws consent from its time
+    select
+        person_id,
+        false as has_marketing_consent,
+        sent_at as unsubscribed_at
+    from message_intents
+    where intent = 'unsubscribe_request'
 
 ),
 
