@@ -1,3 +1,5 @@
+-- sqlfluff:indentation:template_blocks_indent:false
+-- (the Jinja loops below emit SQL at the indent of the clause they extend, not one level deeper)
 -- One row per snapshot (int_models__feature_snapshots) x person first seen before it: the
 -- point-in-time features of ml/features.build_features and the churn label of
 -- ml/churn.churn_labels, in SQL, so the model assets read one row per person and snapshot instead
@@ -62,15 +64,9 @@
 {#- (no snapshots table yet: a compile or docs build without a warehouse) -#}
 {%- set snapshots_relation = load_relation(ref('int_models__feature_snapshots')) if execute else none -%}
 {%- if snapshots_relation is not none -%}
-{%- set query -%}
-        select cast(snapshot_date as varchar) as snapshot_date
-        from {{ snapshots_relation }}
-{%- if is_incremental() %}
-        where is_scoring or ({{ training_snapshots_are_due() }})
-        {%- endif %}
-        order by snapshot_date
-    {%- endset -%}
-    {%- set build_snapshot_dates = run_query(query).columns[0].values() | list -%}
+{%- set due_filter = ' where is_scoring or (' ~ training_snapshots_are_due() ~ ')' if is_incremental() else '' -%}
+{%- set query = 'select cast(snapshot_date as varchar) from ' ~ snapshots_relation ~ due_filter ~ ' order by 1' -%}
+{%- set build_snapshot_dates = run_query(query).columns[0].values() | list -%}
 {%- endif -%}
 {#- no snapshot (no person yet, or a parse): one empty aggregate keeps the query's shape -#}
 {%- if build_snapshot_dates | length == 0 -%}
