@@ -11,10 +11,12 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from ingestion.entities import ENTITIES
 from ingestion.loader import ensure_raw_tables
 from orchestration.lib.dbt_args import dbt_build_args, dbt_window_env
+from orchestration.lib.dbt_metadata import event_relation, with_table_metadata
 from orchestration.lib.dbt_translator import SiyuDbtTranslator
 from orchestration.lib.partitions import run_window
 from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from orchestration.lib.settings import DBT_PROJECT_DIR
+from warehouse.tables import relation_profiles
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -103,14 +105,17 @@ def _dbt_step(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsD
         # Stream every event before judging the build: failing tests come back as failed
         # checks, and the step fails cleanly once dbt has exited (nothing downstream runs).
         # Each materialisation carries its table's row count and column schema with types
-        # (`dagster/row_count`, `dagster/column_schema`); on DuckDB dagster-dbt reads them once
-        # dbt has exited and released the file. Column lineage is left out: it re-reads every
-        # parent's columns and parses each model's SQL, a cost per model for a graph the dbt docs
-        # (`make docs`) already draw.
-        yield from (
-            invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
-        )
+        # (`dagster/row_count`, `dagster/column_schema`), read once dbt has exited and released
+        # the file (orchestration/lib/dbt_metadata.py says why not dagster-dbt's fetchers).
+        # Column lineage is left out: the dbt docs (`make docs`) draw it.
+        events = list(invocation.stream())
         release_adapter_connections(invocation)
+        relations = [r for r in (event_relation(e, invocation.manifest) for e in events) if r]
+        profiles = {}
+        if relations:
+            with warehouse.connect(read_only=True) as con:
+                profiles = relation_profiles(con, relations)
+        yield from with_table_metadata(events, invocation.manifest, profiles)
         if invocation.is_successful():
             keep_partial_parse(Path(invocation.target_path))
         # each invocation leaves its artifacts in its own target folder (about 6 MB): keep the
