@@ -86,6 +86,21 @@ def backfill(start: dt.date, end: dt.date) -> dict:
     return {"events": len(events), "materialisations": len(mats)}
 
 
+def raw_row_counts(data: Path) -> dict[str, int]:
+    """Rows of every raw table (and of the row quarantine) in a data folder's build database."""
+    import duckdb
+
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' "
+            "order by table_name"
+        ).fetchall()
+        return {
+            name: con.execute(f'select count(*) from raw."{name}"').fetchone()[0]
+            for (name,) in tables
+        }
+
+
 def measure(root: Path, persons: int, days: int) -> dict:
     landing = ensure_landing(root, persons, days)
     start, end = START, START + dt.timedelta(days=days - 1)
@@ -110,6 +125,11 @@ def measure(root: Path, persons: int, days: int) -> dict:
         if measured["exit_code"] != 0:
             raise SystemExit(f"{label} failed:\n{measured.get('stderr_tail', '')}")
         out[label] = {**measured, **json.loads(result_file.read_text())}
+    # the two loaded the same rows, or the comparison is worthless
+    out["raw_rows"] = {
+        label: raw_row_counts(root / f"data-{label}") for label in ("load", "backfill")
+    }
+    out["agree"] = out["raw_rows"]["load"] == out["raw_rows"]["backfill"]
     load_s, backfill_s = out["load"]["wall_s"], out["backfill"]["wall_s"]
     out["overhead_s"] = round(backfill_s - load_s, 2)
     out["overhead_share"] = round((backfill_s - load_s) / load_s, 3)
@@ -131,6 +151,7 @@ def markdown(r: dict) -> str:
             f"| single-run backfill of `raw/extracts` ({back['events']:,} events) "
             f"| {back['wall_s']} | {back['cpu_s']} | {back['peak_rss_mib']} |",
             "",
+            f"Both loaded the same rows: {'yes' if r['agree'] else 'NO'}. "
             f"Orchestration overhead {r['overhead_s']} s = **{r['overhead_share']:.1%}** of the "
             f"load work (target {r['target_share']:.0%}).",
         ]
