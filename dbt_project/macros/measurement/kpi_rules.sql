@@ -39,7 +39,11 @@
         {%- for key in key_columns %}
         {{ grid }}.{{ key }},
         {%- endfor %}
-        avg(previous.value) as trailing_28d
+        -- an exact decimal sum: a floating-point sum depends on the order the rows arrive in,
+        -- so the same day built twice could differ in the last bits (a rerun after a crash)
+        cast(
+            sum(cast(previous.value as decimal(38, 18))) / nullif(count(previous.value), 0) as double
+        ) as trailing_28d
     from {{ grid }}
     inner join {{ grid }} as previous
         on
