@@ -22,7 +22,7 @@
 -- persons no longer in dim_users (merged away, erased) are deleted after each run.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
         on_schema_change='fail',
