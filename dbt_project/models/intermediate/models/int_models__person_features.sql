@@ -65,7 +65,7 @@
 {%- set snapshots_relation = load_relation(ref('int_models__feature_snapshots')) if execute else none -%}
 {%- if snapshots_relation is not none -%}
 {%- set due_filter = ' where is_scoring or (' ~ training_snapshots_are_due() ~ ')' if is_incremental() else '' -%}
-{%- set query = 'select cast(snapshot_date as varchar) from ' ~ snapshots_relation ~ due_filter ~ ' order by 1' -%}
+{%- set query = 'select cast(snapshot_date as ' ~ dbt.type_string() ~ ') from ' ~ snapshots_relation ~ due_filter ~ ' order by 1' -%}
 {%- set build_snapshot_dates = run_query(query).columns[0].values() | list -%}
 {%- endif -%}
 {#- no snapshot (no person yet, or a parse): one empty aggregate keeps the query's shape -#}
