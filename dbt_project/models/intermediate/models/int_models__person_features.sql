@@ -19,7 +19,8 @@
 -- recomputed, all of them, on the run whose data reach a new month start (the monthly trainings'
 -- cutoff) and on the run that completes its churn window (the day the churn training can use it),
 -- so a training sees every late fact and identity change loaded until then. Rows of a snapshot no longer wanted (yesterday's data end) and of
--- persons no longer in dim_users (merged away, erased) are deleted after each run.
+-- persons no longer in dim_users (merged away, erased) are deleted after each run. On Spark the
+-- model is a table rebuilt whole (macros/cross_db/materialization.sql): nothing to delete.
 {{
     config(
         materialized=incremental_or_table(),
@@ -27,8 +28,8 @@
         unique_key='snapshot_date',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where snapshot_date not in (select snapshot_date from {{ ref('int_models__feature_snapshots') }})",
-            "delete from {{ this }} where person_id not in (select person_id from {{ ref('dim_users') }})",
+            "{% if target.type != 'spark' %}delete from {{ this }} where snapshot_date not in (select snapshot_date from {{ ref('int_models__feature_snapshots') }}){% endif %}",
+            "{% if target.type != 'spark' %}delete from {{ this }} where person_id not in (select person_id from {{ ref('dim_users') }}){% endif %}",
         ],
     )
 }}
