@@ -33,11 +33,13 @@
 {#- on-run-start: a profile without the plugin would hash with a null salt; stop before any model. -#}
 {% macro assert_hash_salt_bound() -%}
     {% if execute and target.type == 'spark' %}
-        {#- the rule of plugins/siyu_secrets.py, on the environment dbt (and so Spark) runs in;
-            the salt is compared, never printed -#}
+        {#- the rule of plugins/siyu_secrets.py, asked of Spark: the salt stays in the JVM's
+            environment, out of dbt's Jinja context, logs and artefacts -#}
         {% set environment = env_var('SIYU_ENVIRONMENT', 'development') | trim | lower %}
-        {% set salt = env_var('SIYU_HASH_SALT', '') %}
-        {% if environment != 'development' and salt in ('', 'siyu-dev-salt-change-me') %}
+        {% set is_dev_salt = run_query(
+            "select " ~ siyu.spark__hash_salt_expression() ~ " = 'siyu-dev-salt-change-me'"
+        ).columns[0].values()[0] %}
+        {% if environment != 'development' and is_dev_salt %}
             {{ exceptions.raise_compiler_error(
                 "SIYU_ENVIRONMENT=" ~ environment ~ " but SIYU_HASH_SALT is unset or the development "
                 "salt: set SIYU_HASH_SALT to the brand's secret salt (every person_id depends on it)") }}

@@ -50,8 +50,12 @@ def export_lake(warehouse: Path, lake: Path) -> dict[str, int]:
         for schema, table in tables:
             if schema == "raw" and "__" in table:
                 if write_raw_days is not None:
-                    days = [d for (d,) in con.execute(
-                        f"select distinct _partition_date from raw.{table}").fetchall()]
+                    days = [
+                        d
+                        for (d,) in con.execute(
+                            f"select distinct _partition_date from raw.{table}"
+                        ).fetchall()
+                    ]
                     written[f"raw.{table}"] = sum(write_raw_days(con, table, days, lake).values())
                 else:
                     written[f"raw.{table}"] = _write_raw_table(con, table, lake)
@@ -61,7 +65,9 @@ def export_lake(warehouse: Path, lake: Path) -> dict[str, int]:
                 con.execute(
                     f"copy ml.{table} to '{_sql_path(folder / 'data_0.parquet')}' (format parquet)"
                 )
-                written[f"ml.{table}"] = con.execute(f"select count(*) from ml.{table}").fetchone()[0]
+                written[f"ml.{table}"] = con.execute(f"select count(*) from ml.{table}").fetchone()[
+                    0
+                ]
     finally:
         con.close()
     return written

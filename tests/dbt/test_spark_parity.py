@@ -142,7 +142,9 @@ def test_every_node_builds_and_every_data_test_passes_on_spark(builds):
     assert not failed, failed
     ids = {r["unique_id"] for r in builds.spark_results["results"]}
     assert "test.siyu.assert_identity_components_converged" in ids
-    print(f"DuckDB platform run {builds.duckdb_seconds:.0f} s, Spark dbt build {builds.spark_seconds:.0f} s")
+    print(
+        f"DuckDB platform run {builds.duckdb_seconds:.0f} s, Spark dbt build {builds.spark_seconds:.0f} s"
+    )
 
 
 def _published_tables(con) -> list[tuple[str, str]]:
@@ -175,8 +177,10 @@ def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = values.astype("float64")
         else:
             non_null = values.dropna()
-            if len(non_null) and all(isinstance(v, (int, float, np.number)) or
-                                     type(v).__name__ == "Decimal" for v in non_null):
+            if len(non_null) and all(
+                isinstance(v, (int, float, np.number)) or type(v).__name__ == "Decimal"
+                for v in non_null
+            ):
                 out[column] = pd.to_numeric(values.astype(object), errors="raise").astype("float64")
             elif len(non_null) and all(isinstance(v, dt.date) for v in non_null):
                 out[column] = pd.to_datetime(values).astype("datetime64[us]")
