@@ -56,17 +56,17 @@ def progress(message: str) -> None:
     print(f"siyu bench: {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def _generator_fingerprint(persons: int, days: int) -> str:
-    digest = hashlib.sha256(f"{persons}|{days}|{START}|{SEED}".encode())
+def _generator_fingerprint(persons: int, days: int, start: dt.date = START) -> str:
+    digest = hashlib.sha256(f"{persons}|{days}|{start}|{SEED}".encode())
     for path in sorted((REPO / "datagen").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def ensure_landing(root: Path, persons: int, days: int) -> Path:
+def ensure_landing(root: Path, persons: int, days: int, start: dt.date = START) -> Path:
     """The generated brand under `root`/landing, generated again only when stale."""
     landing, stamp = root / "landing", root / "landing.stamp"
-    fingerprint = _generator_fingerprint(persons, days)
+    fingerprint = _generator_fingerprint(persons, days, start)
     if landing.is_dir() and stamp.exists() and stamp.read_text().strip() == fingerprint:
         progress(f"landing cached: {landing}")
         return landing
@@ -76,7 +76,7 @@ def ensure_landing(root: Path, persons: int, days: int) -> Path:
     progress(f"generating {persons:,} persons x {days} days into {landing}")
     measured = _timed(
         [sys.executable, "-m", "datagen.cli", "--persons", str(persons), "--days", str(days),
-         "--start", START.isoformat(), "--seed", str(SEED), "--out", str(landing)],
+         "--start", start.isoformat(), "--seed", str(SEED), "--out", str(landing)],
         env=os.environ.copy(), quiet=False,
     )  # fmt: skip
     if measured["exit_code"] != 0:
@@ -125,13 +125,13 @@ def _timed(command: list[str], env: dict, quiet: bool = True, cwd: Path = REPO) 
     return out
 
 
-def platform_env(root: Path, landing: Path) -> dict:
+def platform_env(root: Path, landing: Path, start: dt.date = START) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
     env.update(
         {
             "SIYU_DATA_DIR": str(root / "data"),
             "SIYU_LANDING_DIR": str(landing),
-            "SIYU_START_DATE": START.isoformat(),
+            "SIYU_START_DATE": start.isoformat(),
             "DAGSTER_HOME": str(root / "data" / "dagster_home"),
             "DBT_TARGET_PATH": str(root / "data" / "dbt_target"),
         }

@@ -30,6 +30,7 @@ from ingestion.reader import (
 from ingestion.validation import validation_query
 from privacy.suppression import Suppression
 from warehouse.files import PRIVATE_FILE, private_dir
+from warehouse.lake import write_raw_days
 
 RAW_SCHEMA = "raw"
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine_rows"
@@ -129,6 +130,7 @@ def load_days(
     quarantine_dir: Path,
     suppressed: Suppression | dict[str, set[str]] | None = None,
     batch_bytes: int = BATCH_BYTES,
+    lake_dir: Path | None = None,
 ) -> LoadResult:
     """Load every file of `entity` landed for `days`, replacing exactly those days, in one
     transaction. Files are read, parsed and validated (`ingestion.validation`, in the database)
@@ -142,6 +144,9 @@ def load_days(
     fails the asset: good rows are never half-loaded. `suppressed` drops the rows of erased persons:
     a `privacy.Suppression` (salted hashes of their identifiers, matched on the entity's identifier
     columns and in rejected rows' raw records) or a mapping raw column -> raw values.
+
+    With `lake_dir`, the committed days are then written to the raw lake (`warehouse.lake`), each
+    day's folder replaced whole; a range that failed leaves the lake as it was, like the tables.
     """
     result = LoadResult(entity, days[0] if days else dt.date.min)
     landed = scan(entity, landing_dir, days)
@@ -241,6 +246,8 @@ def load_days(
     except Exception:
         con.execute("rollback")
         raise
+    if lake_dir is not None:
+        write_raw_days(con, entity.table, days, lake_dir)
     if reject_rows:
         reject_frame = pd.DataFrame(reject_rows)
         for (day, _), group in reject_frame.groupby(["_partition_date", "entity"]):

@@ -11,7 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration.lib.failures import error_text
-from orchestration.lib.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from orchestration.lib.partitions import (
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    planned_events_for_range,
+)
 
 
 def _settings():
@@ -328,13 +332,14 @@ def _execute(
         f"siyu run: {label} over {start} .. {end} ({(end - start).days + 1} days), in-process",
         file=sys.stderr,
     )
-    result = job.execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        tags=tags,
-        raise_on_error=False,
-        asset_selection=asset_selection,
-    )
+    with planned_events_for_range(start, end):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=asset_selection,
+        )
     _report_run(result, label)
     return result
 

@@ -120,8 +120,10 @@ def _erase(settings, request) -> int:
         plan,
         scrub_files,
         scrub_mass_send_exports,
+        suppression_of,
         write_audit,
     )
+    from privacy.lake import erase_lake
     from privacy.live import erase_live
     from privacy.wecom_export import export_dir
     from warehouse.connection import connect
@@ -167,6 +169,13 @@ def _erase(settings, request) -> int:
             suppression_path=privacy_dir / SUPPRESSION_FILE,
             planned=planned,
         )
+    # the raw lake's days holding them are rewritten from the raw tables just cleaned
+    lake_counts: dict[str, int] = {}
+    if settings.lake_dir is not None:
+        with connect(settings.warehouse_path, read_only=True, **limits) as con:
+            lake_counts = erase_lake(
+                con, settings.lake_dir, suppression_of(result.identifiers, settings.hash_salt)
+            )
     # deleted rows stay in the file's free blocks until rewritten
     try:
         build_file = {"rewritten": True, **rewrite_duckdb_file(settings.warehouse_path)}
@@ -180,6 +189,7 @@ def _erase(settings, request) -> int:
         }
     )
     files.update(live_counts)
+    files.update(lake_counts)
     entry = audit_entry(request, result, settings.hash_salt, extra_counts=files)
     entry["publication"] = publication
     entry["build_database"] = build_file

@@ -425,11 +425,12 @@ def _plan_tables(
     partition_by: Mapping[str, str],
     explicit_partitions: bool,
     previous: _Previous | None,
+    duckdb_config: Mapping[str, str] | None = None,
 ) -> list[_TablePlan]:
     """Each table's query and fingerprint (read from the build database), and what changed since
     ``previous``: unchanged tables are reused, partitioned tables rewrite their changed months."""
     plans = []
-    con = duckdb.connect()
+    con = duckdb.connect(config=dict(duckdb_config or {}))
     try:
         con.execute(f"attach {_sql_string(str(build_db_path))} as build (read_only)")
         for table in tables:
@@ -718,6 +719,7 @@ def _build_version(
     explicit_partitions: bool,
     parquet_folders: bool,
     previous: _Previous | None,
+    duckdb_config: dict[str, str],
 ) -> tuple[dict[str, int], dict[str, list[str]], dict[str, Any]]:
     """Write ``staging/serving.duckdb`` and ``staging/parquet/``; return row counts, the
     published columns of each table, and what was reused (fingerprints, Parquet files with the
@@ -740,6 +742,7 @@ def _build_version(
         partition_by=partition_by,
         explicit_partitions=explicit_partitions,
         previous=previous,
+        duckdb_config=duckdb_config,
     )
     lap("fingerprint")
     (staging / PARQUET_DIR).mkdir(parents=True)
@@ -767,7 +770,7 @@ def _build_version(
         if incremental:
             how = _clone_file(old_file, db_path)
             os.chmod(db_path, 0o600)
-            con = duckdb.connect(str(db_path))
+            con = duckdb.connect(str(db_path), config=duckdb_config)
             cursor = con.execute("pragma database_size")
             size = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
             free_blocks, total_blocks = size["free_blocks"], size["total_blocks"]
@@ -787,7 +790,7 @@ def _build_version(
             else:
                 stats["serving_file"] = f"{how} of {previous.version}, changed rows replaced"
         if con is None:
-            con = duckdb.connect(str(db_path))
+            con = duckdb.connect(str(db_path), config=duckdb_config)
             con.execute(f"attach {_sql_string(str(build_db_path))} as build (read_only)")
             _rebuild_serving_file(con, plans, version)
         con.execute("detach build")
@@ -925,6 +928,7 @@ def publish(
     pg_readers: Sequence[str] = (),
     partition_by: Mapping[str, str] | None = None,
     parquet_folders: bool = False,
+    duckdb_config: Mapping[str, str] | None = None,
 ) -> Publication:
     """Publish ``tables`` of ``build_db_path`` (schema ``source_schema``) as a new version.
 
@@ -947,6 +951,10 @@ def publish(
     ``parquet_folders=True`` writes those tables as ``<table>/month=YYYY-MM/part-0.parquet``
     folders instead of one ``<table>.parquet`` (see publishing/README.md); only changed months
     are then rewritten.
+
+    ``duckdb_config`` is given to every DuckDB connection the build opens (the platform passes
+    its memory limit and spill folder, `warehouse.connection.duckdb_config`), so fingerprinting
+    and copying big tables spill instead of growing past the limit.
 
     On any error nothing live changes (files byte-identical, PostgreSQL untouched unless its swap
     already committed), the attempt is logged as ``failed`` and the error is raised.
@@ -991,6 +999,7 @@ def publish(
                 explicit_partitions=partition_by is not None,
                 parquet_folders=parquet_folders,
                 previous=_previous_version(serving_path, vdir),
+                duckdb_config=dict(duckdb_config or {}),
             )
             publication = Publication(
                 version=version,

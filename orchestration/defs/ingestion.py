@@ -27,7 +27,8 @@ def build_ingestion_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         kinds={"duckdb", "csv", "json"},
         description="Every extract landed for the day by the systems in SIYU_SOURCES, loaded "
         "into raw.<source>__<extract> (`<landing>/<source>/<day>/<extract>*.csv|jsonl`, "
-        "datagen/FORMATS.md). Rows breaking a rule go to the quarantine with file, row and rule; "
+        "datagen/FORMATS.md) and the raw lake (SIYU_LAKE_DIR: `<lake>/raw/<source>/<extract>/"
+        "day=YYYY-MM-DD/*.parquet`, read by Spark and ClickHouse as they are). Rows breaking a rule go to the quarantine with file, row and rule; "
         "a file that cannot be read fails its extract for the range (its previous load stays) "
         "and the asset, after every other extract has loaded.",
     )
@@ -52,7 +53,13 @@ def build_ingestion_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             )
             for entity in configured:
                 result = load_days(
-                    con, entity, days, Path(siyu.landing_dir), Path(siyu.quarantine_dir), suppressed
+                    con,
+                    entity,
+                    days,
+                    Path(siyu.landing_dir),
+                    Path(siyu.quarantine_dir),
+                    suppressed,
+                    lake_dir=siyu.lake_path,
                 )
                 results.append(result)
                 context.log.info(

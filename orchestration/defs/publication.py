@@ -13,6 +13,7 @@ from orchestration.lib.resources import SiyuSettingsResource, WarehouseResource
 from publishing import publish, record_blocked
 from publishing.serving import audited_check_summary
 from warehouse.bounds import data_end
+from warehouse.connection import duckdb_config
 
 PUBLICATION_KEY = dg.AssetKey(["serving", "publication"])
 SUITE_CHECK = "quality_suite"
@@ -161,6 +162,8 @@ def build_publication_asset(tables: list[str]) -> dg.AssetsDefinition:
             keep_versions=siyu.publish_keep_versions,
             pg_dsn=siyu.read_pg_dsn(),
             pg_readers=siyu.pg_reader_roles,
+            # SIYU_DUCKDB_MEMORY_LIMIT holds for the publication's copies too
+            duckdb_config=duckdb_config(warehouse.memory_limit, warehouse.temp_directory),
         )
         return dg.MaterializeResult(
             metadata={

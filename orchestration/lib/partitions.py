@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -43,3 +46,28 @@ def run_window(tags: dict[str, str]) -> tuple[dt.date, dt.date] | None:
     else:
         return None
     return start, last + dt.timedelta(days=1)
+
+
+# Dagster records one ASSET_MATERIALIZATION_PLANNED event per asset and partition when a
+# single-run backfill starts (730 for two years of `raw/extracts`: 16 s of a 43 s backfill in the
+# SQLite run storage), or, with this variable set, one per asset that holds the partition subset.
+# What it costs: the partitions of such a run that fails show as missing in the UI, not as
+# failed (the run itself shows failed). So it is set for long ranges only.
+SUBSET_PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+SUBSET_PLANNED_EVENTS_MIN_DAYS = 32
+
+
+@contextmanager
+def planned_events_for_range(start: dt.date, end: dt.date) -> Iterator[bool]:
+    """While a run over [start, end] is created: one planned event per asset instead of one per
+    day when the range spans SUBSET_PLANNED_EVENTS_MIN_DAYS days or more. Yields whether it did.
+    A value the user set for the variable is left alone."""
+    days = (end - start).days + 1
+    if days < SUBSET_PLANNED_EVENTS_MIN_DAYS or SUBSET_PLANNED_EVENTS_ENV in os.environ:
+        yield False
+        return
+    os.environ[SUBSET_PLANNED_EVENTS_ENV] = "true"
+    try:
+        yield True
+    finally:
+        os.environ.pop(SUBSET_PLANNED_EVENTS_ENV, None)

@@ -63,10 +63,15 @@ class SiyuSettingsResource(dg.ConfigurableResource):
     pg_readers: str = ""
     duckdb_memory_limit: str = ""
     live_dir: str = ""  # SIYU_LIVE_DIR; empty = <data_dir>/live
+    lake_dir: str = ""  # SIYU_LAKE_DIR (default <data>/lake); empty = no raw lake (`off`)
 
     @property
     def live_path(self) -> Path:
         return Path(self.live_dir) if self.live_dir else Path(self.data_dir) / "live"
+
+    @property
+    def lake_path(self) -> Path | None:
+        return Path(self.lake_dir) if self.lake_dir else None
 
     @property
     def source_list(self) -> tuple[str, ...]:

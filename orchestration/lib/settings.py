@@ -57,6 +57,9 @@ class Settings:
     duckdb_memory_limit: str = ""
     # SIYU_LIVE_DIR, default <data>/live: the intraday path's database, baseline and publications
     live_dir: Path | None = None
+    # SIYU_LAKE_DIR, default <data>/lake; `off` = no lake: the raw tables as date-partitioned
+    # Parquet (warehouse.lake) that Spark and ClickHouse read
+    lake_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +92,7 @@ class Settings:
             pg_readers=parse_roles(env.get("SIYU_PG_READERS")),
             duckdb_memory_limit=parse_memory_limit(env.get("SIYU_DUCKDB_MEMORY_LIMIT")),
             live_dir=path("SIYU_LIVE_DIR", data / "live"),
+            lake_dir=_lake_dir(env.get("SIYU_LAKE_DIR"), data),
         )
         if settings.environment != "development" and settings.hash_salt == DEFAULT_HASH_SALT:
             raise SettingsError(
@@ -115,6 +119,14 @@ class Settings:
         if self.pg_dsn:
             env["SIYU_PG_DSN"] = self.pg_dsn
         return env
+
+
+def _lake_dir(text: str | None, data: Path) -> Path | None:
+    if text is None or not text.strip():
+        return data / "lake"
+    if text.strip().lower() == "off":
+        return None
+    return Path(os.path.abspath(text.strip()))
 
 
 def parse_sources(text: str | None) -> tuple[str, ...]:

@@ -1,11 +1,11 @@
 """The same dbt project on Spark (dbt-spark, session method) gives DuckDB's published tables.
 
 A small brand (`siyu generate`, 300 persons x 40 days, all three systems) runs through the real
-platform on DuckDB (`run_platform`, what `siyu run` does: ingestion, inbound intents, dbt, model
-training and scoring, the after-ML dbt step, audit and publication). Its raw tables are then
-written as the raw lake (tests/dbt/spark_lake.py: warehouse.lake's layout) and its ml tables as
-Parquet beside it, and one `dbt build --target spark` builds the whole project in one local Spark
-session from them (dbt_project/macros/cross_db/spark_sources.sql registers the sources), with the
+platform on DuckDB (`run_platform`, what `siyu run` does: ingestion, which also writes the raw
+lake, inbound intents, dbt, model training and scoring, the after-ML dbt step, audit and
+publication). Its ml tables are then exported as Parquet beside the lake (tests/dbt/spark_lake.py),
+and one `dbt build --target spark` builds the whole project in one local Spark session from the
+lake the platform wrote (dbt_project/macros/cross_db/spark_sources.sql registers the sources), with the
 run window the platform's dbt step had. Every table of schema marts (the data contract's tables and
 the other published marts) and intermediate.identity_map must then hold the same rows on both
 engines: text, dates, timestamps and flags equal, numbers to 1e-9 (money to the cent). Every dbt
@@ -33,7 +33,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_settings
-from tests.dbt.spark_lake import export_lake
+from tests.dbt.spark_lake import export_ml, raw_lake_rows
 
 pytest.importorskip("pyspark", reason="needs the spark extra: make test-spark")
 pytest.importorskip("dbt.adapters.spark", reason="needs the spark extra: make test-spark")
@@ -105,9 +105,12 @@ def builds(tmp_path_factory) -> Builds:
     assert code == 0, console.getvalue()[-3000:]
     duckdb_seconds = time.monotonic() - started
 
-    lake = data / "lake"
-    written = export_lake(settings.warehouse_path, lake)
-    assert written["raw.crm__members"] > 0 and written["ml.user_segments"] > 0, written
+    # the raw lake as the platform's loads wrote it (SIYU_LAKE_DIR, default <data>/lake)
+    lake = settings.lake_dir
+    raw = raw_lake_rows(settings.warehouse_path, lake)
+    assert len(raw) == 13 and all(db == in_lake > 0 for db, in_lake in raw.values()), raw
+    written = export_ml(settings.warehouse_path, lake)
+    assert written["user_segments"] > 0 and written["inbound_message_intents"] > 0, written
 
     files = data / "spark_dbt"
     started = time.monotonic()

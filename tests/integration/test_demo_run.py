@@ -121,6 +121,95 @@ def test_published_marts_are_one_consistent_version(demo):
     assert {p.stem for p in demo.published_dir.glob("*.parquet")} >= set(tables)
 
 
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def _profile_sql(columns: list[tuple[str, str]], clickhouse: bool) -> str:
+    """count, and per column: non-null count and sum (numbers) or distinct count (the rest)."""
+    parts = ["count()" if clickhouse else "count(*)"]
+    for name, kind in columns:
+        col = f'"{name}"'
+        parts.append(f"count({col})")
+        if kind.startswith(_NUMERIC):
+            parts.append(f"sum(toFloat64({col}))" if clickhouse else f"sum({col}::double)")
+        else:
+            parts.append(f"uniqExact({col})" if clickhouse else f"count(distinct {col})")
+    return ", ".join(parts)
+
+
+def test_clickhouse_reads_the_published_parquet_and_the_raw_lake_with_duckdb_numbers(demo):
+    """Issue 12: the published Parquet and the raw lake are read by ClickHouse (chDB) unchanged,
+    and every table's row count, per-column counts, sums and distinct counts equal DuckDB's."""
+    import json
+
+    import chdb
+
+    def clickhouse_row(sql: str) -> list:
+        return json.loads(str(chdb.query(sql, "JSONCompact")))["data"][0]
+
+    def same(duck: tuple, house: list, what: str) -> None:
+        assert len(duck) == len(house), what
+        for i, (d, h) in enumerate(zip(duck, house, strict=True)):
+            if isinstance(d, float) or isinstance(h, float):
+                assert h == pytest.approx(d, rel=1e-9, abs=1e-9), (what, i)
+            else:
+                assert int(h) == int(d), (what, i, d, h)
+
+    published = demo.published_dir.resolve()
+    with duckdb.connect(str(demo.serving_path), read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_name <> '_publication' order by 1"
+            ).fetchall()
+        ]
+        assert len(tables) >= 15
+        for table in tables:
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            path = published / f"{table}.parquet"
+            glob = str(path if path.exists() else published / table / "*" / "*.parquet")
+            duck = con.execute(
+                f"select {_profile_sql(columns, False)} from marts.{table}"
+            ).fetchone()
+            house = clickhouse_row(
+                f"select {_profile_sql(columns, True)} from file('{glob}', Parquet)"
+            )
+            same(duck, house, table)
+    from warehouse.lake import lake_days, parquet_glob
+
+    lake = demo.data_dir / "lake"
+    with _warehouse(demo) as con:
+        raw_tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' "
+                "and table_name not like '\\_%' escape '\\' order by 1"
+            ).fetchall()
+        ]
+        assert len(raw_tables) >= 12
+        for table in raw_tables:
+            loaded_days = con.execute(
+                f"select distinct _partition_date from raw.{table} order by 1"
+            ).fetchall()
+            assert lake_days(lake, table) == [d for (d,) in loaded_days], table
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            duck = con.execute(f"select {_profile_sql(columns, False)} from raw.{table}").fetchone()
+            house = clickhouse_row(
+                f"select {_profile_sql(columns, True)} "
+                f"from file('{parquet_glob(lake, table)}', Parquet)"
+            )
+            same(duck, house, f"lake {table}")
+
+
 def test_planted_experiment_lift_lies_in_the_reported_interval(demo):
     truth = pd.read_parquet(demo.landing_dir / "_truth" / "experiments.parquet")
     true_lift = truth[truth["variant"] == "treatment"].set_index("experiment_id")["true_lift"]

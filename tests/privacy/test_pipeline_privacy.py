@@ -166,7 +166,8 @@ def test_published_outputs_hold_no_raw_identifier(run):
         assert con.execute("select count(*) from marts.next_best_actions").fetchone()[0] > 0
     assert scan_duckdb(run.serving_path, needles) == {}
     for parquet in run.data_dir.rglob("*.parquet"):
-        if "landing" not in parquet.parts:
+        # the landing files and the raw lake are raw data (owner-only), not published outputs
+        if "landing" not in parquet.parts and "lake" not in parquet.parts:
             assert scan_parquet(parquet, needles) == set(), parquet
 
 
@@ -478,6 +479,8 @@ def _assert_no_trace(run, needles: set[str]) -> None:
 
 def test_erasure_leaves_no_trace(run, erased):
     assert len(erased["identifiers"]) >= 3
+    # the raw lake (SIYU_LAKE_DIR, default <data>/lake) is among the Parquet scanned below
+    assert any((run.data_dir / "lake" / "raw" / "crm" / "members").rglob("*.parquet"))
     _assert_no_trace(run, erased["needles"])
     # the live version is the post-erasure one; the older one is kept, cleaned
     versions = sorted(
@@ -506,6 +509,9 @@ def test_erasure_leaves_personal_data_owner_only_and_published_files_readable(ru
     for name in ("erasure_audit.jsonl", "suppression_list.jsonl"):
         assert (privacy_dir / name).stat().st_mode & 0o777 == 0o600, name
     assert run.warehouse_path.stat().st_mode & 0o777 == 0o600
+    lake = run.data_dir / "lake"
+    for path in [lake, *lake.rglob("*")]:
+        assert path.stat().st_mode & 0o077 == 0, path  # raw personal data: owner only
     live = run.serving_path.resolve()
     for path in [live, *live.parent.glob("parquet/*.parquet")]:
         assert path.stat().st_mode & 0o044 == 0o044, path  # group and others read
@@ -520,6 +526,8 @@ def test_erasure_is_audited_with_hashed_references(run, erased):
     entry = json.loads(lines[-1])
     assert entry["requested_by"] == "dpo@example.com" and entry["persons"] == 1
     assert entry["counts"]["marts.dim_users"] == 1 and entry["counts"]["raw.crm__members"] >= 1
+    # the lake lost the same raw rows as the build database
+    assert entry["counts"]["lake/raw/crm__members"] == entry["counts"]["raw.crm__members"]
     assert len(entry["suppressed_references"]) == len(erased["identifiers"])
     with duckdb.connect(str(run.warehouse_path), read_only=True) as con:
         assert con.execute("select count(*) from privacy.erasure_audit").fetchone()[0] == 1

@@ -349,3 +349,22 @@ def test_blocked_attempt_shows_in_the_log_with_each_failed_check_and_its_reason(
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["event"] for r in records] == ["published", "blocked"]
     assert records[1]["reasons"] == entry["reasons"]
+
+
+def test_the_publication_s_connections_take_the_memory_limit(paths, tmp_path):
+    """SIYU_DUCKDB_MEMORY_LIMIT reaches every connection the publication opens: a bad setting
+    fails before anything goes live, a small limit with a spill folder publishes the same rows."""
+    write_build_db(paths["build"], generation=1)
+    good = do_publish(paths)
+    before = live_fingerprint(paths)
+    write_build_db(paths["build"], generation=2)
+    with pytest.raises(duckdb.Error, match="Memory must have a number"):
+        do_publish(paths, run_id="run-2", duckdb_config={"memory_limit": "lots"})
+    assert live_fingerprint(paths) == before and live_version(paths["serving_path"]) == good.version
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    small = do_publish(
+        paths, run_id="run-3", duckdb_config={"memory_limit": "64MB", "temp_directory": str(spill)}
+    )
+    assert small.row_counts == {"a": 2_002, "b": 4_002}  # generation 2 adds a row to each
+    assert read_serving(paths, "select max(generation) from marts.b") == [(2,)]
