@@ -122,6 +122,15 @@ def load_partition(con, entity, day, landing_dir, quarantine_dir, suppressed=Non
 BATCH_BYTES = 256 * 1024 * 1024
 
 
+def use_system_arrow_pool() -> None:
+    """Parse batches with the C allocator: Arrow's default pool (jemalloc or mimalloc) keeps the
+    freed buffers of earlier batches. Loading a year of 200,000 members' mini-program events
+    (12 million rows, 2 GB DuckDB limit) peaked at 4,113 MiB with the default pool and 3,738 MiB
+    with this one. Process-wide: every later Arrow allocation of the process uses it too."""
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def load_days(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -148,6 +157,7 @@ def load_days(
     With `lake_dir`, the committed days are then written to the raw lake (`warehouse.lake`), each
     day's folder replaced whole; a range that failed leaves the lake as it was, like the tables.
     """
+    use_system_arrow_pool()
     result = LoadResult(entity, days[0] if days else dt.date.min)
     landed = scan(entity, landing_dir, days)
     for day, label, message in landed.refused:

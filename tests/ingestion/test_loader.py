@@ -120,3 +120,14 @@ def test_a_bad_file_in_a_later_batch_rolls_back_the_earlier_batches(tiny_data):
     assert not again.ok and again.errors[0].startswith("crm/2026-05-02/orders.csv:")
     # day 1's batch was inserted before day 2's file failed: the transaction took it back
     assert _table(con, orders.table) == before
+
+
+def test_a_load_parses_with_the_system_arrow_pool(tiny_data):
+    """Arrow's default pool keeps freed batch buffers (ingestion.loader.use_system_arrow_pool)."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    con = duckdb.connect(str(tiny_data / "w.duckdb"))
+    r = load_partition(con, entity("crm", "orders"), DAY1, tiny_data / "landing", tiny_data / "q")
+    assert r.ok and r.rows_loaded == 3
+    assert pa.default_memory_pool().backend_name == "system"
