@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # side by side, and a file's session fixtures are built once per worker
 TEST_WORKERS ?= 2
 
-.PHONY: setup run test ui docs generate lint lint-python lint-sql clean
+.PHONY: setup run test test-spark ui docs generate lint lint-python lint-sql clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
@@ -39,7 +39,16 @@ run: setup
 	$(BIN)/siyu run
 
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not spark" $(PYTEST_ARGS)
+
+# The same dbt project on Spark (README, "Spark"): the `spark` extra (dbt-spark, pyspark; Java 17
+# on PATH) and the DuckDB/Spark parity test, about 6 minutes on 2 cores.
+$(BIN)/.installed-spark: $(BIN)/.installed
+	@UV="$$(command -v uv || echo '$(PYTHON) -m uv')"; $$UV pip install -q -p $(VENV) -e '.[dev,spark]'
+	@touch $@
+
+test-spark: setup $(BIN)/.installed-spark
+	SPARK_LOCAL_IP=$${SPARK_LOCAL_IP:-127.0.0.1} $(BIN)/python -m pytest -m spark $(PYTEST_ARGS) tests/dbt/test_spark_parity.py
 
 # workspace.yaml loads orchestration.definitions; DAGSTER_HOME is the one `siyu run` records its
 # runs in (<data>/dagster_home), so the UI shows them and its daemon runs the schedules and the

@@ -16,9 +16,11 @@
     (make_timestamp({{ micros }}) + interval {{ var('business_utc_offset_hours') }} hour)
 {%- endmacro %}
 
+{#- Spark: the session time zone is UTC (profiles.yml), so timestamp_seconds / timestamp_millis
+    give the UTC wall time and the offset makes it local, as on DuckDB. -#}
 {% macro spark__epoch_to_local(column, unit) -%}
     {%- set fn = 'timestamp_seconds' if unit == 's' else 'timestamp_millis' -%}
-    from_utc_timestamp({{ fn }}(cast({{ column }} as bigint)), 'Asia/Shanghai')
+    timestampadd(hour, {{ var('business_utc_offset_hours') }}, {{ fn }}(cast({{ column }} as bigint)))
 {%- endmacro %}
 
 {#- Ingestion rewrites CRM local times to ISO 'YYYY-MM-DD HH:MM:SS', so a cast is portable. -#}

@@ -20,7 +20,8 @@
 
 {#- Relative move of the value from its trailing level (null without a level or at level 0). -#}
 {% macro kpi_change_pct(value, trailing) -%}
-    ({{ value }} - {{ trailing }}) / nullif({{ trailing }}, 0)
+    {#- a double, as DuckDB divides decimals (Spark would keep a decimal rounded to 6 places) -#}
+    cast({{ value }} - {{ trailing }} as double) / nullif({{ trailing }}, 0)
 {%- endmacro %}
 
 {#- The plan's anomaly (3.4: +-15%): the move exceeds the threshold; false without a move. -#}

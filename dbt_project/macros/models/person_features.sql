@@ -10,6 +10,11 @@
     cast(hash({{ person_id }}) % 1000 as integer)
 {%- endmacro %}
 
+{#- Spark's hash() is a signed 32-bit murmur3: pmod keeps the bucket in 0..999. -#}
+{% macro spark__training_sample_bucket(person_id) -%}
+    pmod(hash({{ person_id }}), 1000)
+{%- endmacro %}
+
 {#- The bucket threshold that keeps about `persons` persons of the brand's `population` (all of
     them when it is smaller). -#}
 {% macro training_sample_threshold(persons, population) -%}

@@ -60,7 +60,7 @@ final as (
         concat_ws(
             '; ',
             case scenario
-                when 'birthday' then 'birthday on ' || cast(action_date as varchar)
+                when 'birthday' then 'birthday on ' || cast(action_date as {{ dbt.type_string() }})
                 when 'member_day' then 'member day (day {{ var("nba_member_day_of_month") }} of the month)'
                 when 'welcome_3d' then 'registered 3 days before'
                 when 'post_purchase_7d' then 'first purchase 7 days before'
@@ -72,20 +72,20 @@ final as (
             end,
             case
                 when min_age is not null or max_age is not null
-                    then 'age ' || cast(age_years as varchar)
+                    then 'age ' || cast(age_years as {{ dbt.type_string() }})
             end,
             case
                 when min_orders_30d is not null or max_orders_30d is not null
-                    then cast(orders_30d as varchar) || ' orders in 30 days'
+                    then cast(orders_30d as {{ dbt.type_string() }}) || ' orders in 30 days'
             end,
             case when rule_rfm_tier is not null then 'RFM tier ' || rfm_tier end,
             case when rule_segment is not null then 'segment ' || segment end,
             case
                 when min_churn_decile is not null or max_churn_decile is not null
-                    then 'churn risk decile ' || cast(risk_decile as varchar)
+                    then 'churn risk decile ' || cast(risk_decile as {{ dbt.type_string() }})
             end,
-            'touches in the last 7 days: ' || cast(touches_7d as varchar)
-            || ' (cap ' || cast(coalesce(touch_cap_7d, {{ var("nba_max_touches_7d") }}) as varchar)
+            'touches in the last 7 days: ' || cast(touches_7d as {{ dbt.type_string() }})
+            || ' (cap ' || cast(coalesce(touch_cap_7d, {{ var("nba_max_touches_7d") }}) as {{ dbt.type_string() }})
             || coalesce(', rule ' || cap_rule_id, '') || ')',
             case
                 when

@@ -174,14 +174,14 @@ final as (
             when lowest_caps.cap_rule_id is null
                 then 'touch cap {{ var("nba_max_touches_7d") }} per 7 days (the default: no cap rule in force)'
             else
-                'touch cap ' || cast(lowest_caps.touch_cap_7d as varchar) || ' per 7 days by rule '
+                'touch cap ' || cast(lowest_caps.touch_cap_7d as {{ dbt.type_string() }}) || ' per 7 days by rule '
                 || lowest_caps.cap_rule_id || ': ' || lowest_caps.alarm_kpi || ' '
-                || cast(round(100 * lowest_caps.alarm_value, 1) as varchar) || '% on '
-                || cast(lowest_caps.alarm_date as varchar) || ', above its '
-                || cast(round(100 * lowest_caps.alarm_target, 1) as varchar) || '% limit'
+                || cast(round(100 * lowest_caps.alarm_value, 1) as {{ dbt.type_string() }}) || '% on '
+                || cast(lowest_caps.alarm_date as {{ dbt.type_string() }}) || ', above its '
+                || cast(round(100 * lowest_caps.alarm_target, 1) as {{ dbt.type_string() }}) || '% limit'
                 || coalesce(
-                    '; touched on each of the ' || cast(alarm_streaks.streak_days as varchar)
-                    || ' days to ' || cast(lowest_caps.over_touched_date as varchar),
+                    '; touched on each of the ' || cast(alarm_streaks.streak_days as {{ dbt.type_string() }})
+                    || ' days to ' || cast(lowest_caps.over_touched_date as {{ dbt.type_string() }}),
                     ''
                 )
         end as cap_reason,

@@ -92,7 +92,7 @@ final as (
         and coalesce(histories.last_active_date, cast('1900-01-01' as date)) < histories.last_recall_date
             as is_recall_step_3,
         coalesce(histories.new_product_touches_30d, 0) = 0 as is_new_product_due,
-        extract(isodow from plan_days.action_date) = {{ var('nba_ugc_topic_isodow') }}
+        {{ iso_day_of_week("plan_days.action_date") }} = {{ var('nba_ugc_topic_isodow') }}
         and coalesce(histories.ugc_topic_touches_6d, 0) = 0 as is_ugc_topic_day,
 
         -- gates

@@ -89,12 +89,9 @@ labels_0 as (
 
     labels_{{ i }} as {{ materialized_cte() }} (
 
-    -- pointer jumping: adopt the label of your label, halving the distance to the root
-        select
-            propagated_{{ i }}.node_key,
-            least(propagated_{{ i }}.label_key, coalesce(root.label_key, propagated_{{ i }}.label_key)) as label_key
-        from propagated_{{ i }}
-        left join propagated_{{ i }} as root on root.node_key = propagated_{{ i }}.label_key
+        -- pointer jumping: adopt the label of your label, halving the distance to the root
+        -- (macros/identity/pointer_jump.sql: a self-join, or on Spark one scan and a window)
+        {{ pointer_jump('propagated_' ~ i) }}
 
     ),
 

@@ -19,16 +19,17 @@
 -- recomputed, all of them, on the run whose data reach a new month start (the monthly trainings'
 -- cutoff) and on the run that completes its churn window (the day the churn training can use it),
 -- so a training sees every late fact and identity change loaded until then. Rows of a snapshot no longer wanted (yesterday's data end) and of
--- persons no longer in dim_users (merged away, erased) are deleted after each run.
+-- persons no longer in dim_users (merged away, erased) are deleted after each run. On Spark the
+-- model is a table rebuilt whole (macros/cross_db/materialization.sql): nothing to delete.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         incremental_strategy='delete+insert',
         unique_key='snapshot_date',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where snapshot_date not in (select snapshot_date from {{ ref('int_models__feature_snapshots') }})",
-            "delete from {{ this }} where person_id not in (select person_id from {{ ref('dim_users') }})",
+            "{% if target.type != 'spark' %}delete from {{ this }} where snapshot_date not in (select snapshot_date from {{ ref('int_models__feature_snapshots') }}){% endif %}",
+            "{% if target.type != 'spark' %}delete from {{ this }} where person_id not in (select person_id from {{ ref('dim_users') }}){% endif %}",
         ],
     )
 }}
@@ -65,7 +66,7 @@
 {%- set snapshots_relation = load_relation(ref('int_models__feature_snapshots')) if execute else none -%}
 {%- if snapshots_relation is not none -%}
 {%- set due_filter = ' where is_scoring or (' ~ training_snapshots_are_due() ~ ')' if is_incremental() else '' -%}
-{%- set query = 'select cast(snapshot_date as varchar) from ' ~ snapshots_relation ~ due_filter ~ ' order by 1' -%}
+{%- set query = 'select cast(snapshot_date as ' ~ dbt.type_string() ~ ') from ' ~ snapshots_relation ~ due_filter ~ ' order by 1' -%}
 {%- set build_snapshot_dates = run_query(query).columns[0].values() | list -%}
 {%- endif -%}
 {#- no snapshot (no person yet, or a parse): one empty aggregate keeps the query's shape -#}

@@ -3,7 +3,7 @@
 -- Staff messages posted into a group are not person-level and are left out.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key='interaction_id',
         incremental_strategy='replace_touched_keys',
         presence_column='person_id',

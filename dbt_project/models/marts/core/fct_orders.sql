@@ -5,7 +5,7 @@
 -- as a double, and sums or rankings over doubles depend on the order rows are added in.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

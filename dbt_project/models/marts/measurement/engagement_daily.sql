@@ -9,7 +9,7 @@
 -- messages whose 2-hour window closed the next day.
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key='date',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

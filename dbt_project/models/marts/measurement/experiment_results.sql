@@ -69,7 +69,8 @@ variant_counts as (
         max(assignments.window_days) as window_days,
         count(*) as users,
         count(converted.person_id) as conversions,
-        1.0 * count(converted.person_id) / count(*) as conversion_rate
+        -- double, not 1.0 * (a decimal on Spark, rounded to 6 places in the statistics below)
+        cast(count(converted.person_id) as double) / count(*) as conversion_rate
     from assignments
     left join converted
         on
@@ -85,7 +86,7 @@ compared as (
         variant_counts.*,
         control.users as control_users,
         control.conversion_rate as control_conversion_rate,
-        1.0 * (variant_counts.conversions + control.conversions)
+        cast(variant_counts.conversions + control.conversions as double)
         / (variant_counts.users + control.users) as pooled_rate
     from variant_counts
     left join variant_counts as control

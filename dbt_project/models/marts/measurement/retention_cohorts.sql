@@ -9,7 +9,7 @@
 -- that earlier runs had no data for yet (measurement_run_start).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key='activity_date',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',

@@ -32,12 +32,13 @@ person_factors as (
         coalesce(buyers.purchase_days, 0) as purchase_days,
         coalesce(buyers.orders, 0) as orders,
         cast(coalesce(buyers.monetary_cny, 0) as {{ money_cny_type() }}) as monetary_cny,
-        1.0 * buyers.monetary_cny / nullif(buyers.orders, 0) as aov_unrounded_cny,
+        -- doubles, as DuckDB divides decimals (Spark keeps a decimal, rounded to 6 places)
+        cast(buyers.monetary_cny as double) / nullif(buyers.orders, 0) as aov_unrounded_cny,
         -- tenure from first seen to the last day with data, at least one month (30.4375 days)
-        greatest(
+        cast(greatest(
             {{ measurement_days_between('users.first_seen_date', 'data_bounds.last_activity_date') }} + 1,
             30.4375
-        ) / 30.4375 as tenure_months
+        ) as double) / 30.4375 as tenure_months
     from users
     cross join data_bounds
     left join buyers
@@ -58,14 +59,14 @@ final as (
         person_factors.monetary_cny,
         {{ money_cny('person_factors.aov_unrounded_cny') }} as aov_cny,
         person_factors.tenure_months,
-        1.0 * person_factors.orders / person_factors.tenure_months as orders_per_month,
+        cast(person_factors.orders as double) / person_factors.tenure_months as orders_per_month,
         stage_weights.horizon_months,
         stage_weights.weighted_stage_months,
 
         -- LTV (CNY over the seed's horizon), from the unrounded order value, rounded to the cent
         {{ money_cny(
             'coalesce(person_factors.aov_unrounded_cny'
-            ~ ' * (1.0 * person_factors.orders / person_factors.tenure_months)'
+            ~ ' * (cast(person_factors.orders as double) / person_factors.tenure_months)'
             ~ ' * stage_weights.weighted_stage_months, 0)'
         ) }} as ltv_formula,
 

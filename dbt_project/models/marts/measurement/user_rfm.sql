@@ -8,7 +8,7 @@
 -- (measurement_run_start).
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key='as_of_date',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
