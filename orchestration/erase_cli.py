@@ -120,11 +120,11 @@ def _erase(settings, request) -> int:
         plan,
         scrub_files,
         scrub_mass_send_exports,
-        suppression_of,
         write_audit,
     )
     from privacy.lake import erase_lake
     from privacy.live import erase_live
+    from privacy.suppression import load as load_suppression
     from privacy.wecom_export import export_dir
     from warehouse.connection import connect
     from warehouse.files import private_dir, rewrite_duckdb_file
@@ -170,12 +170,22 @@ def _erase(settings, request) -> int:
             planned=planned,
         )
     # the raw lake's days holding them are rewritten from the raw tables just cleaned
+    # (after the build database's commit: a failure here is recorded and asks for a rerun,
+    # like the file rewrite below, instead of leaving the erasure unaudited)
     lake_counts: dict[str, int] = {}
+    lake = {"rewritten": settings.lake_dir is not None}
     if settings.lake_dir is not None:
-        with connect(settings.warehouse_path, read_only=True, **limits) as con:
-            lake_counts = erase_lake(
-                con, settings.lake_dir, suppression_of(result.identifiers, settings.hash_salt)
-            )
+        try:
+            with connect(settings.warehouse_path, read_only=True, **limits) as con:
+                # the whole suppression list (this erasure's identifiers included): a rerun after
+                # a failure here finds the rows left, though identity_map no longer knows them
+                lake_counts = erase_lake(
+                    con,
+                    settings.lake_dir,
+                    load_suppression(con, settings.hash_salt, privacy_dir / SUPPRESSION_FILE),
+                )
+        except Exception as exc:
+            lake = {"rewritten": False, "error": f"{type(exc).__name__}: {exc}"}
     # deleted rows stay in the file's free blocks until rewritten
     try:
         build_file = {"rewritten": True, **rewrite_duckdb_file(settings.warehouse_path)}
@@ -194,6 +204,7 @@ def _erase(settings, request) -> int:
     entry["publication"] = publication
     entry["build_database"] = build_file
     entry["live"] = live
+    entry["lake"] = lake
     with connect(settings.warehouse_path, **limits) as con:
         write_audit(con, entry, privacy_dir / AUDIT_FILE)
     removed = sum(entry["counts"].values())
@@ -213,6 +224,14 @@ def _erase(settings, request) -> int:
             indent=1,
         )
     )
+    if "error" in lake:
+        print(
+            f"siyu erase: the persons are erased from the build database, but rewriting the raw "
+            f"lake {settings.lake_dir} failed ({lake['error']}), so its files may still hold "
+            "their rows; fix the cause and run the same erase again",
+            file=sys.stderr,
+        )
+        return 1
     if not build_file["rewritten"]:
         print(
             f"siyu erase: the persons are erased, but rewriting {settings.warehouse_path} failed "

@@ -124,6 +124,21 @@ def test_published_marts_are_one_consistent_version(demo):
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
+def _table_columns(con, schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Every table of `schema` but the bookkeeping ones (`_publication`, raw's `_load_log` and
+    `_quarantine_rows`), with its (column, type) pairs in order."""
+    rows = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = ? and not starts_with(table_name, '_') "
+        "order by table_name, ordinal_position",
+        [schema],
+    ).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        out.setdefault(table, []).append((column, kind))
+    return out
+
+
 def _profile_sql(columns: list[tuple[str, str]], clickhouse: bool) -> str:
     """count, and per column: non-null count and sum (numbers) or distinct count (the rest)."""
     parts = ["count()" if clickhouse else "count(*)"]
@@ -157,20 +172,9 @@ def test_clickhouse_reads_the_published_parquet_and_the_raw_lake_with_duckdb_num
 
     published = demo.published_dir.resolve()
     with duckdb.connect(str(demo.serving_path), read_only=True) as con:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' "
-                "and table_name <> '_publication' order by 1"
-            ).fetchall()
-        ]
+        tables = _table_columns(con, "marts")
         assert len(tables) >= 15
-        for table in tables:
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                [table],
-            ).fetchall()
+        for table, columns in tables.items():
             path = published / f"{table}.parquet"
             glob = str(path if path.exists() else published / table / "*" / "*.parquet")
             duck = con.execute(
@@ -184,24 +188,13 @@ def test_clickhouse_reads_the_published_parquet_and_the_raw_lake_with_duckdb_num
 
     lake = demo.data_dir / "lake"
     with _warehouse(demo) as con:
-        raw_tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw' "
-                "and table_name not like '\\_%' escape '\\' order by 1"
-            ).fetchall()
-        ]
+        raw_tables = _table_columns(con, "raw")
         assert len(raw_tables) >= 12
-        for table in raw_tables:
+        for table, columns in raw_tables.items():
             loaded_days = con.execute(
                 f"select distinct _partition_date from raw.{table} order by 1"
             ).fetchall()
             assert lake_days(lake, table) == [d for (d,) in loaded_days], table
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'raw' and table_name = ? order by ordinal_position",
-                [table],
-            ).fetchall()
             duck = con.execute(f"select {_profile_sql(columns, False)} from raw.{table}").fetchone()
             house = clickhouse_row(
                 f"select {_profile_sql(columns, True)} "
